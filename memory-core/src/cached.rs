@@ -1,0 +1,162 @@
+//! The write-through pair: a source of truth with a cache in front.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+
+use crate::{
+    Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary,
+    ExecutionStep, Result, Revision, Versioned,
+};
+
+/// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
+///
+/// Writes go to the source first and then to the cache; reads are cache-first and fill the cache on a miss.
+/// Before serving from the cache, the pair applies the source's change feed when `sync_interval` has passed
+/// since it last did, so writes by other processes or servers become visible within that interval. With the
+/// default interval of zero every read sees every committed write.
+pub struct CachedStore<P, C> {
+    primary: P,
+    cache: C,
+    sync_interval: Duration,
+    last_sync: Mutex<Option<Instant>>,
+}
+
+impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
+    /// Binds `cache` to `primary` and brings it up to date (dropping whatever changed since it was last used).
+    pub async fn open(primary: P, cache: C) -> Result<Self> {
+        let store = CachedStore {
+            primary,
+            cache,
+            sync_interval: Duration::ZERO,
+            last_sync: Mutex::new(None),
+        };
+        let id = store.primary.store_id().await?;
+        store.cache.bind(&id).await?;
+        store.sync().await?;
+        store.cache.checkpoint().await?;
+        Ok(store)
+    }
+
+    /// Applies the change feed at most once per `interval` (default zero: before every cached read).
+    pub fn with_sync_interval(mut self, interval: Duration) -> Self {
+        self.sync_interval = interval;
+        self
+    }
+
+    /// The source of truth.
+    pub fn primary(&self) -> &P {
+        &self.primary
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
+    /// Applies every change the source recorded after the cache's `applied` revision.
+    pub async fn sync(&self) -> Result<()> {
+        let applied = self.cache.applied();
+        let changes = self.primary.changes_since(applied).await?;
+        if let Some(last) = changes.last() {
+            self.cache.apply(&changes, last.revision).await?;
+        }
+        *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn sync_if_due(&self) -> Result<()> {
+        let due = match *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(at) => at.elapsed() >= self.sync_interval,
+            None => true,
+        };
+        if due { self.sync().await } else { Ok(()) }
+    }
+
+    /// Writes `episode` into the cache after the source acknowledged `revision`. A cache failure only costs a
+    /// later miss: the entry is dropped so nothing stale can be served.
+    async fn after_write(&self, episode: Episode, revision: Revision) {
+        let versioned = Versioned {
+            revision,
+            value: episode,
+        };
+        if let Err(err) = self.cache.put(&versioned, 0).await {
+            tracing::warn!(%err, id = %versioned.value.id, "cache put failed; dropping the entry");
+            self.invalidate(&[versioned.value.id]).await;
+        }
+    }
+
+    async fn invalidate(&self, ids: &[EpisodeId]) {
+        if let Err(err) = self.cache.invalidate(ids).await {
+            tracing::warn!(%err, "cache invalidate failed; clearing the cache");
+            if let Err(err) = self.cache.clear(0).await {
+                tracing::error!(%err, "cache clear failed");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
+    async fn insert_episode(&self, episode: &Episode) -> Result<Revision> {
+        let revision = self.primary.insert_episode(episode).await?;
+        self.after_write(episode.clone(), revision).await;
+        Ok(revision)
+    }
+
+    async fn append_step(&self, id: EpisodeId, step: &ExecutionStep) -> Result<Appended> {
+        let appended = self.primary.append_step(id, step).await?;
+        self.invalidate(&[id]).await;
+        Ok(appended)
+    }
+
+    async fn complete_episode(&self, episode: &Episode) -> Result<Revision> {
+        let revision = self.primary.complete_episode(episode).await?;
+        self.after_write(episode.clone(), revision).await;
+        Ok(revision)
+    }
+
+    async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
+        self.sync_if_due().await?;
+        match self.cache.get(id).await {
+            Ok(Some(hit)) => return Ok(Some(hit)),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%err, %id, "cache read failed; reading the source"),
+        }
+        let seen_applied = self.cache.applied();
+        let found = self.primary.get_episode(id).await?;
+        if let Some(found) = &found
+            && let Err(err) = self.cache.put(found, seen_applied).await
+        {
+            tracing::warn!(%err, %id, "cache fill failed");
+        }
+        Ok(found)
+    }
+
+    async fn delete_episode(&self, id: EpisodeId) -> Result<Option<Revision>> {
+        let deleted = self.primary.delete_episode(id).await?;
+        self.invalidate(&[id]).await;
+        Ok(deleted)
+    }
+
+    async fn list_episodes(&self, query: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> {
+        self.primary.list_episodes(query).await
+    }
+
+    async fn import_episodes(&self, episodes: &[Episode]) -> Result<Revision> {
+        let revision = self.primary.import_episodes(episodes).await?;
+        // Imported episodes are not cached eagerly: a bulk load would only evict the hot set.
+        let ids: Vec<EpisodeId> = episodes.iter().map(|e| e.id).collect();
+        self.invalidate(&ids).await;
+        Ok(revision)
+    }
+
+    async fn close(&self) -> Result<()> {
+        let checkpoint = self.cache.checkpoint().await;
+        self.primary.close().await?;
+        checkpoint
+    }
+}

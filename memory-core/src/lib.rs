@@ -1,0 +1,66 @@
+//! Episodic memory for coding agents: the domain, the lifecycle façade and the storage traits.
+//!
+//! An agent records **episodes**: a task with its context, the steps it took and the outcome. Completing an
+//! episode computes a [`RewardScore`] and a [`Reflection`]. Storage lives behind [`EpisodeStore`]; this crate does
+//! no IO of its own and knows nothing of libSQL, redb, MCP or the command line.
+//!
+//! ```
+//! use memory_core::{
+//!     Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, Memory, NewEpisode,
+//!     StepResult, TaskContext, TaskOutcome, TaskType,
+//! };
+//! # use memory_core::{Appended, Result, Revision, Versioned};
+//! # use std::{collections::HashMap, sync::Mutex};
+//! # #[derive(Default)]
+//! # struct InMemory(Mutex<HashMap<EpisodeId, Episode>>);
+//! # #[async_trait::async_trait]
+//! # impl EpisodeStore for InMemory {
+//! #     async fn insert_episode(&self, e: &Episode) -> Result<Revision> { self.0.lock().unwrap().insert(e.id, e.clone()); Ok(1) }
+//! #     async fn append_step(&self, id: EpisodeId, s: &ExecutionStep) -> Result<Appended> {
+//! #         let mut map = self.0.lock().unwrap();
+//! #         let e = map.get_mut(&id).unwrap();
+//! #         let mut s = s.clone(); s.step_number = e.steps.len() as u32 + 1; e.steps.push(s);
+//! #         Ok(Appended { step_number: e.steps.len() as u32, revision: 1 })
+//! #     }
+//! #     async fn complete_episode(&self, e: &Episode) -> Result<Revision> { self.0.lock().unwrap().insert(e.id, e.clone()); Ok(1) }
+//! #     async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
+//! #         Ok(self.0.lock().unwrap().get(&id).map(|e| Versioned { revision: 1, value: e.clone() }))
+//! #     }
+//! #     async fn delete_episode(&self, id: EpisodeId) -> Result<Option<Revision>> { Ok(self.0.lock().unwrap().remove(&id).map(|_| 1)) }
+//! #     async fn list_episodes(&self, _: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> { Ok(vec![]) }
+//! #     async fn import_episodes(&self, _: &[Episode]) -> Result<Revision> { Ok(1) }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> memory_core::Result<()> {
+//! # let store = InMemory::default();
+//! let memory = Memory::new(store); // e.g. memory_storage_turso::TursoStore
+//! let context = TaskContext { domain: "payments".into(), language: Some("rust".into()), ..Default::default() };
+//! let id = memory.start_episode(NewEpisode::new("fix the flaky settle test", TaskType::Debugging, context)).await?;
+//! memory.log_step(id, ExecutionStep::new("cargo", "test", StepResult::Success { output: "ok".into() })).await?;
+//! let done = memory.complete_episode(id, TaskOutcome::Success { verdict: "fixed".into(), artifacts: vec![] }).await?;
+//! assert!(done.reward.unwrap().total > 0.0);
+//! # Ok(())
+//! # }
+//! ```
+
+mod cached;
+mod codec;
+mod episode;
+mod error;
+mod memory;
+pub mod reflection;
+pub mod reward;
+mod storage;
+pub mod validate;
+
+pub use cached::CachedStore;
+pub use codec::{Json, Timestamp};
+pub use episode::{
+    Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION, Reflection,
+    RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
+};
+pub use error::{Error, Result};
+pub use memory::{Memory, NewEpisode};
+pub use storage::{
+    Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT, Revision, Versioned,
+};

@@ -1,0 +1,193 @@
+//! The storage traits that backends implement, and the listing query they share.
+
+use async_trait::async_trait;
+
+use crate::{Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, OutcomeKind, Result, TaskType, Timestamp};
+
+/// A position in a store's change sequence. Every write gets the next revision; readers use it to tell which
+/// of two copies of an episode is newer.
+pub type Revision = u64;
+
+/// A value with the revision of the write that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    /// The revision of the last write to this value.
+    pub revision: Revision,
+    /// The value.
+    pub value: T,
+}
+
+/// What [`EpisodeStore::append_step`] assigned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The step's number in its episode.
+    pub step_number: u32,
+    /// The revision of the write.
+    pub revision: Revision,
+}
+
+/// Most rows one listing returns.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// Filters and paging for [`EpisodeStore::list_episodes`]. Results are newest first (start time, then id).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpisodeQuery {
+    /// Only this domain.
+    pub domain: Option<String>,
+    /// Only this task type.
+    pub task_type: Option<TaskType>,
+    /// Only episodes carrying this tag.
+    pub tag: Option<String>,
+    /// Only episodes that ended this way.
+    pub outcome: Option<OutcomeKind>,
+    /// Only completed (`Some(true)`) or in-progress (`Some(false)`) episodes.
+    pub completed: Option<bool>,
+    /// Only episodes started at or after this time.
+    pub started_after: Option<Timestamp>,
+    /// Only episodes started before this time.
+    pub started_before: Option<Timestamp>,
+    /// Rows to skip.
+    pub offset: u32,
+    /// Rows to return, 1 to [`MAX_LIST_LIMIT`].
+    pub limit: u32,
+}
+
+impl Default for EpisodeQuery {
+    fn default() -> Self {
+        EpisodeQuery {
+            domain: None,
+            task_type: None,
+            tag: None,
+            outcome: None,
+            completed: None,
+            started_after: None,
+            started_before: None,
+            offset: 0,
+            limit: 20,
+        }
+    }
+}
+
+impl EpisodeQuery {
+    /// Checks the limit and the time range.
+    pub fn validate(&self) -> Result<()> {
+        if self.limit == 0 || self.limit > MAX_LIST_LIMIT {
+            return Err(Error::validation(
+                "limit",
+                format!("must be 1 to {MAX_LIST_LIMIT}, got {}", self.limit),
+            ));
+        }
+        if let (Some(a), Some(b)) = (self.started_after, self.started_before)
+            && a >= b
+        {
+            return Err(Error::validation(
+                "started_after",
+                format!("{a} is not before started_before {b}"),
+            ));
+        }
+        if let Some(tag) = &self.tag {
+            crate::validate::tags(std::slice::from_ref(tag))?;
+        }
+        Ok(())
+    }
+
+    /// True when `summary` passes every filter (paging aside).
+    pub fn matches(&self, summary: &EpisodeSummary) -> bool {
+        self.domain.as_ref().is_none_or(|d| &summary.context.domain == d)
+            && self.task_type.is_none_or(|t| summary.task_type == t)
+            && self.tag.as_ref().is_none_or(|t| summary.context.tags.contains(t))
+            && self.outcome.is_none_or(|o| summary.outcome == Some(o))
+            && self.completed.is_none_or(|c| summary.end_time.is_some() == c)
+            && self.started_after.is_none_or(|t| summary.start_time >= t)
+            && self.started_before.is_none_or(|t| summary.start_time < t)
+    }
+}
+
+/// A store of episodes. Implemented by libSQL (the source of truth), redb (standalone or as the cache) and
+/// the write-through pair [`crate::CachedStore`].
+///
+/// Every write is atomic: it happens entirely or not at all, and returns the [`Revision`] it was given.
+#[async_trait]
+pub trait EpisodeStore: Send + Sync + 'static {
+    /// Stores a new episode (normally with no steps and no outcome). Fails with [`Error::AlreadyExists`].
+    async fn insert_episode(&self, episode: &Episode) -> Result<Revision>;
+
+    /// Appends a step to an in-progress episode and numbers it (the given `step_number` is ignored).
+    /// Fails with [`Error::NotFound`] or [`Error::AlreadyCompleted`].
+    async fn append_step(&self, id: EpisodeId, step: &ExecutionStep) -> Result<Appended>;
+
+    /// Records the end time, outcome, reward and reflection of `episode`, which must be stored, in progress, and
+    /// carry exactly the steps the store has (else [`Error::Conflict`]: a step arrived since it was read).
+    async fn complete_episode(&self, episode: &Episode) -> Result<Revision>;
+
+    /// Reads an episode with all its steps.
+    async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>>;
+
+    /// Deletes an episode and its steps; `None` when there was no such episode.
+    async fn delete_episode(&self, id: EpisodeId) -> Result<Option<Revision>>;
+
+    /// Lists episode summaries matching `query`, newest first.
+    async fn list_episodes(&self, query: &EpisodeQuery) -> Result<Vec<EpisodeSummary>>;
+
+    /// Inserts or replaces many whole episodes in one transaction (bulk load, import).
+    async fn import_episodes(&self, episodes: &[Episode]) -> Result<Revision>;
+
+    /// Makes every acknowledged write durable and releases resources; the store may not be used afterwards.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One entry of a change feed: the episode `id` was written (or deleted) at `revision`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The episode.
+    pub id: EpisodeId,
+    /// The revision of its latest write.
+    pub revision: Revision,
+}
+
+/// The source of truth's side of the cache protocol: who it is and what changed.
+#[async_trait]
+pub trait ChangeFeed: EpisodeStore {
+    /// A stable identifier of this database, different for every database.
+    async fn store_id(&self) -> Result<String>;
+
+    /// The latest change of every episode written or deleted after revision `after`, in revision order.
+    async fn changes_since(&self, after: Revision) -> Result<Vec<Change>>;
+}
+
+/// A cache of decoded episodes in front of a [`ChangeFeed`], used by [`crate::CachedStore`].
+///
+/// The cache keeps `applied`, the revision up to which it has seen the source's changes, and every entry keeps
+/// its revision. **Invariant:** no entry `(id, r)` is older than a change of `id` with a revision in `(r, applied]`.
+/// [`EpisodeCache::apply`] and [`EpisodeCache::put`] preserve it; see ARCHITECTURE.md for why this makes the cache
+/// safe across crashes and other writers.
+#[async_trait]
+pub trait EpisodeCache: Send + Sync + 'static {
+    /// Ties the cache to one source database; clears it when it belonged to another. Returns `applied`.
+    async fn bind(&self, store_id: &str) -> Result<Revision>;
+
+    /// The revision up to which the source's changes have been applied.
+    fn applied(&self) -> Revision;
+
+    /// Reads a cached episode.
+    async fn get(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>>;
+
+    /// Caches `episode` if that keeps the invariant: when `applied <= max(episode.revision, seen_applied)` and no
+    /// newer copy is cached. `seen_applied` is the `applied` read before the episode was read from the source
+    /// (pass 0 after a write). Returns whether it was stored.
+    async fn put(&self, episode: &Versioned<Episode>, seen_applied: Revision) -> Result<bool>;
+
+    /// Drops the entries of `ids`, where cached.
+    async fn invalidate(&self, ids: &[EpisodeId]) -> Result<()>;
+
+    /// Drops every entry older than a change in `changes` and sets `applied` to `applied`, atomically.
+    async fn apply(&self, changes: &[Change], applied: Revision) -> Result<()>;
+
+    /// Drops every entry and sets `applied`.
+    async fn clear(&self, applied: Revision) -> Result<()>;
+
+    /// Makes the cache's state durable (it is otherwise allowed to lose recent puts in a crash).
+    async fn checkpoint(&self) -> Result<()>;
+}

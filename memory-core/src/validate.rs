@@ -1,0 +1,216 @@
+//! Input limits, checked at every entry point before anything is written.
+
+use crate::{Episode, Error, ExecutionStep, Result, TaskContext, TaskOutcome};
+
+/// Largest task description, in bytes.
+pub const MAX_TASK_DESCRIPTION_BYTES: usize = 10 * 1024;
+/// Most tags on one item.
+pub const MAX_TAGS: usize = 50;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 50;
+/// Largest step parameters (compact JSON) or step result text, in bytes.
+pub const MAX_STEP_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most steps in one episode.
+pub const MAX_STEPS: usize = 10_000;
+/// Longest name (tool, action, domain, language, framework), in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Largest metadata object (compact JSON), in bytes.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// Largest outcome text (verdict, reason, each listed item), in bytes.
+pub const MAX_OUTCOME_TEXT_BYTES: usize = 10 * 1024;
+/// Most listed items (artifacts, completed, failed) in an outcome.
+pub const MAX_OUTCOME_ITEMS: usize = 100;
+
+/// Checks a name: non-empty when `required`, at most [`MAX_NAME_BYTES`], no control characters.
+pub fn name(field: &str, value: &str, required: bool) -> Result<()> {
+    if required && value.trim().is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if value.len() > MAX_NAME_BYTES {
+        return Err(Error::validation(
+            field,
+            format!("is {} bytes; the limit is {MAX_NAME_BYTES}", value.len()),
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::validation(
+            field,
+            format!("contains the control character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn text(field: &str, value: &str, limit: usize) -> Result<()> {
+    if value.len() > limit {
+        return Err(Error::validation(
+            field,
+            format!("is {} bytes; the limit is {limit}", value.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a tag list: at most [`MAX_TAGS`] tags, each 1 to [`MAX_TAG_CHARS`] characters of `[A-Za-z0-9_.-]`.
+pub fn tags(tags: &[String]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::validation(
+            "tags",
+            format!("has {} tags; the limit is {MAX_TAGS}", tags.len()),
+        ));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        let field = format!("tags[{i}]");
+        let chars = tag.chars().count();
+        if chars == 0 || chars > MAX_TAG_CHARS {
+            return Err(Error::validation(
+                field,
+                format!("must be 1 to {MAX_TAG_CHARS} characters, got {chars}"),
+            ));
+        }
+        if let Some(c) = tag
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(Error::validation(
+                field,
+                format!("{tag:?} contains {c:?}; tags allow letters, digits, '-', '_' and '.'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a task context.
+pub fn context(ctx: &TaskContext) -> Result<()> {
+    name("context.domain", &ctx.domain, true)?;
+    name(
+        "context.language",
+        ctx.language.as_deref().unwrap_or(""),
+        false,
+    )?;
+    name(
+        "context.framework",
+        ctx.framework.as_deref().unwrap_or(""),
+        false,
+    )?;
+    tags(&ctx.tags)
+}
+
+/// Checks a task description: non-empty and at most [`MAX_TASK_DESCRIPTION_BYTES`].
+pub fn task_description(value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::validation("task_description", "must not be empty"));
+    }
+    text("task_description", value, MAX_TASK_DESCRIPTION_BYTES)
+}
+
+/// Checks metadata: a JSON object of at most [`MAX_METADATA_BYTES`].
+pub fn metadata(value: &crate::Json) -> Result<()> {
+    if !value.0.is_object() {
+        return Err(Error::validation("metadata", "must be a JSON object"));
+    }
+    text("metadata", &value.to_text(), MAX_METADATA_BYTES)
+}
+
+/// Checks one step.
+pub fn step(step: &ExecutionStep) -> Result<()> {
+    name("tool", &step.tool, true)?;
+    name("action", &step.action, false)?;
+    let params = step.parameters.encoded_len();
+    if params > MAX_STEP_PAYLOAD_BYTES {
+        return Err(Error::validation(
+            "parameters",
+            format!("is {params} bytes of JSON; the limit is {MAX_STEP_PAYLOAD_BYTES}"),
+        ));
+    }
+    text("result", step.result.text(), MAX_STEP_PAYLOAD_BYTES)
+}
+
+/// Checks an outcome's texts and lists.
+pub fn outcome(outcome: &TaskOutcome) -> Result<()> {
+    let (texts, lists): (Vec<(&str, &str)>, Vec<(&str, &[String])>) = match outcome {
+        TaskOutcome::Success { verdict, artifacts } => {
+            (vec![("verdict", verdict)], vec![("artifacts", artifacts)])
+        }
+        TaskOutcome::PartialSuccess {
+            verdict,
+            completed,
+            failed,
+        } => (
+            vec![("verdict", verdict)],
+            vec![("completed", completed), ("failed", failed)],
+        ),
+        TaskOutcome::Failure {
+            reason,
+            error_details,
+        } => (
+            vec![
+                ("reason", reason),
+                ("error_details", error_details.as_deref().unwrap_or("")),
+            ],
+            vec![],
+        ),
+        TaskOutcome::Abstained { reason } => (vec![("reason", reason)], vec![]),
+    };
+    for (field, value) in texts {
+        text(&format!("outcome.{field}"), value, MAX_OUTCOME_TEXT_BYTES)?;
+    }
+    for (field, items) in lists {
+        if items.len() > MAX_OUTCOME_ITEMS {
+            return Err(Error::validation(
+                format!("outcome.{field}"),
+                format!("has {} items; the limit is {MAX_OUTCOME_ITEMS}", items.len()),
+            ));
+        }
+        for (i, item) in items.iter().enumerate() {
+            text(&format!("outcome.{field}[{i}]"), item, MAX_OUTCOME_TEXT_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks a whole episode, as stores do before a bulk import.
+pub fn episode(ep: &Episode) -> Result<()> {
+    task_description(&ep.task_description)?;
+    context(&ep.context)?;
+    metadata(&ep.metadata)?;
+    if ep.steps.len() > MAX_STEPS {
+        return Err(Error::validation(
+            "steps",
+            format!("has {} steps; the limit is {MAX_STEPS}", ep.steps.len()),
+        ));
+    }
+    for (i, s) in ep.steps.iter().enumerate() {
+        step(s).map_err(|e| prefix(e, &format!("steps[{i}].")))?;
+        if s.step_number as usize != i + 1 {
+            return Err(Error::validation(
+                format!("steps[{i}].step_number"),
+                format!("is {}; steps are numbered 1, 2, 3, ...", s.step_number),
+            ));
+        }
+    }
+    if let Some(o) = &ep.outcome {
+        outcome(o)?;
+    }
+    if ep.end_time.is_some() != ep.outcome.is_some() {
+        return Err(Error::validation(
+            "outcome",
+            "an episode has an outcome exactly when it has an end time",
+        ));
+    }
+    Ok(())
+}
+
+fn prefix(err: Error, prefix: &str) -> Error {
+    match err {
+        Error::Validation { field, message } => Error::Validation {
+            field: format!("{prefix}{field}"),
+            message,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,18 @@
+//! Shared by tests and benches: a workload generator of realistic coding-agent episodes, and the conformance
+//! suites every storage backend must pass.
+
+mod conformance;
+mod workload;
+
+pub use conformance::{cache_conformance, change_feed_conformance, store_conformance};
+pub use workload::Workload;
+
+/// Runs a future to completion on a fresh current-thread runtime (for sync test harnesses).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(future)
+}
