@@ -1,1 +1,24 @@
-//! placeholder
+//! libSQL storage for memory-core: the source of truth, as an embedded file or a remote sqld / Turso server.
+//!
+//! ```no_run
+//! use memory_core::{Memory, NewEpisode, TaskContext, TaskType};
+//! use memory_storage_turso::{DbConfig, TursoStore};
+//!
+//! # async fn run() -> memory_core::Result<()> {
+//! let store = TursoStore::open(&DbConfig::local("/tmp/memory.db")).await?;
+//! // The same code against a server: DbConfig::remote("http://127.0.0.1:8080", None)
+//! let memory = Memory::new(store);
+//! let context = TaskContext { domain: "web".into(), ..Default::default() };
+//! memory.start_episode(NewEpisode::new("add a login form", TaskType::CodeGeneration, context)).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod episodes;
+mod error;
+mod rows;
+mod schema;
+mod store;
+
+pub use schema::SCHEMA_VERSION;
+pub use store::{DbConfig, TursoStore};

@@ -2,6 +2,7 @@
 //! suites every storage backend must pass.
 
 mod conformance;
+pub mod sqld;
 mod workload;
 
 pub use conformance::{cache_conformance, change_feed_conformance, store_conformance};

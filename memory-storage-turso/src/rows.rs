@@ -1,0 +1,181 @@
+//! Encoding episodes and steps to SQL rows and back.
+
+use libsql::{Connection, Row, Value};
+use memory_core::{
+    Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult, TaskContext, Timestamp,
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::{MapErr, corrupt};
+
+/// The columns of `episodes` that a summary needs, in [`summary_from_row`]'s order.
+pub(crate) const SUMMARY_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
+     tags, start_time, end_time, outcome_kind, reward_total, step_count";
+
+/// [`SUMMARY_COLUMNS`] plus what a whole episode needs, in [`episode_from_row`]'s order.
+pub(crate) const EPISODE_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
+     tags, start_time, end_time, outcome_kind, reward_total, step_count, revision, outcome, reward, reflection, metadata";
+
+const STEP_COLUMNS: &str =
+    "step_number, timestamp, tool, action, parameters, result_kind, result_text, latency_ms, tokens";
+
+fn json_text<T: Serialize>(value: &T) -> String {
+    // The domain types serialise to JSON infallibly (no maps with non-string keys, no NaN produced by the code).
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+fn opt_json<T: Serialize>(value: &Option<T>) -> Value {
+    match value {
+        Some(v) => Value::Text(json_text(v)),
+        None => Value::Null,
+    }
+}
+
+fn opt_text(value: &Option<String>) -> Value {
+    value.clone().map_or(Value::Null, Value::Text)
+}
+
+/// Parameters for `INSERT INTO episodes` with [`EPISODE_INSERT`].
+pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
+    vec![
+        Value::Text(ep.id.to_string()),
+        Value::Integer(revision as i64),
+        Value::Text(ep.task_description.clone()),
+        Value::Text(ep.task_type.as_str().into()),
+        Value::Text(ep.context.domain.clone()),
+        opt_text(&ep.context.language),
+        opt_text(&ep.context.framework),
+        Value::Text(ep.context.complexity.as_str().into()),
+        Value::Text(json_text(&ep.context.tags)),
+        Value::Integer(ep.start_time.as_micros()),
+        ep.end_time.map_or(Value::Null, |t| Value::Integer(t.as_micros())),
+        ep.outcome
+            .as_ref()
+            .map_or(Value::Null, |o| Value::Text(o.kind().as_str().into())),
+        opt_json(&ep.outcome),
+        ep.reward.as_ref().map_or(Value::Null, |r| Value::Real(r.total)),
+        opt_json(&ep.reward),
+        opt_json(&ep.reflection),
+        Value::Text(ep.metadata.to_text()),
+        Value::Integer(ep.steps.len() as i64),
+    ]
+}
+
+/// Inserts or replaces a whole episode row; bind with [`episode_params`].
+pub(crate) const EPISODE_INSERT: &str = "INSERT OR REPLACE INTO episodes (id, revision, task_description, task_type, \
+     domain, language, framework, complexity, tags, start_time, end_time, outcome_kind, outcome, reward_total, \
+     reward, reflection, metadata, step_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+     ?15, ?16, ?17, ?18)";
+
+/// Inserts a step; bind with [`step_params`].
+pub(crate) const STEP_INSERT: &str = "INSERT INTO steps (episode_id, step_number, timestamp, tool, action, \
+     parameters, result_kind, result_text, latency_ms, tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// Parameters for [`STEP_INSERT`].
+pub(crate) fn step_params(id: EpisodeId, number: u32, step: &ExecutionStep) -> Vec<Value> {
+    vec![
+        Value::Text(id.to_string()),
+        Value::Integer(i64::from(number)),
+        Value::Integer(step.timestamp.as_micros()),
+        Value::Text(step.tool.clone()),
+        Value::Text(step.action.clone()),
+        Value::Text(step.parameters.to_text()),
+        Value::Text(step.result.kind().into()),
+        Value::Text(step.result.text().into()),
+        Value::Integer(i64::try_from(step.latency_ms).unwrap_or(i64::MAX)),
+        step.tokens
+            .map_or(Value::Null, |t| Value::Integer(i64::try_from(t).unwrap_or(i64::MAX))),
+    ]
+}
+
+fn text_enum<T: std::str::FromStr>(row: &Row, idx: i32, what: &str) -> Result<T> {
+    let text: String = row.get(idx).db()?;
+    text.parse().map_err(|_| corrupt(what, format!("unknown value {text:?}")))
+}
+
+/// Decodes a row selected with [`SUMMARY_COLUMNS`] (or [`EPISODE_COLUMNS`]).
+pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
+    let id: String = row.get(0).db()?;
+    Ok(EpisodeSummary {
+        id: id.parse().map_err(|e| corrupt("episode id", e))?,
+        task_description: row.get(1).db()?,
+        task_type: text_enum(row, 2, "task_type")?,
+        context: TaskContext {
+            domain: row.get(3).db()?,
+            language: row.get(4).db()?,
+            framework: row.get(5).db()?,
+            complexity: text_enum(row, 6, "complexity")?,
+            tags: from_json("tags", &row.get::<String>(7).db()?)?,
+        },
+        start_time: Timestamp::from_micros(row.get(8).db()?),
+        end_time: row.get::<Option<i64>>(9).db()?.map(Timestamp::from_micros),
+        outcome: match row.get::<Option<String>>(10).db()? {
+            Some(kind) => Some(kind.parse::<OutcomeKind>().map_err(|e| corrupt("outcome_kind", e))?),
+            None => None,
+        },
+        reward: row.get(11).db()?,
+        step_count: u32::try_from(row.get::<i64>(12).db()?).map_err(|e| corrupt("step_count", e))?,
+    })
+}
+
+/// Decodes a row selected with [`EPISODE_COLUMNS`]; returns the episode without steps, its revision and its
+/// step count.
+pub(crate) fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
+    let summary = summary_from_row(row)?;
+    let revision = row.get::<i64>(13).db()? as u64;
+    let opt = |idx: i32| row.get::<Option<String>>(idx).db();
+    let episode = Episode {
+        id: summary.id,
+        task_description: summary.task_description,
+        task_type: summary.task_type,
+        context: summary.context,
+        start_time: summary.start_time,
+        end_time: summary.end_time,
+        steps: Vec::new(),
+        outcome: opt(14)?.map(|t| from_json("outcome", &t)).transpose()?,
+        reward: opt(15)?.map(|t| from_json("reward", &t)).transpose()?,
+        reflection: opt(16)?.map(|t| from_json("reflection", &t)).transpose()?,
+        metadata: Json::from_text(&row.get::<String>(17).db()?).map_err(|e| corrupt("metadata", e))?,
+    };
+    Ok((episode, revision, summary.step_count))
+}
+
+/// Reads the first `count` steps of episode `id`.
+pub(crate) async fn read_steps(conn: &Connection, id: EpisodeId, count: u32) -> Result<Vec<ExecutionStep>> {
+    let mut rows = conn
+        .query(
+            &format!(
+                "SELECT {STEP_COLUMNS} FROM steps WHERE episode_id = ?1 AND step_number <= ?2 ORDER BY step_number"
+            ),
+            (id.to_string(), i64::from(count)),
+        )
+        .await
+        .db()?;
+    let mut steps = Vec::with_capacity(count as usize);
+    while let Some(row) = rows.next().await.db()? {
+        let kind: String = row.get(5).db()?;
+        let text: String = row.get(6).db()?;
+        steps.push(ExecutionStep {
+            step_number: u32::try_from(row.get::<i64>(0).db()?).map_err(|e| corrupt("step_number", e))?,
+            timestamp: Timestamp::from_micros(row.get(1).db()?),
+            tool: row.get(2).db()?,
+            action: row.get(3).db()?,
+            parameters: Json::from_text(&row.get::<String>(4).db()?).map_err(|e| corrupt("parameters", e))?,
+            result: StepResult::from_parts(&kind, text)
+                .ok_or_else(|| corrupt("result_kind", format!("unknown value {kind:?}")))?,
+            latency_ms: row.get::<i64>(7).db()?.max(0) as u64,
+            tokens: row.get::<Option<i64>>(8).db()?.map(|t| t.max(0) as u64),
+        });
+    }
+    if steps.len() != count as usize {
+        return Err(corrupt(
+            "steps",
+            format!("episode {id} records {count} steps but {} are stored", steps.len()),
+        ));
+    }
+    Ok(steps)
+}

