@@ -1,0 +1,75 @@
+//! Architecture boundaries, checked from `cargo metadata` rather than hoped for.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+/// Crates that memory-core must never depend on, directly or through another crate.
+const FORBIDDEN_IN_CORE: &[&str] = &["libsql", "redb", "rmcp", "clap", "axum", "wasmtime", "postcard"];
+
+fn metadata() -> Value {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("metadata json")
+}
+
+/// Names of every crate `root` depends on at build or run time (dev-dependencies excluded), transitively.
+fn normal_dependencies(meta: &Value, root: &str) -> HashSet<String> {
+    let nodes: HashMap<&str, &Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["id"].as_str().expect("id"), n))
+        .collect();
+    let name_of = |id: &str| -> String {
+        meta["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let root_id = nodes
+        .keys()
+        .find(|id| name_of(id) == root)
+        .copied()
+        .expect("root package");
+    let mut seen = HashSet::new();
+    let mut stack = vec![root_id];
+    while let Some(id) = stack.pop() {
+        for dep in nodes[id]["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null() || k["kind"] == "build");
+            let dep_id = dep["pkg"].as_str().expect("pkg");
+            if normal && seen.insert(name_of(dep_id)) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn memory_core_depends_on_no_storage_protocol_or_cli_crate() {
+    let meta = metadata();
+    let deps = normal_dependencies(&meta, "memory-core");
+    assert!(deps.contains("serde"), "the walk found memory-core's real dependencies: {deps:?}");
+    let forbidden: Vec<_> = FORBIDDEN_IN_CORE.iter().filter(|c| deps.contains(**c)).collect();
+    assert!(forbidden.is_empty(), "memory-core depends on {forbidden:?}");
+}
+
+#[test]
+fn storage_crates_do_not_depend_on_each_other() {
+    let meta = metadata();
+    assert!(!normal_dependencies(&meta, "memory-storage-turso").contains("redb"));
+    assert!(!normal_dependencies(&meta, "memory-storage-redb").contains("libsql"));
+}
