@@ -1,1 +1,6 @@
-//! Integration tests.
+//! Cross-crate integration tests: the write-through pair on real libSQL and redb, crash consistency, and the
+//! architecture's dependency boundaries.
+
+mod boundaries;
+mod crash;
+mod pair;

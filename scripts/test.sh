@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (scripts/install-test-deps.sh), then checks formatting and
+# lints, then runs every test of the workspace, including those against a real sqld.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
