@@ -1,1 +1,49 @@
-//! placeholder
+//! A single-file episode store on redb with postcard records: the cache in front of libSQL, or a standalone store.
+//!
+//! [`RedbStore`] implements [`memory_core::EpisodeStore`] and [`memory_core::EpisodeCache`] over one redb file
+//! with two tables:
+//!
+//! - `episodes`: the 16 bytes of the episode's UUID → a record
+//!   `[RECORD_VERSION: u8][revision: u64 LE][checksum: u64 LE][postcard payload]`, where the checksum is the
+//!   FNV-1a 64 hash of the payload. A record that fails any of these checks is a miss in a cache and
+//!   [`memory_core::Error::Corrupt`] in a store; it is never returned as a value.
+//! - `meta`: the schema version ([`SCHEMA_VERSION`]), the role (`store` or `cache`), the revision counter, and, for
+//!   caches, the `applied` revision and the id of the source database the cache is bound to.
+//!
+//! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` episodes (least recently used are evicted),
+//! commits without fsync and recreates a file it cannot trust. Opened with [`RedbStore::open_store`] every write
+//! is durable and an unusable file is reported, never overwritten.
+//!
+//! ```
+//! use memory_core::{Episode, EpisodeQuery, EpisodeStore, TaskContext, TaskType};
+//! use memory_storage_redb::RedbStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = RedbStore::open_store(dir.path().join("memory.redb"))?;
+//! let context = TaskContext { domain: "payments".into(), ..Default::default() };
+//! let episode = Episode::new("fix the flaky settle test", TaskType::Debugging, context);
+//! let revision = store.insert_episode(&episode).await?;
+//! let read = store.get_episode(episode.id).await?.ok_or("episode missing")?;
+//! assert_eq!((read.revision, &read.value), (revision, &episode));
+//! assert_eq!(store.list_episodes(&EpisodeQuery::default()).await?.len(), 1);
+//! store.close().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod cache;
+mod inner;
+mod open;
+mod record;
+mod schema;
+mod store;
+
+pub use store::RedbStore;
+
+/// Version of the file's layout (tables, meta entries, record framing).
+///
+/// A cache whose file has another version deletes and recreates it; a store refuses a newer version with
+/// [`memory_core::Error::SchemaTooNew`].
+pub const SCHEMA_VERSION: u64 = 1;

@@ -1,0 +1,90 @@
+//! The [`EpisodeCache`] side of [`RedbStore`]: binding, fills, invalidation and the change feed.
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use memory_core::{Change, Episode, EpisodeCache, EpisodeId, Result, Revision, Versioned};
+use redb::Durability;
+
+use crate::{record, store::RedbStore};
+
+#[async_trait]
+impl EpisodeCache for RedbStore {
+    async fn bind(&self, store_id: &str) -> Result<Revision> {
+        let store_id = store_id.to_owned();
+        self.write(move |w| {
+            if w.store_id()?.as_deref() == Some(store_id.as_bytes()) {
+                return w.applied();
+            }
+            w.clear()?;
+            w.set_applied(0)?;
+            w.set_store_id(&store_id)?;
+            Ok(0)
+        })
+        .await
+    }
+
+    fn applied(&self) -> Revision {
+        self.applied_mirror().load(Ordering::SeqCst)
+    }
+
+    async fn get(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
+        self.read_episode(id).await
+    }
+
+    async fn put(&self, episode: &Versioned<Episode>, seen_applied: Revision) -> Result<bool> {
+        let (id, revision) = (episode.value.id, episode.revision);
+        // Encoded here, so only bytes travel to the blocking pool.
+        let bytes = record::encode(revision, &episode.value)?;
+        self.write(move |w| {
+            if w.applied()? > revision.max(seen_applied) {
+                return Ok(false);
+            }
+            if w.revision_of(id)?.is_some_and(|cached| cached > revision) {
+                return Ok(false);
+            }
+            w.store_encoded(id, &bytes)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn invalidate(&self, ids: &[EpisodeId]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.write(move |w| ids.into_iter().try_for_each(|id| w.remove(id).map(|_| ())))
+            .await
+    }
+
+    async fn apply(&self, changes: &[Change], applied: Revision) -> Result<()> {
+        let changes = changes.to_vec();
+        self.write(move |w| {
+            for change in changes {
+                if w.revision_of(change.id)?
+                    .is_some_and(|cached| cached < change.revision)
+                {
+                    w.remove(change.id)?;
+                }
+            }
+            w.set_applied(applied)
+        })
+        .await
+    }
+
+    async fn clear(&self, applied: Revision) -> Result<()> {
+        self.write(move |w| {
+            w.clear()?;
+            w.set_applied(applied)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self) -> Result<()> {
+        // Rewriting `applied` gives the transaction a change to commit; its immediate durability also makes every
+        // earlier non-durable commit durable.
+        self.write_with(Durability::Immediate, |w| {
+            let applied = w.applied()?;
+            w.set_applied(applied)
+        })
+        .await
+    }
+}

@@ -1,0 +1,379 @@
+//! The shared state behind a [`crate::RedbStore`]: the database handle, the LRU of cached keys, and the one
+//! write path every mutation goes through.
+
+use std::{
+    num::NonZeroUsize,
+    path::PathBuf,
+    sync::{
+        Mutex, MutexGuard, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use lru::LruCache;
+use memory_core::{Episode, EpisodeId, Error, Result, Revision};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, WriteTransaction,
+};
+
+use crate::{
+    record,
+    schema::{
+        APPLIED_KEY, EPISODES, META, REVISION_KEY, Role, STORE_ID_KEY, meta_bytes, meta_u64,
+        storage,
+    },
+};
+
+/// Keys of the cached episodes, least recently used first out.
+pub(crate) type Lru = LruCache<EpisodeId, ()>;
+
+/// Locks a mutex, accepting one poisoned by a panic elsewhere (the guarded data stays usable).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Everything a [`crate::RedbStore`] shares with the blocking tasks that run its writes.
+pub(crate) struct Inner {
+    /// The file, for messages.
+    pub(crate) path: PathBuf,
+    /// Store or cache.
+    pub(crate) role: Role,
+    /// The database; `None` once closed. Every operation holds the read lock for its duration.
+    db: RwLock<Option<Database>>,
+    /// Serializes this process's writers, so that the bookkeeping after a commit (LRU, `applied`) happens in
+    /// commit order. redb serializes write transactions anyway, so this costs no concurrency.
+    writer: Mutex<()>,
+    /// The cached keys (caches only). Mutated by writers under `writer`, and by reads to promote a hit.
+    lru: Option<Mutex<Lru>>,
+    /// Mirror of the `applied` meta entry, updated after each commit that changes it.
+    pub(crate) applied: AtomicU64,
+}
+
+/// One mutation to replay on the LRU once the write's own changes are known.
+enum Op {
+    Put(EpisodeId),
+    Remove(EpisodeId),
+    Clear,
+}
+
+/// The tables of one write transaction, with the bookkeeping the write path needs.
+pub(crate) struct Writer<'t> {
+    role: Role,
+    episodes: Table<'t, [u8; 16], &'static [u8]>,
+    meta: Table<'t, &'static str, &'static [u8]>,
+    ops: Vec<Op>,
+    revision: Option<Revision>,
+    applied: Option<Revision>,
+    dirty: bool,
+}
+
+impl<'t> Writer<'t> {
+    fn new(txn: &'t WriteTransaction, role: Role) -> Result<Self> {
+        Ok(Writer {
+            role,
+            episodes: txn.open_table(EPISODES).map_err(storage)?,
+            meta: txn.open_table(META).map_err(storage)?,
+            ops: Vec::new(),
+            revision: None,
+            applied: None,
+            dirty: false,
+        })
+    }
+
+    /// True when a record is stored under `id` (whether or not it decodes).
+    pub(crate) fn contains(&self, id: EpisodeId) -> Result<bool> {
+        Ok(self.episodes.get(id.as_bytes()).map_err(storage)?.is_some())
+    }
+
+    /// The stored episode and its revision. A damaged record is [`Error::Corrupt`] in a store; in a cache it is
+    /// deleted and reported as absent.
+    pub(crate) fn episode(&mut self, id: EpisodeId) -> Result<Option<(Revision, Episode)>> {
+        let decoded = match self.episodes.get(id.as_bytes()).map_err(storage)? {
+            None => return Ok(None),
+            Some(value) => record::decode(value.value(), id),
+        };
+        match decoded {
+            Ok(found) => Ok(Some(found)),
+            Err(detail) => self.damaged(id, &detail).map(|()| None),
+        }
+    }
+
+    /// The revision of the stored record (framing and checksum checked, payload not decoded). Damage is
+    /// handled as in [`Writer::episode`].
+    pub(crate) fn revision_of(&mut self, id: EpisodeId) -> Result<Option<Revision>> {
+        let opened = match self.episodes.get(id.as_bytes()).map_err(storage)? {
+            None => return Ok(None),
+            Some(value) => record::open(value.value()).map(|(revision, _)| revision),
+        };
+        match opened {
+            Ok(revision) => Ok(Some(revision)),
+            Err(detail) => self.damaged(id, &detail).map(|()| None),
+        }
+    }
+
+    fn damaged(&mut self, id: EpisodeId, detail: &str) -> Result<()> {
+        match self.role {
+            Role::Store => Err(Error::Corrupt(format!("episode {id}: {detail}"))),
+            Role::Cache => {
+                tracing::warn!(%id, %detail, "dropping a damaged cache record");
+                self.remove(id).map(|_| ())
+            }
+        }
+    }
+
+    /// Stores `episode` as written at `revision`, replacing any record under its id.
+    pub(crate) fn store(&mut self, revision: Revision, episode: &Episode) -> Result<()> {
+        let bytes = record::encode(revision, episode)?;
+        self.store_encoded(episode.id, &bytes)
+    }
+
+    /// Stores a record made by [`record::encode`] for episode `id`, replacing any record under that id.
+    pub(crate) fn store_encoded(&mut self, id: EpisodeId, record: &[u8]) -> Result<()> {
+        self.episodes
+            .insert(id.as_bytes(), record)
+            .map_err(storage)?;
+        self.ops.push(Op::Put(id));
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Deletes the record of `id`; returns whether there was one.
+    pub(crate) fn remove(&mut self, id: EpisodeId) -> Result<bool> {
+        let existed = self
+            .episodes
+            .remove(id.as_bytes())
+            .map_err(storage)?
+            .is_some();
+        if existed {
+            self.ops.push(Op::Remove(id));
+            self.dirty = true;
+        }
+        Ok(existed)
+    }
+
+    /// Deletes every record.
+    pub(crate) fn clear(&mut self) -> Result<()> {
+        self.episodes.retain(|_, _| false).map_err(storage)?;
+        self.ops.push(Op::Clear);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The revision of this write: the stored counter plus one, allocated once per transaction.
+    pub(crate) fn next_revision(&mut self) -> Result<Revision> {
+        if let Some(revision) = self.revision {
+            return Ok(revision);
+        }
+        let revision = meta_u64(&self.meta, REVISION_KEY)?
+            .unwrap_or(0)
+            .saturating_add(1);
+        self.meta
+            .insert(REVISION_KEY, revision.to_le_bytes().as_slice())
+            .map_err(storage)?;
+        self.revision = Some(revision);
+        self.dirty = true;
+        Ok(revision)
+    }
+
+    /// The last revision given to a write.
+    pub(crate) fn current_revision(&self) -> Result<Revision> {
+        Ok(meta_u64(&self.meta, REVISION_KEY)?.unwrap_or(0))
+    }
+
+    /// The stored `applied` revision.
+    pub(crate) fn applied(&self) -> Result<Revision> {
+        Ok(meta_u64(&self.meta, APPLIED_KEY)?.unwrap_or(0))
+    }
+
+    /// Sets `applied`; the in-memory mirror follows once the transaction commits.
+    pub(crate) fn set_applied(&mut self, applied: Revision) -> Result<()> {
+        self.meta
+            .insert(APPLIED_KEY, applied.to_le_bytes().as_slice())
+            .map_err(storage)?;
+        self.applied = Some(applied);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The id of the source database the cache is bound to.
+    pub(crate) fn store_id(&self) -> Result<Option<Vec<u8>>> {
+        meta_bytes(&self.meta, STORE_ID_KEY)
+    }
+
+    /// Records the id of the source database the cache is bound to.
+    pub(crate) fn set_store_id(&mut self, store_id: &str) -> Result<()> {
+        self.meta
+            .insert(STORE_ID_KEY, store_id.as_bytes())
+            .map_err(storage)?;
+        self.dirty = true;
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Wraps an open, checked database. `lru` is `Some` exactly for caches.
+    pub(crate) fn new(
+        path: PathBuf,
+        role: Role,
+        db: Database,
+        lru: Option<Lru>,
+        applied: Revision,
+    ) -> Self {
+        Inner {
+            path,
+            role,
+            db: RwLock::new(Some(db)),
+            writer: Mutex::new(()),
+            lru: lru.map(Mutex::new),
+            applied: AtomicU64::new(applied),
+        }
+    }
+
+    fn closed(&self) -> Error {
+        Error::Unavailable(format!("{} was closed", self.path.display()))
+    }
+
+    /// The durability of ordinary writes: none for a cache (it may lose recent writes in a crash, never
+    /// consistency), immediate for a store.
+    pub(crate) fn durability(&self) -> Durability {
+        match self.role {
+            Role::Store => Durability::Immediate,
+            Role::Cache => Durability::None,
+        }
+    }
+
+    /// Runs `f` in a read transaction over the `episodes` table.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadOnlyTable<[u8; 16], &'static [u8]>) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let db = guard.as_ref().ok_or_else(|| self.closed())?;
+        let txn = db.begin_read().map_err(storage)?;
+        let table = txn.open_table(EPISODES).map_err(storage)?;
+        f(&table)
+    }
+
+    /// Runs `f` in one write transaction and commits it when `f` changed something. In a cache, the keys `f`
+    /// wrote become the most recently used and the least recently used beyond capacity are deleted in the same
+    /// transaction. Nothing is changed when `f` fails.
+    pub(crate) fn write<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let db = guard.as_ref().ok_or_else(|| self.closed())?;
+        let _writing = lock(&self.writer);
+        let mut txn = db.begin_write().map_err(storage)?;
+        txn.set_durability(durability).map_err(storage)?;
+        let mut writer = Writer::new(&txn, self.role)?;
+        let out = f(&mut writer)?;
+        if !writer.dirty {
+            drop(writer);
+            txn.abort().map_err(storage)?;
+            return Ok(out);
+        }
+        let lru_changed = self.lru.is_some() && !writer.ops.is_empty();
+        let evicted = self.evict(&mut writer);
+        let applied = writer.applied;
+        drop(writer);
+        if let Err(err) = evicted.and_then(|()| txn.commit().map_err(storage)) {
+            if lru_changed {
+                self.reload_lru(db);
+            }
+            return Err(err);
+        }
+        if let Some(applied) = applied {
+            self.applied.store(applied, Ordering::SeqCst);
+        }
+        Ok(out)
+    }
+
+    /// Replays the write's changes on the LRU and deletes the entries it evicted.
+    fn evict(&self, writer: &mut Writer<'_>) -> Result<()> {
+        let Some(lru) = &self.lru else {
+            return Ok(());
+        };
+        let mut victims = Vec::new();
+        {
+            let mut lru = lock(lru);
+            for op in writer.ops.drain(..) {
+                match op {
+                    Op::Put(id) => {
+                        if let Some((old, ())) = lru.push(id, ())
+                            && old != id
+                        {
+                            victims.push(old);
+                        }
+                    }
+                    Op::Remove(id) => {
+                        lru.pop(&id);
+                    }
+                    Op::Clear => lru.clear(),
+                }
+            }
+            // A key evicted and then written again in the same transaction stays.
+            victims.retain(|id| !lru.contains(id));
+        }
+        victims.sort_unstable();
+        victims.dedup();
+        for id in victims {
+            writer.episodes.remove(id.as_bytes()).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the LRU from the committed table after a failed write left it ahead of the file.
+    fn reload_lru(&self, db: &Database) {
+        let Some(lru) = &self.lru else { return };
+        let capacity = lock(lru).cap();
+        match load_lru(db, capacity) {
+            Ok((fresh, _)) => *lock(lru) = fresh,
+            Err(err) => {
+                tracing::warn!(%err, path = %self.path.display(), "could not reload the cache's key list")
+            }
+        }
+    }
+
+    /// Marks `id` as recently used after a cache hit.
+    pub(crate) fn promote(&self, id: EpisodeId) {
+        if let Some(lru) = &self.lru {
+            lock(lru).promote(&id);
+        }
+    }
+
+    /// True once [`Inner::close`] ran.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    /// Releases the file; later calls fail with [`Error::Unavailable`].
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        match guard.take() {
+            Some(db) => db.close().map_err(storage),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads the keys of `db`'s episodes into an LRU of `capacity`, oldest ids least recent (ids are UUID v7, so key
+/// order is creation order). Also returns the keys beyond capacity, which the caller should delete.
+pub(crate) fn load_lru(db: &Database, capacity: NonZeroUsize) -> Result<(Lru, Vec<EpisodeId>)> {
+    let txn = db.begin_read().map_err(storage)?;
+    let table = txn.open_table(EPISODES).map_err(storage)?;
+    let mut lru = Lru::new(capacity);
+    let mut overflow = Vec::new();
+    for entry in table.iter().map_err(storage)? {
+        let (key, _) = entry.map_err(storage)?;
+        let id = EpisodeId(uuid::Uuid::from_bytes(key.value()));
+        if let Some((old, ())) = lru.push(id, ()) {
+            overflow.push(old);
+        }
+    }
+    Ok((lru, overflow))
+}

@@ -1,0 +1,87 @@
+//! The persisted episode record: a version byte, the revision, a checksum and the postcard payload.
+
+use memory_core::{Episode, EpisodeId, Error, RECORD_VERSION, Result, Revision};
+
+/// Bytes before the payload: version (1), revision (8), checksum (8).
+const HEADER_LEN: usize = 17;
+
+/// FNV-1a, 64 bits. Not cryptographic: it detects accidental damage (flipped bits, torn or foreign bytes)
+/// that redb does not check on a plain read.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET_BASIS, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(PRIME)
+    })
+}
+
+/// Encodes `episode` as a record written at `revision`.
+pub(crate) fn encode(revision: Revision, episode: &Episode) -> Result<Vec<u8>> {
+    let mut buf =
+        postcard::to_extend(episode, vec![0u8; HEADER_LEN]).map_err(|e| Error::Storage {
+            backend: "redb",
+            detail: format!("could not encode episode {}: {e}", episode.id),
+        })?;
+    let checksum = fnv1a64(&buf[HEADER_LEN..]);
+    buf[0] = RECORD_VERSION;
+    buf[1..9].copy_from_slice(&revision.to_le_bytes());
+    buf[9..HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
+    Ok(buf)
+}
+
+/// Overwrites the revision of a record made by [`encode`] (for writes that learn their revision only inside the
+/// transaction but encode before it).
+pub(crate) fn set_revision(record: &mut [u8], revision: Revision) {
+    if let Some(slot) = record.get_mut(1..9) {
+        slot.copy_from_slice(&revision.to_le_bytes());
+    }
+}
+
+/// Checks the framing and the checksum; returns the revision and the payload. The error says what failed.
+pub(crate) fn open(bytes: &[u8]) -> Result<(Revision, &[u8]), String> {
+    let Some((header, payload)) = bytes.split_at_checked(HEADER_LEN) else {
+        return Err(format!(
+            "record is {} bytes, shorter than its header",
+            bytes.len()
+        ));
+    };
+    if header[0] != RECORD_VERSION {
+        return Err(format!(
+            "record version {} is not {RECORD_VERSION}",
+            header[0]
+        ));
+    }
+    let revision = u64_at(header, 1);
+    let stored = u64_at(header, 9);
+    let computed = fnv1a64(payload);
+    if stored != computed {
+        return Err(format!(
+            "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
+        ));
+    }
+    Ok((revision, payload))
+}
+
+/// Decodes a whole record stored under `id`; the error says what failed.
+pub(crate) fn decode(bytes: &[u8], id: EpisodeId) -> Result<(Revision, Episode), String> {
+    let (revision, payload) = open(bytes)?;
+    let (episode, rest): (Episode, _) =
+        postcard::take_from_bytes(payload).map_err(|e| format!("payload does not decode: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes follow the payload", rest.len()));
+    }
+    if episode.id != id {
+        return Err(format!("record holds episode {}", episode.id));
+    }
+    Ok((revision, episode))
+}
+
+/// Reads a little-endian u64 at `at`; the caller guarantees `at + 8 <= bytes.len()`.
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,66 @@
+//! Unit tests of the record framing.
+
+use memory_core::{EpisodeId, RECORD_VERSION};
+use test_utils::Workload;
+
+use super::{HEADER_LEN, decode, encode, fnv1a64, open};
+
+#[test]
+fn fnv1a64_matches_the_reference_vectors() {
+    assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+}
+
+#[test]
+fn records_round_trip() {
+    let w = Workload::new(1);
+    for (index, episode) in [w.new_episode(0), w.completed_episode(1, 7)]
+        .into_iter()
+        .enumerate()
+    {
+        let revision = 40 + index as u64;
+        let bytes = encode(revision, &episode).expect("encode");
+        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(decode(&bytes, episode.id), Ok((revision, episode)));
+    }
+}
+
+#[test]
+fn every_flipped_bit_of_a_record_is_detected_or_harmless() {
+    let episode = Workload::new(2).completed_episode(0, 2);
+    let bytes = encode(9, &episode).expect("encode");
+    for at in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        let result = decode(&damaged, episode.id);
+        if at < 9 && at > 0 {
+            // The revision is outside the checksum, so a flip there changes only the revision.
+            let (revision, value) = result.expect("revision flip still decodes");
+            assert_ne!(revision, 9);
+            assert_eq!(value, episode);
+        } else {
+            assert!(result.is_err(), "flip at byte {at} went unnoticed");
+        }
+    }
+}
+
+#[test]
+fn malformed_records_are_rejected() {
+    let episode = Workload::new(3).new_episode(0);
+    let bytes = encode(1, &episode).expect("encode");
+    assert!(open(&bytes[..HEADER_LEN - 1]).is_err(), "short record");
+    assert!(
+        decode(&bytes[..bytes.len() - 1], episode.id).is_err(),
+        "truncated payload"
+    );
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    let checksum = fnv1a64(&trailing[HEADER_LEN..]);
+    trailing[9..HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
+    assert!(decode(&trailing, episode.id).is_err(), "trailing bytes");
+    assert!(
+        decode(&bytes, EpisodeId::new()).is_err(),
+        "record under another id"
+    );
+}
