@@ -9,7 +9,9 @@ use std::{
 };
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use memory_core::{CachedStore, EpisodeQuery, EpisodeStore, Memory, NewEpisode, TaskContext, TaskType};
+use memory_core::{
+    CachedStore, EpisodeQuery, EpisodeStore, Memory, NewEpisode, TaskContext, TaskType,
+};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 use test_utils::{
@@ -53,7 +55,8 @@ async fn open_pair(dir: &Path, capacity: usize) -> CachedStore<TursoStore, RedbS
     let primary = TursoStore::open(&DbConfig::local(dir.join("memory.db")))
         .await
         .expect("libSQL");
-    let cache = RedbStore::open_cache(dir.join(format!("cache-{capacity}.redb")), capacity).expect("cache");
+    let cache =
+        RedbStore::open_cache(dir.join(format!("cache-{capacity}.redb")), capacity).expect("cache");
     CachedStore::open(primary, cache).await.expect("pair")
 }
 
@@ -124,7 +127,10 @@ fn embedded(c: &mut Criterion) {
                         id = Some(memory.start_episode(new).await.expect("start"));
                     }
                     let step = w.step(i, (i % 1000) as u32 + 1);
-                    memory.log_step(id.expect("started"), step).await.expect("log");
+                    memory
+                        .log_step(id.expect("started"), step)
+                        .await
+                        .expect("log");
                 }
                 started.elapsed()
             })

@@ -8,8 +8,8 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary,
-    ExecutionStep, Result, Revision, Versioned,
+    Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
+    EpisodeSummary, ExecutionStep, Result, Revision, Versioned,
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.

@@ -45,7 +45,9 @@ impl Timestamp {
             return Some(Timestamp(dt.timestamp_micros()));
         }
         let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-        Some(Timestamp(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros()))
+        Some(Timestamp(
+            date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros(),
+        ))
     }
 
     /// Microseconds from `earlier` to `self`, zero if `earlier` is later.

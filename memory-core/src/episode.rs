@@ -118,7 +118,11 @@ pub enum Complexity {
 
 impl Complexity {
     /// Every complexity, in declaration order.
-    pub const ALL: [Complexity; 3] = [Complexity::Simple, Complexity::Moderate, Complexity::Complex];
+    pub const ALL: [Complexity; 3] = [
+        Complexity::Simple,
+        Complexity::Moderate,
+        Complexity::Complex,
+    ];
 
     /// The snake_case name used in JSON, SQL and the CLI.
     pub fn as_str(self) -> &'static str {
@@ -141,7 +145,10 @@ macro_rules! parse_by_name {
                     .find(|v| v.as_str() == s.trim().to_ascii_lowercase().replace('-', "_"))
                     .ok_or_else(|| {
                         let names: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
-                        Error::validation($what, format!("{s:?} is not one of {}", names.join(", ")))
+                        Error::validation(
+                            $what,
+                            format!("{s:?} is not one of {}", names.join(", ")),
+                        )
                     })
             }
         }
@@ -403,7 +410,11 @@ pub struct Episode {
 
 impl Episode {
     /// A new, in-progress episode starting now.
-    pub fn new(task_description: impl Into<String>, task_type: TaskType, context: TaskContext) -> Self {
+    pub fn new(
+        task_description: impl Into<String>,
+        task_type: TaskType,
+        context: TaskContext,
+    ) -> Self {
         Episode {
             id: EpisodeId::new(),
             task_description: task_description.into(),

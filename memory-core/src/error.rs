@@ -21,7 +21,9 @@ pub enum Error {
         message: String,
     },
     /// An identifier could not be parsed.
-    #[error("invalid {kind} id {input:?}: expected a UUID such as 0190f5c2-8a3b-7c4d-9e5f-0123456789ab")]
+    #[error(
+        "invalid {kind} id {input:?}: expected a UUID such as 0190f5c2-8a3b-7c4d-9e5f-0123456789ab"
+    )]
     InvalidId {
         /// What the id should identify (`episode`, ...).
         kind: &'static str,

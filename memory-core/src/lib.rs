@@ -56,11 +56,12 @@ pub mod validate;
 pub use cached::CachedStore;
 pub use codec::{Json, Timestamp};
 pub use episode::{
-    Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION, Reflection,
-    RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
+    Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION,
+    Reflection, RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 pub use error::{Error, Result};
 pub use memory::{Memory, NewEpisode};
 pub use storage::{
-    Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT, Revision, Versioned,
+    Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT,
+    Revision, Versioned,
 };

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error, ExecutionStep, Json, Result, TaskContext,
-    TaskOutcome, TaskType, Timestamp, reflection, reward, validate,
+    Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error, ExecutionStep, Json,
+    Result, TaskContext, TaskOutcome, TaskType, Timestamp, reflection, reward, validate,
 };
 
 /// How many times [`Memory::complete_episode`] rereads and retries when a step arrives while it completes.
@@ -25,7 +25,11 @@ pub struct NewEpisode {
 
 impl NewEpisode {
     /// A new episode with empty metadata.
-    pub fn new(task_description: impl Into<String>, task_type: TaskType, context: TaskContext) -> Self {
+    pub fn new(
+        task_description: impl Into<String>,
+        task_type: TaskType,
+        context: TaskContext,
+    ) -> Self {
         NewEpisode {
             task_description: task_description.into(),
             task_type,

@@ -52,13 +52,17 @@ pub fn reflect(episode: &Episode, outcome: &TaskOutcome, end_time: Timestamp) ->
     }
 
     match outcome {
-        TaskOutcome::Failure { reason, .. } => r.improvements.push(format!("Task failed: {}", quote(reason))),
+        TaskOutcome::Failure { reason, .. } => r
+            .improvements
+            .push(format!("Task failed: {}", quote(reason))),
         TaskOutcome::PartialSuccess { failed, .. } => {
             for item in failed {
                 r.improvements.push(format!("Not done: {item}"));
             }
         }
-        TaskOutcome::Abstained { reason } => r.improvements.push(format!("Abstained: {}", quote(reason))),
+        TaskOutcome::Abstained { reason } => {
+            r.improvements.push(format!("Abstained: {}", quote(reason)))
+        }
         TaskOutcome::Success { .. } => {}
     }
     if let Some((step, run)) = longest_failure_run(steps).filter(|(_, run)| *run >= 3) {
@@ -84,25 +88,38 @@ pub fn reflect(episode: &Episode, outcome: &TaskOutcome, end_time: Timestamp) ->
             "Step {} `{}` {}: {}",
             step.step_number,
             label(step),
-            if step.result.kind() == "timeout" { "timed out" } else { "failed" },
+            if step.result.kind() == "timeout" {
+                "timed out"
+            } else {
+                "failed"
+            },
             quote(step.result.text())
         ));
     }
     let ctx = &episode.context;
-    let place = [Some(ctx.domain.as_str()), ctx.language.as_deref(), ctx.framework.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("/");
+    let place = [
+        Some(ctx.domain.as_str()),
+        ctx.language.as_deref(),
+        ctx.framework.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join("/");
     r.insights.push(format!(
         "{} {} task in {place}: {}",
         complexity,
         episode.task_type,
         outcome.kind().as_str().replace('_', " ")
     ));
-    if let Some((tool, count)) = most_used_tool(steps).filter(|(_, c)| steps.len() >= 3 && *c * 2 >= steps.len()) {
-        r.insights.push(format!("`{tool}` carried the work: {count} of {} steps", steps.len()));
+    if let Some((tool, count)) =
+        most_used_tool(steps).filter(|(_, c)| steps.len() >= 3 && *c * 2 >= steps.len())
+    {
+        r.insights.push(format!(
+            "`{tool}` carried the work: {count} of {} steps",
+            steps.len()
+        ));
     }
     let tokens: u64 = steps.iter().filter_map(|s| s.tokens).sum();
     if tokens > 0 {
@@ -206,10 +223,7 @@ fn most_used_tool(steps: &[ExecutionStep]) -> Option<(&str, usize)> {
         }
     }
     // Ties go to the tool used first, which keeps the result deterministic.
-    counts
-        .into_iter()
-        .rev()
-        .max_by_key(|(_, c)| *c)
+    counts.into_iter().rev().max_by_key(|(_, c)| *c)
 }
 
 #[cfg(test)]

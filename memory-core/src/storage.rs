@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 
-use crate::{Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, OutcomeKind, Result, TaskType, Timestamp};
+use crate::{
+    Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, OutcomeKind, Result, TaskType,
+    Timestamp,
+};
 
 /// A position in a store's change sequence. Every write gets the next revision; readers use it to tell which
 /// of two copies of an episode is newer.
@@ -93,11 +96,18 @@ impl EpisodeQuery {
 
     /// True when `summary` passes every filter (paging aside).
     pub fn matches(&self, summary: &EpisodeSummary) -> bool {
-        self.domain.as_ref().is_none_or(|d| &summary.context.domain == d)
+        self.domain
+            .as_ref()
+            .is_none_or(|d| &summary.context.domain == d)
             && self.task_type.is_none_or(|t| summary.task_type == t)
-            && self.tag.as_ref().is_none_or(|t| summary.context.tags.contains(t))
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| summary.context.tags.contains(t))
             && self.outcome.is_none_or(|o| summary.outcome == Some(o))
-            && self.completed.is_none_or(|c| summary.end_time.is_some() == c)
+            && self
+                .completed
+                .is_none_or(|c| summary.end_time.is_some() == c)
             && self.started_after.is_none_or(|t| summary.start_time >= t)
             && self.started_before.is_none_or(|t| summary.start_time < t)
     }

@@ -127,9 +127,12 @@ pub fn step(step: &ExecutionStep) -> Result<()> {
     text("result", step.result.text(), MAX_STEP_PAYLOAD_BYTES)
 }
 
+/// An outcome's named texts and named lists.
+type OutcomeFields<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a [String])>);
+
 /// Checks an outcome's texts and lists.
 pub fn outcome(outcome: &TaskOutcome) -> Result<()> {
-    let (texts, lists): (Vec<(&str, &str)>, Vec<(&str, &[String])>) = match outcome {
+    let (texts, lists): OutcomeFields<'_> = match outcome {
         TaskOutcome::Success { verdict, artifacts } => {
             (vec![("verdict", verdict)], vec![("artifacts", artifacts)])
         }
@@ -160,11 +163,18 @@ pub fn outcome(outcome: &TaskOutcome) -> Result<()> {
         if items.len() > MAX_OUTCOME_ITEMS {
             return Err(Error::validation(
                 format!("outcome.{field}"),
-                format!("has {} items; the limit is {MAX_OUTCOME_ITEMS}", items.len()),
+                format!(
+                    "has {} items; the limit is {MAX_OUTCOME_ITEMS}",
+                    items.len()
+                ),
             ));
         }
         for (i, item) in items.iter().enumerate() {
-            text(&format!("outcome.{field}[{i}]"), item, MAX_OUTCOME_TEXT_BYTES)?;
+            text(
+                &format!("outcome.{field}[{i}]"),
+                item,
+                MAX_OUTCOME_TEXT_BYTES,
+            )?;
         }
     }
     Ok(())

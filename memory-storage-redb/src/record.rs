@@ -1,4 +1,5 @@
-//! The persisted episode record: a version byte, the revision, a checksum and the postcard payload.
+//! The persisted episode record: a version byte, the revision, a checksum (of both and the payload) and the
+//! postcard payload.
 
 use memory_core::{Episode, EpisodeId, Error, RECORD_VERSION, Result, Revision};
 
@@ -8,11 +9,19 @@ const HEADER_LEN: usize = 17;
 /// FNV-1a, 64 bits. Not cryptographic: it detects accidental damage (flipped bits, torn or foreign bytes)
 /// that redb does not check on a plain read.
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_continue(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+fn fnv1a64_continue(hash: u64, bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET_BASIS, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(PRIME)
-    })
+    bytes
+        .iter()
+        .fold(hash, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// The checksum of a record: version and revision bytes, then the payload, so damage to either is caught.
+fn checksum(record: &[u8]) -> u64 {
+    fnv1a64_continue(fnv1a64(&record[..9]), &record[HEADER_LEN..])
 }
 
 /// Encodes `episode` as a record written at `revision`.
@@ -22,19 +31,20 @@ pub(crate) fn encode(revision: Revision, episode: &Episode) -> Result<Vec<u8>> {
             backend: "redb",
             detail: format!("could not encode episode {}: {e}", episode.id),
         })?;
-    let checksum = fnv1a64(&buf[HEADER_LEN..]);
     buf[0] = RECORD_VERSION;
-    buf[1..9].copy_from_slice(&revision.to_le_bytes());
-    buf[9..HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
+    set_revision(&mut buf, revision);
     Ok(buf)
 }
 
 /// Overwrites the revision of a record made by [`encode`] (for writes that learn their revision only inside the
 /// transaction but encode before it).
 pub(crate) fn set_revision(record: &mut [u8], revision: Revision) {
-    if let Some(slot) = record.get_mut(1..9) {
-        slot.copy_from_slice(&revision.to_le_bytes());
+    if record.len() < HEADER_LEN {
+        return;
     }
+    record[1..9].copy_from_slice(&revision.to_le_bytes());
+    let sum = checksum(record);
+    record[9..HEADER_LEN].copy_from_slice(&sum.to_le_bytes());
 }
 
 /// Checks the framing and the checksum; returns the revision and the payload. The error says what failed.
@@ -53,7 +63,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Revision, &[u8]), String> {
     }
     let revision = u64_at(header, 1);
     let stored = u64_at(header, 9);
-    let computed = fnv1a64(payload);
+    let computed = checksum(bytes);
     if stored != computed {
         return Err(format!(
             "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"

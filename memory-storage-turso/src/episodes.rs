@@ -3,18 +3,18 @@
 use async_trait::async_trait;
 use libsql::{Connection, TransactionBehavior, Value};
 use memory_core::{
-    Appended, Change, ChangeFeed, Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error,
-    ExecutionStep, Result, Revision, Versioned, validate,
+    Appended, Change, ChangeFeed, Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary,
+    Error, ExecutionStep, Result, Revision, Versioned, validate,
 };
 
 use crate::{
     TursoStore,
-    store::transaction,
     error::{MapErr, corrupt},
     rows::{
-        EPISODE_COLUMNS, EPISODE_INSERT, STEP_INSERT, SUMMARY_COLUMNS, episode_from_row, episode_params, read_steps,
-        step_params, summary_from_row,
+        EPISODE_COLUMNS, EPISODE_INSERT, STEP_INSERT, SUMMARY_COLUMNS, episode_from_row,
+        episode_params, read_steps, step_params, summary_from_row,
     },
+    store::transaction,
 };
 
 /// Takes the next revision; call inside a write transaction.
@@ -60,9 +60,12 @@ async fn write_episode(conn: &Connection, ep: &Episode, revision: Revision) -> R
     conn.execute("DELETE FROM steps WHERE episode_id = ?1", [id.clone()])
         .await
         .db()?;
-    conn.execute("DELETE FROM episode_tags WHERE episode_id = ?1", [id.clone()])
-        .await
-        .db()?;
+    conn.execute(
+        "DELETE FROM episode_tags WHERE episode_id = ?1",
+        [id.clone()],
+    )
+    .await
+    .db()?;
     conn.execute("DELETE FROM episode_tombstones WHERE id = ?1", [id.clone()])
         .await
         .db()?;
@@ -123,7 +126,10 @@ impl EpisodeStore for TursoStore {
             if count as usize >= validate::MAX_STEPS {
                 return Err(Error::validation(
                     "steps",
-                    format!("episode {id} already has {count} steps; the limit is {}", validate::MAX_STEPS),
+                    format!(
+                        "episode {id} already has {count} steps; the limit is {}",
+                        validate::MAX_STEPS
+                    ),
                 ));
             }
             let number = count + 1;
@@ -148,7 +154,10 @@ impl EpisodeStore for TursoStore {
     async fn complete_episode(&self, episode: &Episode) -> Result<Revision> {
         validate::episode(episode)?;
         if !episode.is_completed() {
-            return Err(Error::validation("outcome", "a completed episode needs an outcome"));
+            return Err(Error::validation(
+                "outcome",
+                "a completed episode needs an outcome",
+            ));
         }
         let ep = episode.clone();
         self.write(move |conn| async move {
@@ -183,9 +192,11 @@ impl EpisodeStore for TursoStore {
     async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
         // One read transaction, so the row and its steps come from the same snapshot.
         self.read(move |conn| {
-            transaction(conn, TransactionBehavior::Deferred, move |conn| async move {
-                read_episode(&conn, id).await
-            })
+            transaction(
+                conn,
+                TransactionBehavior::Deferred,
+                move |conn| async move { read_episode(&conn, id).await },
+            )
         })
         .await
     }

@@ -2,7 +2,8 @@
 
 use libsql::{Connection, Row, Value};
 use memory_core::{
-    Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult, TaskContext, Timestamp,
+    Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult,
+    TaskContext, Timestamp,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -16,8 +17,7 @@ pub(crate) const SUMMARY_COLUMNS: &str = "id, task_description, task_type, domai
 pub(crate) const EPISODE_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
      tags, start_time, end_time, outcome_kind, reward_total, step_count, revision, outcome, reward, reflection, metadata";
 
-const STEP_COLUMNS: &str =
-    "step_number, timestamp, tool, action, parameters, result_kind, result_text, latency_ms, tokens";
+const STEP_COLUMNS: &str = "step_number, timestamp, tool, action, parameters, result_kind, result_text, latency_ms, tokens";
 
 fn json_text<T: Serialize>(value: &T) -> String {
     // The domain types serialise to JSON infallibly (no maps with non-string keys, no NaN produced by the code).
@@ -52,12 +52,15 @@ pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
         Value::Text(ep.context.complexity.as_str().into()),
         Value::Text(json_text(&ep.context.tags)),
         Value::Integer(ep.start_time.as_micros()),
-        ep.end_time.map_or(Value::Null, |t| Value::Integer(t.as_micros())),
+        ep.end_time
+            .map_or(Value::Null, |t| Value::Integer(t.as_micros())),
         ep.outcome
             .as_ref()
             .map_or(Value::Null, |o| Value::Text(o.kind().as_str().into())),
         opt_json(&ep.outcome),
-        ep.reward.as_ref().map_or(Value::Null, |r| Value::Real(r.total)),
+        ep.reward
+            .as_ref()
+            .map_or(Value::Null, |r| Value::Real(r.total)),
         opt_json(&ep.reward),
         opt_json(&ep.reflection),
         Value::Text(ep.metadata.to_text()),
@@ -87,14 +90,16 @@ pub(crate) fn step_params(id: EpisodeId, number: u32, step: &ExecutionStep) -> V
         Value::Text(step.result.kind().into()),
         Value::Text(step.result.text().into()),
         Value::Integer(i64::try_from(step.latency_ms).unwrap_or(i64::MAX)),
-        step.tokens
-            .map_or(Value::Null, |t| Value::Integer(i64::try_from(t).unwrap_or(i64::MAX))),
+        step.tokens.map_or(Value::Null, |t| {
+            Value::Integer(i64::try_from(t).unwrap_or(i64::MAX))
+        }),
     ]
 }
 
 fn text_enum<T: std::str::FromStr>(row: &Row, idx: i32, what: &str) -> Result<T> {
     let text: String = row.get(idx).db()?;
-    text.parse().map_err(|_| corrupt(what, format!("unknown value {text:?}")))
+    text.parse()
+        .map_err(|_| corrupt(what, format!("unknown value {text:?}")))
 }
 
 /// Decodes a row selected with [`SUMMARY_COLUMNS`] (or [`EPISODE_COLUMNS`]).
@@ -114,11 +119,15 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
         start_time: Timestamp::from_micros(row.get(8).db()?),
         end_time: row.get::<Option<i64>>(9).db()?.map(Timestamp::from_micros),
         outcome: match row.get::<Option<String>>(10).db()? {
-            Some(kind) => Some(kind.parse::<OutcomeKind>().map_err(|e| corrupt("outcome_kind", e))?),
+            Some(kind) => Some(
+                kind.parse::<OutcomeKind>()
+                    .map_err(|e| corrupt("outcome_kind", e))?,
+            ),
             None => None,
         },
         reward: row.get(11).db()?,
-        step_count: u32::try_from(row.get::<i64>(12).db()?).map_err(|e| corrupt("step_count", e))?,
+        step_count: u32::try_from(row.get::<i64>(12).db()?)
+            .map_err(|e| corrupt("step_count", e))?,
     })
 }
 
@@ -139,13 +148,18 @@ pub(crate) fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
         outcome: opt(14)?.map(|t| from_json("outcome", &t)).transpose()?,
         reward: opt(15)?.map(|t| from_json("reward", &t)).transpose()?,
         reflection: opt(16)?.map(|t| from_json("reflection", &t)).transpose()?,
-        metadata: Json::from_text(&row.get::<String>(17).db()?).map_err(|e| corrupt("metadata", e))?,
+        metadata: Json::from_text(&row.get::<String>(17).db()?)
+            .map_err(|e| corrupt("metadata", e))?,
     };
     Ok((episode, revision, summary.step_count))
 }
 
 /// Reads the first `count` steps of episode `id`.
-pub(crate) async fn read_steps(conn: &Connection, id: EpisodeId, count: u32) -> Result<Vec<ExecutionStep>> {
+pub(crate) async fn read_steps(
+    conn: &Connection,
+    id: EpisodeId,
+    count: u32,
+) -> Result<Vec<ExecutionStep>> {
     let mut rows = conn
         .query(
             &format!(
@@ -160,11 +174,13 @@ pub(crate) async fn read_steps(conn: &Connection, id: EpisodeId, count: u32) -> 
         let kind: String = row.get(5).db()?;
         let text: String = row.get(6).db()?;
         steps.push(ExecutionStep {
-            step_number: u32::try_from(row.get::<i64>(0).db()?).map_err(|e| corrupt("step_number", e))?,
+            step_number: u32::try_from(row.get::<i64>(0).db()?)
+                .map_err(|e| corrupt("step_number", e))?,
             timestamp: Timestamp::from_micros(row.get(1).db()?),
             tool: row.get(2).db()?,
             action: row.get(3).db()?,
-            parameters: Json::from_text(&row.get::<String>(4).db()?).map_err(|e| corrupt("parameters", e))?,
+            parameters: Json::from_text(&row.get::<String>(4).db()?)
+                .map_err(|e| corrupt("parameters", e))?,
             result: StepResult::from_parts(&kind, text)
                 .ok_or_else(|| corrupt("result_kind", format!("unknown value {kind:?}")))?,
             latency_ms: row.get::<i64>(7).db()?.max(0) as u64,
@@ -174,7 +190,10 @@ pub(crate) async fn read_steps(conn: &Connection, id: EpisodeId, count: u32) -> 
     if steps.len() != count as usize {
         return Err(corrupt(
             "steps",
-            format!("episode {id} records {count} steps but {} are stored", steps.len()),
+            format!(
+                "episode {id} records {count} steps but {} are stored",
+                steps.len()
+            ),
         ));
     }
     Ok(steps)

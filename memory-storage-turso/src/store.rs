@@ -92,7 +92,10 @@ impl TursoStore {
             DbConfig::Local { path } => (open_local(path).await?, true),
             DbConfig::Remote { url, token } => {
                 let url = url.trim();
-                if !(url.starts_with("libsql://") || url.starts_with("https://") || url.starts_with("http://")) {
+                if !(url.starts_with("libsql://")
+                    || url.starts_with("https://")
+                    || url.starts_with("http://"))
+                {
                     return Err(Error::validation(
                         "database url",
                         format!("{url:?} must start with libsql://, https:// or http://"),
@@ -196,7 +199,11 @@ where
 
 /// Runs `work` in a transaction of the given behaviour, on the transaction's own connection (remotely that is
 /// the stream holding the transaction); commits on success, rolls back on failure.
-pub(crate) async fn transaction<T, F, Fut>(conn: Connection, behavior: TransactionBehavior, work: F) -> Result<T>
+pub(crate) async fn transaction<T, F, Fut>(
+    conn: Connection,
+    behavior: TransactionBehavior,
+    work: F,
+) -> Result<T>
 where
     F: FnOnce(Connection) -> Fut,
     Fut: Future<Output = Result<T>>,

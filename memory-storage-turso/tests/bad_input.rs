@@ -32,13 +32,20 @@ async fn another_applications_database_is_refused_unchanged() {
     {
         let db = libsql::Builder::new_local(&path).build().await.expect("db");
         let conn = db.connect().expect("conn");
-        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)", ())
-            .await
-            .expect("create");
+        conn.execute(
+            "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)",
+            (),
+        )
+        .await
+        .expect("create");
     }
     let before = std::fs::read(&path).expect("read");
     let err = open(&path).await.err().expect("refused");
-    assert!(err.to_string().contains("another application (tables: invoices)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("another application (tables: invoices)"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).expect("read"), before);
 }
 
@@ -49,7 +56,10 @@ async fn a_newer_schema_is_refused_and_data_survives() {
     let episode = Workload::new(1).completed_episode(0, 3);
     {
         let store = open(&path).await.expect("open");
-        store.import_episodes(std::slice::from_ref(&episode)).await.expect("import");
+        store
+            .import_episodes(std::slice::from_ref(&episode))
+            .await
+            .expect("import");
     }
     {
         let db = libsql::Builder::new_local(&path).build().await.expect("db");
@@ -71,12 +81,19 @@ async fn a_newer_schema_is_refused_and_data_survives() {
     {
         let db = libsql::Builder::new_local(&path).build().await.expect("db");
         let conn = db.connect().expect("conn");
-        conn.execute("DELETE FROM schema_migrations WHERE version > ?1", [SCHEMA_VERSION])
-            .await
-            .expect("delete");
+        conn.execute(
+            "DELETE FROM schema_migrations WHERE version > ?1",
+            [SCHEMA_VERSION],
+        )
+        .await
+        .expect("delete");
     }
     let store = open(&path).await.expect("reopen");
-    let read = store.get_episode(episode.id).await.expect("get").expect("present");
+    let read = store
+        .get_episode(episode.id)
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(read.value, episode);
 }
 
@@ -86,13 +103,19 @@ async fn migrations_are_idempotent_and_checked() {
     let path = dir.path().join("memory.db");
     let first = open(&path).await.expect("open").inner_store_id().await;
     let second = open(&path).await.expect("reopen").inner_store_id().await;
-    assert_eq!(first, second, "reopening keeps the store id and applies nothing twice");
+    assert_eq!(
+        first, second,
+        "reopening keeps the store id and applies nothing twice"
+    );
     {
         let db = libsql::Builder::new_local(&path).build().await.expect("db");
         let conn = db.connect().expect("conn");
-        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", ())
-            .await
-            .expect("update");
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            (),
+        )
+        .await
+        .expect("update");
     }
     match open(&path).await {
         Err(Error::MigrationMismatch { version: 1, .. }) => {}
@@ -107,7 +130,9 @@ trait StoreId {
 
 impl StoreId for TursoStore {
     async fn inner_store_id(&self) -> String {
-        memory_core::ChangeFeed::store_id(self).await.expect("store id")
+        memory_core::ChangeFeed::store_id(self)
+            .await
+            .expect("store id")
     }
 }
 
@@ -175,7 +200,12 @@ async fn a_wrong_token_is_unauthorized_and_a_right_one_works() {
     let episode = Workload::new(3).new_episode(0);
     store.insert_episode(&episode).await.expect("insert");
     assert_eq!(
-        store.get_episode(episode.id).await.expect("get").expect("present").value,
+        store
+            .get_episode(episode.id)
+            .await
+            .expect("get")
+            .expect("present")
+            .value,
         episode
     );
 }

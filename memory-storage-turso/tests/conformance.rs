@@ -5,7 +5,9 @@ use test_utils::sqld::{Auth, Sqld};
 
 async fn local(dir: &tempfile::TempDir) -> TursoStore {
     let path = dir.path().join(format!("{}.db", uuid::Uuid::now_v7()));
-    TursoStore::open(&DbConfig::local(path)).await.expect("open local")
+    TursoStore::open(&DbConfig::local(path))
+        .await
+        .expect("open local")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

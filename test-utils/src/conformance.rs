@@ -47,7 +47,13 @@ async fn round_trip_in_progress(store: &impl EpisodeStore) {
     ep.context.language = None;
     store.insert_episode(&ep).await.expect("insert");
     assert_eq!(get(store, ep.id).await, ep, "round_trip_in_progress");
-    assert!(store.get_episode(EpisodeId::new()).await.expect("get unknown").is_none());
+    assert!(
+        store
+            .get_episode(EpisodeId::new())
+            .await
+            .expect("get unknown")
+            .is_none()
+    );
     match store.insert_episode(&ep).await {
         Err(Error::AlreadyExists { .. }) => {}
         other => panic!("duplicate insert: expected AlreadyExists, got {other:?}"),
@@ -58,7 +64,9 @@ async fn round_trip_at_the_limits(store: &impl EpisodeStore) {
     let w = Workload::new(2);
     let mut ep = w.new_episode(0);
     ep.task_description = "d".repeat(validate::MAX_TASK_DESCRIPTION_BYTES);
-    ep.context.tags = (0..validate::MAX_TAGS).map(|i| format!("{i:0>50}")).collect();
+    ep.context.tags = (0..validate::MAX_TAGS)
+        .map(|i| format!("{i:0>50}"))
+        .collect();
     store.insert_episode(&ep).await.expect("insert at limits");
     let mut step = w.step(0, 1);
     let filler = "p".repeat(validate::MAX_STEP_PAYLOAD_BYTES - 20);
@@ -67,7 +75,10 @@ async fn round_trip_at_the_limits(store: &impl EpisodeStore) {
         output: "r".repeat(validate::MAX_STEP_PAYLOAD_BYTES),
     };
     validate::step(&step).expect("step at limits is valid");
-    store.append_step(ep.id, &step).await.expect("append at limits");
+    store
+        .append_step(ep.id, &step)
+        .await
+        .expect("append at limits");
     ep.steps.push(step);
     assert_eq!(get(store, ep.id).await, ep, "round_trip_at_the_limits");
 }
@@ -84,7 +95,11 @@ async fn steps_are_numbered_and_round_trip(store: &impl EpisodeStore) {
         step.step_number = n;
         ep.steps.push(step);
     }
-    assert_eq!(get(store, ep.id).await, ep, "steps_are_numbered_and_round_trip");
+    assert_eq!(
+        get(store, ep.id).await,
+        ep,
+        "steps_are_numbered_and_round_trip"
+    );
 }
 
 async fn lifecycle_errors(store: &impl EpisodeStore) {
@@ -117,7 +132,10 @@ async fn lifecycle_errors(store: &impl EpisodeStore) {
         other => panic!("append to completed: expected AlreadyCompleted, got {other:?}"),
     }
     ep = get(store, ep.id).await;
-    assert_eq!(ep, stale, "failed writes left the completed episode unchanged");
+    assert_eq!(
+        ep, stale,
+        "failed writes left the completed episode unchanged"
+    );
 }
 
 async fn completion_round_trips(store: &impl EpisodeStore) {
@@ -135,7 +153,11 @@ async fn completion_round_trips(store: &impl EpisodeStore) {
             store.append_step(done.id, step).await.expect("append");
         }
         store.complete_episode(&done).await.expect("complete");
-        assert_eq!(get(store, done.id).await, done, "completion_round_trips #{index}");
+        assert_eq!(
+            get(store, done.id).await,
+            done,
+            "completion_round_trips #{index}"
+        );
     }
 }
 
@@ -143,15 +165,34 @@ async fn deletes(store: &impl EpisodeStore) {
     let w = Workload::new(6);
     let keep = w.completed_episode(0, 3);
     let gone = w.completed_episode(1, 3);
-    store.import_episodes(&[keep.clone(), gone.clone()]).await.expect("import");
-    assert!(store.delete_episode(gone.id).await.expect("delete").is_some());
+    store
+        .import_episodes(&[keep.clone(), gone.clone()])
+        .await
+        .expect("import");
+    assert!(
+        store
+            .delete_episode(gone.id)
+            .await
+            .expect("delete")
+            .is_some()
+    );
     assert!(store.get_episode(gone.id).await.expect("get").is_none());
-    assert!(store.delete_episode(gone.id).await.expect("delete again").is_none());
+    assert!(
+        store
+            .delete_episode(gone.id)
+            .await
+            .expect("delete again")
+            .is_none()
+    );
     match store.append_step(gone.id, &w.step(1, 4)).await {
         Err(Error::NotFound { .. }) => {}
         other => panic!("append to deleted: expected NotFound, got {other:?}"),
     }
-    assert_eq!(get(store, keep.id).await, keep, "delete touched only its episode");
+    assert_eq!(
+        get(store, keep.id).await,
+        keep,
+        "delete touched only its episode"
+    );
     let all = store
         .list_episodes(&EpisodeQuery {
             limit: 10,
@@ -170,7 +211,13 @@ async fn deletes(store: &impl EpisodeStore) {
 async fn listing_filters_and_pages(store: &impl EpisodeStore) {
     let w = Workload::new(7);
     let mut all: Vec<Episode> = (0..60)
-        .map(|i| if i % 3 == 0 { w.new_episode(i) } else { w.completed_episode(i, (i % 5) as u32) })
+        .map(|i| {
+            if i % 3 == 0 {
+                w.new_episode(i)
+            } else {
+                w.completed_episode(i, (i % 5) as u32)
+            }
+        })
         .collect();
     store.import_episodes(&all).await.expect("import");
     all.sort_by(|a, b| b.start_time.cmp(&a.start_time).then(b.id.cmp(&a.id)));
@@ -244,12 +291,17 @@ async fn listing_filters_and_pages(store: &impl EpisodeStore) {
         }
         paged.extend(rows);
     }
-    assert_eq!(paged, summaries, "pages cover every episode once, newest first");
+    assert_eq!(
+        paged, summaries,
+        "pages cover every episode once, newest first"
+    );
 }
 
 async fn import_round_trips_and_replaces(store: &impl EpisodeStore) {
     let w = Workload::new(8);
-    let batch: Vec<Episode> = (0..40).map(|i| w.completed_episode(i, (i % 11) as u32)).collect();
+    let batch: Vec<Episode> = (0..40)
+        .map(|i| w.completed_episode(i, (i % 11) as u32))
+        .collect();
     store.import_episodes(&batch).await.expect("import");
     for ep in &batch {
         assert_eq!(&get(store, ep.id).await, ep, "import round trip");
@@ -258,8 +310,15 @@ async fn import_round_trips_and_replaces(store: &impl EpisodeStore) {
     changed.steps.truncate(2);
     changed.task_description = "rewritten by a second import".into();
     changed.context.tags = vec!["reimported".into()];
-    store.import_episodes(std::slice::from_ref(&changed)).await.expect("reimport");
-    assert_eq!(get(store, changed.id).await, changed, "import replaces the whole episode");
+    store
+        .import_episodes(std::slice::from_ref(&changed))
+        .await
+        .expect("reimport");
+    assert_eq!(
+        get(store, changed.id).await,
+        changed,
+        "import replaces the whole episode"
+    );
     let tagged = store
         .list_episodes(&EpisodeQuery {
             tag: Some("reimported".into()),
@@ -290,13 +349,28 @@ async fn revisions_increase(store: &impl EpisodeStore) {
     let ep = w.new_episode(0);
     let mut last = store.insert_episode(&ep).await.expect("insert");
     for n in 1..=3 {
-        let next = store.append_step(ep.id, &w.step(0, n)).await.expect("append").revision;
+        let next = store
+            .append_step(ep.id, &w.step(0, n))
+            .await
+            .expect("append")
+            .revision;
         assert!(next > last, "revision {next} after {last}");
         last = next;
     }
-    let read = store.get_episode(ep.id).await.expect("get").expect("present");
-    assert_eq!(read.revision, last, "a read carries the revision of the last write");
-    let deleted = store.delete_episode(ep.id).await.expect("delete").expect("existed");
+    let read = store
+        .get_episode(ep.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        read.revision, last,
+        "a read carries the revision of the last write"
+    );
+    let deleted = store
+        .delete_episode(ep.id)
+        .await
+        .expect("delete")
+        .expect("existed");
     assert!(deleted > last);
 }
 
@@ -310,22 +384,44 @@ where
     let store = fresh().await;
     let id = store.store_id().await.expect("store_id");
     assert!(!id.is_empty());
-    assert_eq!(store.store_id().await.expect("store_id"), id, "store id is stable");
-    assert_ne!(fresh().await.store_id().await.expect("store_id"), id, "store ids differ");
+    assert_eq!(
+        store.store_id().await.expect("store_id"),
+        id,
+        "store id is stable"
+    );
+    assert_ne!(
+        fresh().await.store_id().await.expect("store_id"),
+        id,
+        "store ids differ"
+    );
 
     let w = Workload::new(11);
     let a = w.new_episode(0);
     let b = w.new_episode(1);
     let r_a = store.insert_episode(&a).await.expect("insert a");
     let r_b = store.insert_episode(&b).await.expect("insert b");
-    let r_a2 = store.append_step(a.id, &w.step(0, 1)).await.expect("append").revision;
-    let r_del = store.delete_episode(b.id).await.expect("delete").expect("existed");
+    let r_a2 = store
+        .append_step(a.id, &w.step(0, 1))
+        .await
+        .expect("append")
+        .revision;
+    let r_del = store
+        .delete_episode(b.id)
+        .await
+        .expect("delete")
+        .expect("existed");
     let all = store.changes_since(0).await.expect("changes");
     assert_eq!(
         all,
         vec![
-            Change { id: a.id, revision: r_a2 },
-            Change { id: b.id, revision: r_del },
+            Change {
+                id: a.id,
+                revision: r_a2
+            },
+            Change {
+                id: b.id,
+                revision: r_del
+            },
         ],
         "the latest change of each episode, deletes included, in revision order"
     );
@@ -333,7 +429,10 @@ where
     assert_eq!(store.changes_since(r_del).await.expect("changes"), vec![]);
     assert_eq!(
         store.changes_since(r_a2).await.expect("changes"),
-        vec![Change { id: b.id, revision: r_del }]
+        vec![Change {
+            id: b.id,
+            revision: r_del
+        }]
     );
 }
 
@@ -354,33 +453,87 @@ where
     let a = w.completed_episode(0, 3);
     let b = w.new_episode(1);
     assert!(cache.put(&v(5, &a), 0).await.expect("put"));
-    assert_eq!(cache.get(a.id).await.expect("get"), Some(v(5, &a)), "cache round trip");
-    assert!(!cache.put(&v(4, &b.clone_with_id(a.id)), 0).await.expect("put older"), "an older copy never replaces a newer one");
-    assert_eq!(cache.get(a.id).await.expect("get").map(|e| e.revision), Some(5));
+    assert_eq!(
+        cache.get(a.id).await.expect("get"),
+        Some(v(5, &a)),
+        "cache round trip"
+    );
+    assert!(
+        !cache
+            .put(&v(4, &b.clone_with_id(a.id)), 0)
+            .await
+            .expect("put older"),
+        "an older copy never replaces a newer one"
+    );
+    assert_eq!(
+        cache.get(a.id).await.expect("get").map(|e| e.revision),
+        Some(5)
+    );
 
     cache
-        .apply(&[Change { id: a.id, revision: 7 }], 8)
+        .apply(
+            &[Change {
+                id: a.id,
+                revision: 7,
+            }],
+            8,
+        )
         .await
         .expect("apply");
     assert_eq!(cache.applied(), 8);
-    assert!(cache.get(a.id).await.expect("get").is_none(), "a newer change drops the entry");
+    assert!(
+        cache.get(a.id).await.expect("get").is_none(),
+        "a newer change drops the entry"
+    );
 
-    assert!(!cache.put(&v(6, &a), 7).await.expect("put"), "a fill read before the last apply is refused");
-    assert!(cache.put(&v(6, &a), 8).await.expect("put"), "a fill read after the last apply is kept");
-    assert!(cache.put(&v(9, &b), 0).await.expect("put"), "a write newer than applied is kept");
+    assert!(
+        !cache.put(&v(6, &a), 7).await.expect("put"),
+        "a fill read before the last apply is refused"
+    );
+    assert!(
+        cache.put(&v(6, &a), 8).await.expect("put"),
+        "a fill read after the last apply is kept"
+    );
+    assert!(
+        cache.put(&v(9, &b), 0).await.expect("put"),
+        "a write newer than applied is kept"
+    );
     cache
-        .apply(&[Change { id: a.id, revision: 6 }, Change { id: b.id, revision: 9 }], 9)
+        .apply(
+            &[
+                Change {
+                    id: a.id,
+                    revision: 6,
+                },
+                Change {
+                    id: b.id,
+                    revision: 9,
+                },
+            ],
+            9,
+        )
         .await
         .expect("apply");
-    assert!(cache.get(a.id).await.expect("get").is_some(), "a change the entry already has keeps it");
+    assert!(
+        cache.get(a.id).await.expect("get").is_some(),
+        "a change the entry already has keeps it"
+    );
     assert!(cache.get(b.id).await.expect("get").is_some());
 
     cache.invalidate(&[a.id]).await.expect("invalidate");
     assert!(cache.get(a.id).await.expect("get").is_none());
     cache.checkpoint().await.expect("checkpoint");
 
-    assert_eq!(cache.bind("db-1").await.expect("rebind"), 9, "binding to the same store keeps the cache");
-    assert_eq!(cache.bind("db-2").await.expect("bind other"), 0, "binding to another store clears it");
+    assert_eq!(
+        cache.bind("db-1").await.expect("rebind"),
+        9,
+        "binding to the same store keeps the cache"
+    );
+    assert_eq!(
+        cache.bind("db-2").await.expect("bind other"),
+        0,
+        "binding to another store clears it"
+    );
     assert!(cache.get(b.id).await.expect("get").is_none());
     cache.clear(3).await.expect("clear");
     assert_eq!(cache.applied(), 3);

@@ -78,7 +78,8 @@ impl Sqld {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if auth == Auth::Jwt {
-            cmd.arg("--auth-jwt-key-file").arg(fixtures().join("sqld-jwt-public.pem"));
+            cmd.arg("--auth-jwt-key-file")
+                .arg(fixtures().join("sqld-jwt-public.pem"));
         }
         let child = cmd.spawn().expect("start sqld");
         let server = Sqld {
@@ -88,7 +89,10 @@ impl Sqld {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !health(port) {
-            assert!(Instant::now() < deadline, "sqld did not become healthy on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "sqld did not become healthy on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
         server
@@ -100,7 +104,8 @@ fn health(port: u16) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }

@@ -1,14 +1,20 @@
 //! Deterministic generator of realistic coding-agent episodes.
 
 use memory_core::{
-    Complexity, Episode, EpisodeId, ExecutionStep, Json, StepResult, TaskContext, TaskOutcome, TaskType, Timestamp,
-    reflection, reward,
+    Complexity, Episode, EpisodeId, ExecutionStep, Json, StepResult, TaskContext, TaskOutcome,
+    TaskType, Timestamp, reflection, reward,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::json;
 use uuid::Uuid;
 
-const DOMAINS: &[&str] = &["payments-service", "web-frontend", "data-pipeline", "cli-tools", "auth-service"];
+const DOMAINS: &[&str] = &[
+    "payments-service",
+    "web-frontend",
+    "data-pipeline",
+    "cli-tools",
+    "auth-service",
+];
 const STACKS: &[(&str, &str)] = &[
     ("rust", "tokio"),
     ("rust", "axum"),
@@ -17,14 +23,38 @@ const STACKS: &[(&str, &str)] = &[
     ("go", "net/http"),
 ];
 const TASKS: &[(&str, TaskType)] = &[
-    ("Fix the flaky async test in the settlement module", TaskType::Debugging),
-    ("Add retry with backoff to the webhook sender", TaskType::CodeGeneration),
-    ("Split the 900-line handler into smaller modules", TaskType::Refactoring),
-    ("Write property tests for the currency parser", TaskType::Testing),
-    ("Explain why p95 latency doubled after the last deploy", TaskType::Analysis),
-    ("Document the public API of the ledger crate", TaskType::Documentation),
-    ("Review the pull request that changes session expiry", TaskType::Review),
-    ("Upgrade the HTTP client and fix the breaking changes", TaskType::Other),
+    (
+        "Fix the flaky async test in the settlement module",
+        TaskType::Debugging,
+    ),
+    (
+        "Add retry with backoff to the webhook sender",
+        TaskType::CodeGeneration,
+    ),
+    (
+        "Split the 900-line handler into smaller modules",
+        TaskType::Refactoring,
+    ),
+    (
+        "Write property tests for the currency parser",
+        TaskType::Testing,
+    ),
+    (
+        "Explain why p95 latency doubled after the last deploy",
+        TaskType::Analysis,
+    ),
+    (
+        "Document the public API of the ledger crate",
+        TaskType::Documentation,
+    ),
+    (
+        "Review the pull request that changes session expiry",
+        TaskType::Review,
+    ),
+    (
+        "Upgrade the HTTP client and fix the breaking changes",
+        TaskType::Other,
+    ),
 ];
 const TOOLS: &[(&str, &str)] = &[
     ("read_file", "src/lib.rs"),
@@ -36,7 +66,17 @@ const TOOLS: &[(&str, &str)] = &[
     ("npm", "test"),
     ("pytest", "-x tests/"),
 ];
-const TAGS: &[&str] = &["flaky-test", "async", "ci", "perf", "api", "security", "db", "refactor", "v2.1"];
+const TAGS: &[&str] = &[
+    "flaky-test",
+    "async",
+    "ci",
+    "perf",
+    "api",
+    "security",
+    "db",
+    "refactor",
+    "v2.1",
+];
 
 /// A seeded generator: the same seed and index always give the same episode.
 #[derive(Clone, Debug)]
@@ -95,7 +135,9 @@ impl Workload {
         let mut episode = Episode::new(format!("{task} (#{index})"), task_type, context);
         episode.id = self.id(index);
         episode.start_time = self.start(index);
-        episode.metadata = Json(json!({ "agent": "workload", "index": index, "ticket": format!("PAY-{}", index % 977) }));
+        episode.metadata = Json(
+            json!({ "agent": "workload", "index": index, "ticket": format!("PAY-{}", index % 977) }),
+        );
         episode
     }
 
@@ -105,7 +147,9 @@ impl Workload {
         let (tool, action) = *TOOLS.choose(&mut rng).expect("non-empty");
         let result = match rng.random_range(0..10) {
             0 | 1 => StepResult::Error {
-                message: format!("{tool} {action}: exit status 101\nthread 'settle::retries' panicked"),
+                message: format!(
+                    "{tool} {action}: exit status 101\nthread 'settle::retries' panicked"
+                ),
             },
             2 => StepResult::Timeout {
                 message: format!("{tool} exceeded 120 s"),
@@ -116,7 +160,8 @@ impl Workload {
         };
         let mut step = ExecutionStep::new(tool, action, result);
         step.step_number = number;
-        step.timestamp = Timestamp::from_micros(self.start(index).as_micros() + i64::from(number) * 2_000_000);
+        step.timestamp =
+            Timestamp::from_micros(self.start(index).as_micros() + i64::from(number) * 2_000_000);
         step.parameters = Json(json!({ "path": action, "args": ["--quiet"], "attempt": number }));
         step.latency_ms = rng.random_range(5..5000);
         step.tokens = rng.random_bool(0.8).then(|| rng.random_range(50..4000));
@@ -146,7 +191,9 @@ impl Workload {
                 reason: "needs production credentials".into(),
             },
         };
-        let end = Timestamp::from_micros(episode.start_time.as_micros() + i64::from(steps + 1) * 2_000_000);
+        let end = Timestamp::from_micros(
+            episode.start_time.as_micros() + i64::from(steps + 1) * 2_000_000,
+        );
         episode.reward = Some(reward::compute(&episode, &outcome, end));
         episode.reflection = Some(reflection::reflect(&episode, &outcome, end));
         episode.outcome = Some(outcome);

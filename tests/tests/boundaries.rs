@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 /// Crates that memory-core must never depend on, directly or through another crate.
-const FORBIDDEN_IN_CORE: &[&str] = &["libsql", "redb", "rmcp", "clap", "axum", "wasmtime", "postcard"];
+const FORBIDDEN_IN_CORE: &[&str] = &[
+    "libsql", "redb", "rmcp", "clap", "axum", "wasmtime", "postcard",
+];
 
 fn metadata() -> Value {
     let output = std::process::Command::new(env!("CARGO"))
@@ -13,7 +15,11 @@ fn metadata() -> Value {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("metadata json")
 }
 
@@ -62,8 +68,14 @@ fn normal_dependencies(meta: &Value, root: &str) -> HashSet<String> {
 fn memory_core_depends_on_no_storage_protocol_or_cli_crate() {
     let meta = metadata();
     let deps = normal_dependencies(&meta, "memory-core");
-    assert!(deps.contains("serde"), "the walk found memory-core's real dependencies: {deps:?}");
-    let forbidden: Vec<_> = FORBIDDEN_IN_CORE.iter().filter(|c| deps.contains(**c)).collect();
+    assert!(
+        deps.contains("serde"),
+        "the walk found memory-core's real dependencies: {deps:?}"
+    );
+    let forbidden: Vec<_> = FORBIDDEN_IN_CORE
+        .iter()
+        .filter(|c| deps.contains(**c))
+        .collect();
     assert!(forbidden.is_empty(), "memory-core depends on {forbidden:?}");
 }
 

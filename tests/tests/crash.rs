@@ -56,7 +56,9 @@ fn sigkill_never_leaves_the_cache_stale() {
             }
         });
         // Wait until the writer is up, then let it run for a random while before the kill.
-        let ready = rx.recv_timeout(Duration::from_secs(60)).expect("writer ready");
+        let ready = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("writer ready");
         assert!(ready.contains("ready"), "round {round}: {ready}");
         let run_for = Duration::from_millis(rng.random_range(5..400));
         let started = Instant::now();
@@ -77,7 +79,10 @@ fn sigkill_never_leaves_the_cache_stale() {
         }
         verify(&db, &cache, &mut model, pending, round, seed);
     }
-    assert!(total_acks > 100, "the writer acknowledged only {total_acks} writes");
+    assert!(
+        total_acks > 100,
+        "the writer acknowledged only {total_acks} writes"
+    );
 }
 
 /// A write that had begun but was not acknowledged when the writer died: it may or may not have landed.
@@ -123,11 +128,16 @@ fn verify(
     seed: u64,
 ) {
     test_utils::block_on(async {
-        let primary = TursoStore::open(&DbConfig::local(db)).await.expect("reopen libSQL");
-        let direct = primary.clone();
-        let pair = CachedStore::open(primary, RedbStore::open_cache(cache, 64).expect("reopen cache"))
+        let primary = TursoStore::open(&DbConfig::local(db))
             .await
-            .expect("reopen pair");
+            .expect("reopen libSQL");
+        let direct = primary.clone();
+        let pair = CachedStore::open(
+            primary,
+            RedbStore::open_cache(cache, 64).expect("reopen cache"),
+        )
+        .await
+        .expect("reopen pair");
         for (id, acked) in model.iter_mut() {
             let through_cache = pair.get_episode(*id).await.expect("get via pair");
             let through_db = direct.get_episode(*id).await.expect("get via libSQL");
@@ -137,7 +147,9 @@ fn verify(
             );
             // A second read is served by the cache that the first one may have filled.
             assert_eq!(pair.get_episode(*id).await.expect("get"), through_db);
-            let ctx = format!("round {round} (seed {seed}), episode {id}, acked {acked:?}, pending {pending:?}");
+            let ctx = format!(
+                "round {round} (seed {seed}), episode {id}, acked {acked:?}, pending {pending:?}"
+            );
             let found = match through_db {
                 None if acked.deleted || pending == Some(Pending::Delete(*id)) => {
                     acked.deleted = true;
@@ -149,9 +161,16 @@ fn verify(
             assert!(!acked.deleted, "{ctx}: deleted episode came back");
             let steps = found.steps.len() as u64;
             let landed_step = pending == Some(Pending::Step(*id)) && steps == acked.steps + 1;
-            assert!(steps == acked.steps || landed_step, "{ctx}: {steps} steps stored");
+            assert!(
+                steps == acked.steps || landed_step,
+                "{ctx}: {steps} steps stored"
+            );
             let landed_completion = pending == Some(Pending::Complete(*id)) && found.is_completed();
-            assert_eq!(found.is_completed(), acked.completed || landed_completion, "{ctx}: completion");
+            assert_eq!(
+                found.is_completed(),
+                acked.completed || landed_completion,
+                "{ctx}: completion"
+            );
             for (i, step) in found.steps.iter().enumerate() {
                 assert_eq!(step.step_number as usize, i + 1, "{ctx}: step numbering");
             }

@@ -13,10 +13,15 @@ use test_utils::{
 type Pair = CachedStore<TursoStore, RedbStore>;
 
 async fn pair_at(db: &Path, cache: &Path) -> Pair {
-    let primary = TursoStore::open(&DbConfig::local(db)).await.expect("open libSQL");
-    CachedStore::open(primary, RedbStore::open_cache(cache, 1000).expect("open cache"))
+    let primary = TursoStore::open(&DbConfig::local(db))
         .await
-        .expect("open pair")
+        .expect("open libSQL");
+    CachedStore::open(
+        primary,
+        RedbStore::open_cache(cache, 1000).expect("open cache"),
+    )
+    .await
+    .expect("open pair")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,7 +30,10 @@ async fn embedded_pair_conforms() {
     let mut n = 0;
     test_utils::store_conformance(|| {
         n += 1;
-        let (db, cache) = (dir.path().join(format!("{n}.db")), dir.path().join(format!("{n}.redb")));
+        let (db, cache) = (
+            dir.path().join(format!("{n}.db")),
+            dir.path().join(format!("{n}.redb")),
+        );
         async move { pair_at(&db, &cache).await }
     })
     .await;
@@ -54,11 +62,25 @@ async fn remote_pair_conforms_and_serves_hits_from_the_cache() {
 
     let pair = fresh().await;
     let episode = Workload::new(1).completed_episode(0, 10);
-    pair.import_episodes(std::slice::from_ref(&episode)).await.expect("import");
-    let first = pair.get_episode(episode.id).await.expect("miss").expect("present");
-    let cached = pair.cache().get(episode.id).await.expect("cache get").expect("filled on miss");
+    pair.import_episodes(std::slice::from_ref(&episode))
+        .await
+        .expect("import");
+    let first = pair
+        .get_episode(episode.id)
+        .await
+        .expect("miss")
+        .expect("present");
+    let cached = pair
+        .cache()
+        .get(episode.id)
+        .await
+        .expect("cache get")
+        .expect("filled on miss");
     assert_eq!(cached, first);
-    assert_eq!(pair.get_episode(episode.id).await.expect("hit"), Some(first));
+    assert_eq!(
+        pair.get_episode(episode.id).await.expect("hit"),
+        Some(first)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,36 +88,81 @@ async fn writes_by_another_process_are_seen_through_the_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (db, cache) = (dir.path().join("m.db"), dir.path().join("m.redb"));
     let pair = pair_at(&db, &cache).await;
-    let other = TursoStore::open(&DbConfig::local(&db)).await.expect("second writer");
+    let other = TursoStore::open(&DbConfig::local(&db))
+        .await
+        .expect("second writer");
     let w = Workload::new(2);
     let episode = w.new_episode(0);
     pair.insert_episode(&episode).await.expect("insert");
-    assert!(pair.cache().get(episode.id).await.expect("get").is_some(), "written through");
+    assert!(
+        pair.cache().get(episode.id).await.expect("get").is_some(),
+        "written through"
+    );
 
-    other.append_step(episode.id, &w.step(0, 1)).await.expect("other appends");
-    let seen = pair.get_episode(episode.id).await.expect("get").expect("present");
-    assert_eq!(seen.value.steps.len(), 1, "the change feed dropped the stale entry");
+    other
+        .append_step(episode.id, &w.step(0, 1))
+        .await
+        .expect("other appends");
+    let seen = pair
+        .get_episode(episode.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        seen.value.steps.len(),
+        1,
+        "the change feed dropped the stale entry"
+    );
 
-    other.delete_episode(episode.id).await.expect("other deletes");
-    assert!(pair.get_episode(episode.id).await.expect("get").is_none(), "no phantom after a delete");
+    other
+        .delete_episode(episode.id)
+        .await
+        .expect("other deletes");
+    assert!(
+        pair.get_episode(episode.id).await.expect("get").is_none(),
+        "no phantom after a delete"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_interval_bounds_staleness() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (db, cache) = (dir.path().join("m.db"), dir.path().join("m.redb"));
-    let pair = pair_at(&db, &cache).await.with_sync_interval(Duration::from_secs(3600));
-    let other = TursoStore::open(&DbConfig::local(&db)).await.expect("second writer");
+    let pair = pair_at(&db, &cache)
+        .await
+        .with_sync_interval(Duration::from_secs(3600));
+    let other = TursoStore::open(&DbConfig::local(&db))
+        .await
+        .expect("second writer");
     let w = Workload::new(3);
     let episode = w.new_episode(0);
     pair.insert_episode(&episode).await.expect("insert");
     pair.get_episode(episode.id).await.expect("get");
-    other.append_step(episode.id, &w.step(0, 1)).await.expect("append");
-    let before = pair.get_episode(episode.id).await.expect("get").expect("present");
-    assert_eq!(before.value.steps.len(), 0, "within the interval the cached copy is served");
+    other
+        .append_step(episode.id, &w.step(0, 1))
+        .await
+        .expect("append");
+    let before = pair
+        .get_episode(episode.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        before.value.steps.len(),
+        0,
+        "within the interval the cached copy is served"
+    );
     pair.sync().await.expect("sync");
-    let after = pair.get_episode(episode.id).await.expect("get").expect("present");
-    assert_eq!(after.value.steps.len(), 1, "after a sync the change is seen");
+    let after = pair
+        .get_episode(episode.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        after.value.steps.len(),
+        1,
+        "after a sync the change is seen"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,19 +172,28 @@ async fn the_cache_survives_a_clean_restart_and_is_dropped_for_another_database(
     let episode = Workload::new(4).completed_episode(0, 4);
     {
         let pair = pair_at(&db, &cache).await;
-        pair.import_episodes(std::slice::from_ref(&episode)).await.expect("import");
+        pair.import_episodes(std::slice::from_ref(&episode))
+            .await
+            .expect("import");
         pair.get_episode(episode.id).await.expect("fill");
         pair.close().await.expect("close");
     }
     {
         let pair = pair_at(&db, &cache).await;
         let hit = pair.cache().get(episode.id).await.expect("get");
-        assert_eq!(hit.map(|v| v.value), Some(episode.clone()), "entry kept across a clean restart");
+        assert_eq!(
+            hit.map(|v| v.value),
+            Some(episode.clone()),
+            "entry kept across a clean restart"
+        );
         pair.close().await.expect("close");
     }
     let other_db = dir.path().join("other.db");
     let pair = pair_at(&other_db, &cache).await;
-    assert!(pair.cache().get(episode.id).await.expect("get").is_none(), "a cache bound to another database is cleared");
+    assert!(
+        pair.cache().get(episode.id).await.expect("get").is_none(),
+        "a cache bound to another database is cleared"
+    );
     assert!(pair.get_episode(episode.id).await.expect("get").is_none());
 }
 
@@ -129,5 +205,11 @@ async fn a_corrupt_cache_file_is_rebuilt() {
     let pair = pair_at(&db, &cache).await;
     let episode = Workload::new(5).new_episode(0);
     pair.insert_episode(&episode).await.expect("insert");
-    assert_eq!(pair.get_episode(episode.id).await.expect("get").map(|v| v.value), Some(episode));
+    assert_eq!(
+        pair.get_episode(episode.id)
+            .await
+            .expect("get")
+            .map(|v| v.value),
+        Some(episode)
+    );
 }

@@ -13,7 +13,13 @@ fn episode(steps: usize, complexity: Complexity) -> Episode {
     );
     ep.start_time = Timestamp::from_micros(0);
     for i in 0..steps {
-        let mut s = ExecutionStep::new("t", "a", StepResult::Success { output: String::new() });
+        let mut s = ExecutionStep::new(
+            "t",
+            "a",
+            StepResult::Success {
+                output: String::new(),
+            },
+        );
         s.step_number = i as u32 + 1;
         ep.steps.push(s);
     }
@@ -38,7 +44,11 @@ fn baseline_success_is_base_times_complexity() {
 
 #[test]
 fn fewer_steps_and_less_time_raise_the_reward_within_bounds() {
-    let fast = compute(&episode(2, Complexity::Moderate), &success(), Timestamp::from_micros(1));
+    let fast = compute(
+        &episode(2, Complexity::Moderate),
+        &success(),
+        Timestamp::from_micros(1),
+    );
     assert_eq!(fast.step_efficiency, 1.25);
     assert_eq!(fast.time_efficiency, 1.25);
     let slow = compute(
@@ -64,7 +74,9 @@ fn outcomes_order_the_base() {
         reason: "no".into(),
         error_details: None,
     };
-    let abstained = TaskOutcome::Abstained { reason: "unsafe".into() };
+    let abstained = TaskOutcome::Abstained {
+        reason: "unsafe".into(),
+    };
     let bases: Vec<f64> = [success(), partial, abstained, failure]
         .iter()
         .map(|o| compute(&ep, o, end).base)

@@ -36,7 +36,13 @@ fn description_is_bounded() {
 
 #[test]
 fn step_payloads_are_bounded() {
-    let mut s = ExecutionStep::new("cargo", "test", StepResult::Success { output: "ok".into() });
+    let mut s = ExecutionStep::new(
+        "cargo",
+        "test",
+        StepResult::Success {
+            output: "ok".into(),
+        },
+    );
     assert!(step(&s).is_ok());
     s.parameters = crate::Json(serde_json::json!({ "x": "y".repeat(MAX_STEP_PAYLOAD_BYTES) }));
     let err = step(&s).unwrap_err();
@@ -51,7 +57,13 @@ fn step_payloads_are_bounded() {
 #[test]
 fn episode_checks_numbering_and_names_the_step() {
     let mut ep = Episode::new("fix it", TaskType::Debugging, ctx());
-    let mut s = ExecutionStep::new("cargo", "test", StepResult::Success { output: String::new() });
+    let mut s = ExecutionStep::new(
+        "cargo",
+        "test",
+        StepResult::Success {
+            output: String::new(),
+        },
+    );
     s.step_number = 2;
     ep.steps.push(s);
     let err = episode(&ep).unwrap_err();

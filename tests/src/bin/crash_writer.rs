@@ -7,8 +7,8 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use memory_core::{
-    CachedStore, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore, ExecutionStep, Memory, NewEpisode, StepResult,
-    TaskContext, TaskOutcome, TaskType,
+    CachedStore, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore, ExecutionStep, Memory,
+    NewEpisode, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
@@ -19,7 +19,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n.max(1)
     }
 }
@@ -63,25 +66,41 @@ async fn main() -> Result<()> {
             // The id is only known after the write, so a start in flight at the kill cannot be checked; it is
             // harmless: an unacknowledged episode is simply not in the parent's model.
             let id = memory
-                .start_episode(NewEpisode::new(format!("task {n}"), TaskType::Debugging, context))
+                .start_episode(NewEpisode::new(
+                    format!("task {n}"),
+                    TaskType::Debugging,
+                    context,
+                ))
                 .await?;
             open.push(id);
             ack(json!({ "op": "start", "id": id }))?;
         } else if roll < 75 {
             let id = open[rng.below(open.len() as u64) as usize];
             let result = if rng.below(4) == 0 {
-                StepResult::Error { message: format!("failure {n}") }
+                StepResult::Error {
+                    message: format!("failure {n}"),
+                }
             } else {
-                StepResult::Success { output: format!("output {n}") }
+                StepResult::Success {
+                    output: format!("output {n}"),
+                }
             };
             ack(json!({ "op": "begin", "kind": "step", "id": id }))?;
-            let number = memory.log_step(id, ExecutionStep::new("cargo", "test", result)).await?;
+            let number = memory
+                .log_step(id, ExecutionStep::new("cargo", "test", result))
+                .await?;
             ack(json!({ "op": "step", "id": id, "steps": number }))?;
         } else if roll < 85 {
             let id = open.swap_remove(rng.below(open.len() as u64) as usize);
             ack(json!({ "op": "begin", "kind": "complete", "id": id }))?;
             let done = memory
-                .complete_episode(id, TaskOutcome::Success { verdict: "ok".into(), artifacts: vec![] })
+                .complete_episode(
+                    id,
+                    TaskOutcome::Success {
+                        verdict: "ok".into(),
+                        artifacts: vec![],
+                    },
+                )
                 .await?;
             ack(json!({ "op": "complete", "id": id, "steps": done.steps.len() }))?;
         } else if roll < 90 {
