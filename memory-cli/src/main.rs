@@ -1,1 +1,163 @@
-fn main() {}
+//! `memory-cli`: the operator's command line for the episodic memory store (argument parsing and exit codes).
+
+mod demo;
+mod episode;
+mod open;
+mod output;
+
+use std::{
+    ffi::OsString,
+    io::{self, IsTerminal, Write},
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use memory_core::Memory;
+use tracing_subscriber::EnvFilter;
+
+use crate::{episode::EpisodeCommand, output::Format};
+
+/// Record and inspect the episodes coding agents work through.
+#[derive(Debug, Parser)]
+#[command(name = "memory-cli", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command accepts: where the store is and how to print.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub(crate) struct GlobalArgs {
+    /// The database file [default: the user's data directory, e.g. ~/.local/share/memory/memory.db].
+    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH")]
+    db: Option<OsString>,
+    /// A libSQL server (sqld, Turso) to use instead of a file: libsql://, https:// or http://.
+    #[arg(long, global = true, env = "MEMORY_DB_URL", value_name = "URL")]
+    db_url: Option<String>,
+    /// The auth token for --db-url.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    db_token: Option<String>,
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Do not use the local cache (a redb file beside the database).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+// An empty value (`MEMORY_DB= memory-cli ...`) counts as not given, as it does for most Unix tools.
+impl GlobalArgs {
+    /// `--db` / `MEMORY_DB`, if given.
+    pub fn db(&self) -> Option<PathBuf> {
+        self.db
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// `--db-url` / `MEMORY_DB_URL`, if given.
+    pub fn db_url(&self) -> Option<&str> {
+        self.db_url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+
+    /// `--db-token` / `MEMORY_DB_TOKEN`, if given.
+    pub fn db_token(&self) -> Option<&str> {
+        self.db_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start, log, complete, show, list and delete episodes.
+    #[command(subcommand)]
+    Episode(EpisodeCommand),
+    /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
+    /// --db-url or MEMORY_DB is given).
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`memory-cli episode list | head`): not a failure of ours.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&format!("{err:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command and prints its result.
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Episode(command) => {
+            // Every argument is checked before the store is opened, so bad input never creates or touches a
+            // database.
+            let action = command.plan()?;
+            let memory = open::open(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
+            let reply = action.run(&memory).await;
+            let text = reply
+                .map_err(anyhow::Error::from)
+                .and_then(|reply| output::render(&reply, cli.global.format));
+            finish(&memory, text).await
+        }
+        Command::Demo => demo::run(&cli.global).await,
+    }
+}
+
+/// Closes the store (which checkpoints the cache) whatever happened, then prints the command's output.
+pub(crate) async fn finish(memory: &Memory, text: anyhow::Result<String>) -> anyhow::Result<()> {
+    let closed = memory.close().await;
+    let text = match text {
+        Ok(text) => text,
+        Err(err) => {
+            if let Err(close) = closed {
+                tracing::warn!(%close, "closing the store also failed");
+            }
+            return Err(err);
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    closed.context("the command succeeded but closing the store failed")
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Joins the lines of a message, so every diagnostic is exactly one line of stderr.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}

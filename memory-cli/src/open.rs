@@ -1,0 +1,152 @@
+//! Opening the store the global options describe: libSQL, with the redb cache in front unless told otherwise.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use memory_core::{CachedStore, Memory};
+use memory_storage_redb::RedbStore;
+use memory_storage_turso::{DbConfig, TursoStore};
+
+use crate::{GlobalArgs, one_line};
+
+/// Episodes the cache keeps when `MEMORY_CACHE_CAPACITY` is not set.
+const DEFAULT_CACHE_CAPACITY: usize = 20_000;
+
+/// The database the options name: `--db-url` when given, else `--db`, else the default file.
+pub fn db_config(args: &GlobalArgs) -> anyhow::Result<DbConfig> {
+    if let Some(url) = args.db_url() {
+        return Ok(DbConfig::remote(url, args.db_token().map(String::from)));
+    }
+    let path = match args.db() {
+        Some(path) => path,
+        None => default_db_path()?,
+    };
+    Ok(DbConfig::local(path))
+}
+
+/// `<data dir>/memory/memory.db`, e.g. `~/.local/share/memory/memory.db` on Linux.
+fn default_db_path() -> anyhow::Result<PathBuf> {
+    let dir = dirs::data_dir()
+        .context("cannot find the user's data directory; pass --db PATH or set MEMORY_DB")?;
+    Ok(dir.join("memory").join("memory.db"))
+}
+
+/// Opens the database and, unless `no_cache`, the cache in front of it.
+///
+/// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
+/// command runs on the database alone after one warning line.
+pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
+    // Read before anything is opened, so a bad value fails without side effects.
+    let capacity = if no_cache {
+        None
+    } else {
+        Some(cache_capacity()?)
+    };
+    let primary = match TursoStore::open(config).await {
+        Ok(store) => store,
+        // Remote errors come from the HTTP client and do not say which server they were talking to.
+        Err(err) if matches!(config, DbConfig::Remote { .. }) => {
+            return Err(anyhow::Error::from(err).context(config.label()));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(capacity) = capacity else {
+        return Ok(Memory::new(primary));
+    };
+    let cached = match open_cache(config, capacity).await {
+        // `TursoStore` is a handle on shared state, so the clone stays usable if the pair cannot be formed.
+        Ok(cache) => CachedStore::open(primary.clone(), cache)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(err) => Err(err),
+    };
+    match cached {
+        Ok(store) => Ok(Memory::new(store)),
+        Err(err) => {
+            eprintln!(
+                "warning: running without the cache: {}",
+                one_line(&format!("{err:#}"))
+            );
+            Ok(Memory::new(primary))
+        }
+    }
+}
+
+fn cache_capacity() -> anyhow::Result<usize> {
+    let Some(text) = std::env::var_os("MEMORY_CACHE_CAPACITY") else {
+        return Ok(DEFAULT_CACHE_CAPACITY);
+    };
+    match text.to_str().and_then(|t| t.trim().parse::<usize>().ok()) {
+        Some(capacity) if capacity > 0 => Ok(capacity),
+        _ => {
+            bail!("invalid MEMORY_CACHE_CAPACITY {text:?}: expected a positive number of episodes")
+        }
+    }
+}
+
+async fn open_cache(config: &DbConfig, capacity: usize) -> anyhow::Result<RedbStore> {
+    let path = cache_path(config)?;
+    // Opening a redb file does blocking IO; keep it off the async workers.
+    tokio::task::spawn_blocking(move || {
+        create_parent(&path)?;
+        RedbStore::open_cache(&path, capacity).map_err(|err| {
+            // Most of redb's messages name the file already; add it where they do not.
+            let shown = path.display().to_string();
+            if err.to_string().contains(&shown) {
+                anyhow::Error::from(err)
+            } else {
+                anyhow::Error::from(err).context(shown)
+            }
+        })
+    })
+    .await?
+}
+
+/// Where the cache of `config` lives: beside a local database (`memory.db` → `memory.cache.redb`), or in the
+/// user's cache directory for a remote one, named after a stable hash of the URL.
+pub fn cache_path(config: &DbConfig) -> anyhow::Result<PathBuf> {
+    match config {
+        DbConfig::Local { path } => Ok(path.with_extension("cache.redb")),
+        DbConfig::Remote { url, .. } => {
+            let dir = dirs::cache_dir().context("cannot find the user's cache directory")?;
+            let name = format!("remote-{:016x}.redb", fnv1a(url.trim().as_bytes()));
+            Ok(dir.join("memory").join(name))
+        }
+    }
+}
+
+fn create_parent(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a hash whose value never changes between builds (unlike std's `DefaultHasher`), so a
+/// remote database keeps its cache file across upgrades.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn local_cache_sits_beside_the_database() {
+        let path = cache_path(&DbConfig::local("/data/memory.db")).unwrap();
+        assert_eq!(path, PathBuf::from("/data/memory.cache.redb"));
+        let path = cache_path(&DbConfig::local("/data/memory")).unwrap();
+        assert_eq!(path, PathBuf::from("/data/memory.cache.redb"));
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `memory-cli` binary: each runs the real executable against a fresh database.
+
+mod bad_input;
+mod cache;
+mod demo;
+mod human;
+mod lifecycle;
+mod remote;
+mod support;
