@@ -14,7 +14,7 @@ pub fn reflect(episode: &Episode, outcome: &TaskOutcome, end_time: Timestamp) ->
     let steps = &episode.steps;
     let complexity = episode.context.complexity;
     let step_baseline = reward::step_baseline(complexity) as usize;
-    let minutes = end_time.micros_since(episode.start_time) as f64 / 60e6;
+    let minutes = reward::duration_secs(episode, end_time) / 60.0;
     let minutes_baseline = reward::time_baseline_secs(complexity) / 60.0;
     let succeeded = matches!(
         outcome,

@@ -8,7 +8,9 @@
 //! - **efficiency** is the geometric mean of `step_efficiency = clamp(step_baseline / steps, 0.5, 1.25)` and
 //!   `time_efficiency = clamp(time_baseline / duration, 0.5, 1.25)`. The baselines depend on the complexity:
 //!   simple 5 steps / 2 min, moderate 10 steps / 10 min, complex 20 steps / 30 min. An episode with no steps
-//!   counts as one step.
+//!   counts as one step. The duration is the longer of the wall-clock time from start to completion and the sum
+//!   of the steps' latencies (an agent that records its work after the fact still pays for its slow steps);
+//!   durations under one second count as one second.
 //! - **complexity_factor**: simple 1.0, moderate 1.1, complex 1.2.
 //!
 //! The computation is a pure function of the episode, so the same episode always gets the same reward.
@@ -33,6 +35,13 @@ pub fn time_baseline_secs(complexity: Complexity) -> f64 {
     }
 }
 
+/// How long the episode took, in seconds: the longer of wall-clock time and the sum of step latencies.
+pub fn duration_secs(episode: &Episode, end_time: Timestamp) -> f64 {
+    let wall_secs = end_time.micros_since(episode.start_time) as f64 / 1e6;
+    let step_secs = episode.steps.iter().map(|s| s.latency_ms).sum::<u64>() as f64 / 1e3;
+    wall_secs.max(step_secs)
+}
+
 /// The reward of `episode` ended with `outcome` at `end_time`.
 pub fn compute(episode: &Episode, outcome: &TaskOutcome, end_time: Timestamp) -> RewardScore {
     let complexity = episode.context.complexity;
@@ -53,8 +62,7 @@ pub fn compute(episode: &Episode, outcome: &TaskOutcome, end_time: Timestamp) ->
     };
     let steps = episode.steps.len().max(1) as f64;
     let step_efficiency = (step_baseline(complexity) / steps).clamp(0.5, 1.25);
-    // A duration under one second is treated as one second so that instant episodes stay finite.
-    let secs = (end_time.micros_since(episode.start_time) as f64 / 1e6).max(1.0);
+    let secs = duration_secs(episode, end_time).max(1.0);
     let time_efficiency = (time_baseline_secs(complexity) / secs).clamp(0.5, 1.25);
     let efficiency = (step_efficiency * time_efficiency).sqrt();
     let complexity_factor = match complexity {

@@ -4,7 +4,13 @@ use memory_core::Error;
 
 /// Converts a libSQL error into the workspace error, classifying the ones a user can act on.
 pub(crate) fn map(err: libsql::Error) -> Error {
-    let text = err.to_string();
+    // libSQL wraps remote errors in layers of "Hrana: `…`" quoting; the message reads better without them.
+    let text = err
+        .to_string()
+        .replace("Hrana: ", "")
+        .replace('`', "")
+        .trim()
+        .to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("401") || lower.contains("unauthorized") || lower.contains("authentication") {
         return Error::Unauthorized(text);

@@ -85,6 +85,17 @@ fn outcomes_order_the_base() {
 }
 
 #[test]
+fn slow_steps_count_even_when_recorded_quickly() {
+    let mut ep = episode(10, Complexity::Moderate);
+    for step in &mut ep.steps {
+        step.latency_ms = 120_000;
+    }
+    // Recorded within a second, but the steps took 20 minutes: twice the 10-minute baseline.
+    let r = compute(&ep, &success(), Timestamp::from_micros(1));
+    assert_eq!(r.time_efficiency, 0.5);
+}
+
+#[test]
 fn same_input_same_reward() {
     let ep = episode(7, Complexity::Complex);
     let end = Timestamp::from_micros(42_000_000);
