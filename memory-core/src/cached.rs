@@ -60,9 +60,12 @@ impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
     /// Applies every change the source recorded after the cache's `applied` revision.
     pub async fn sync(&self) -> Result<()> {
         let applied = self.cache.applied();
-        let changes = self.primary.changes_since(applied).await?;
-        if let Some(last) = changes.last() {
-            self.cache.apply(&changes, last.revision).await?;
+        // Everything committed up to `head` is listed by the query that follows, so `applied` may become `head`.
+        let head = self.primary.head().await?;
+        if head > applied {
+            let changes = self.primary.changes_since(applied).await?;
+            let last = changes.last().map_or(head, |c| c.revision.max(head));
+            self.cache.apply(&changes, last).await?;
         }
         *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         Ok(())

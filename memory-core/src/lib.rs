@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod blocking;
 mod cached;
 mod codec;
 mod episode;
@@ -53,6 +54,7 @@ pub mod reward;
 mod storage;
 pub mod validate;
 
+pub use blocking::run_blocking;
 pub use cached::CachedStore;
 pub use codec::{Json, Timestamp};
 pub use episode::{

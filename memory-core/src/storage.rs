@@ -163,6 +163,9 @@ pub trait ChangeFeed: EpisodeStore {
     /// A stable identifier of this database, different for every database.
     async fn store_id(&self) -> Result<String>;
 
+    /// The latest revision given to any write (0 for a new database): a cheap check of whether anything changed.
+    async fn head(&self) -> Result<Revision>;
+
     /// The latest change of every episode written or deleted after revision `after`, in revision order.
     async fn changes_since(&self, after: Revision) -> Result<Vec<Change>>;
 }

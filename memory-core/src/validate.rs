@@ -212,6 +212,37 @@ pub fn episode(ep: &Episode) -> Result<()> {
     Ok(())
 }
 
+/// Checks an episode given to `complete_episode`: valid, with an end time and an outcome.
+pub fn completed_episode(ep: &Episode) -> Result<()> {
+    episode(ep)?;
+    if !ep.is_completed() {
+        return Err(Error::validation(
+            "outcome",
+            "a completed episode needs an end time and an outcome",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every episode of a bulk import; the field of an error names the episode (`episodes[3].tags[0]`).
+pub fn episodes(eps: &[Episode]) -> Result<()> {
+    for (i, ep) in eps.iter().enumerate() {
+        episode(ep).map_err(|e| prefix(e, &format!("episodes[{i}].")))?;
+    }
+    Ok(())
+}
+
+/// Checks the step count an append would reach.
+pub fn step_count(id: impl std::fmt::Display, existing: usize) -> Result<()> {
+    if existing >= MAX_STEPS {
+        return Err(Error::validation(
+            "steps",
+            format!("episode {id} already has {existing} steps; the limit is {MAX_STEPS}"),
+        ));
+    }
+    Ok(())
+}
+
 fn prefix(err: Error, prefix: &str) -> Error {
     match err {
         Error::Validation { field, message } => Error::Validation {

@@ -50,7 +50,15 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn invalidate(&self, ids: &[EpisodeId]) -> Result<()> {
-        let ids = ids.to_vec();
+        // Ids that are not cached need no write transaction.
+        let ids: Vec<EpisodeId> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.may_hold(*id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.write(move |w| ids.into_iter().try_for_each(|id| w.remove(id).map(|_| ())))
             .await
     }
@@ -81,10 +89,7 @@ impl EpisodeCache for RedbStore {
     async fn checkpoint(&self) -> Result<()> {
         // Rewriting `applied` gives the transaction a change to commit; its immediate durability also makes every
         // earlier non-durable commit durable.
-        self.write_with(Durability::Immediate, |w| {
-            let applied = w.applied()?;
-            w.set_applied(applied)
-        })
-        .await
+        self.write_with(Durability::Immediate, |w| w.persist_applied())
+            .await
     }
 }

@@ -63,18 +63,22 @@ pub(crate) struct Writer<'t> {
     meta: Table<'t, &'static str, &'static [u8]>,
     ops: Vec<Op>,
     revision: Option<Revision>,
+    /// `applied` as the write lock was taken.
+    applied_before: Revision,
+    /// `applied` as set by this transaction.
     applied: Option<Revision>,
     dirty: bool,
 }
 
 impl<'t> Writer<'t> {
-    fn new(txn: &'t WriteTransaction, role: Role) -> Result<Self> {
+    fn new(txn: &'t WriteTransaction, role: Role, applied_before: Revision) -> Result<Self> {
         Ok(Writer {
             role,
             episodes: txn.open_table(EPISODES).map_err(storage)?,
             meta: txn.open_table(META).map_err(storage)?,
             ops: Vec::new(),
             revision: None,
+            applied_before,
             applied: None,
             dirty: false,
         })
@@ -182,15 +186,23 @@ impl<'t> Writer<'t> {
 
     /// The stored `applied` revision.
     pub(crate) fn applied(&self) -> Result<Revision> {
-        Ok(meta_u64(&self.meta, APPLIED_KEY)?.unwrap_or(0))
+        Ok(self.applied.unwrap_or(self.applied_before))
     }
 
-    /// Sets `applied`; the in-memory mirror follows once the transaction commits.
+    /// Sets `applied`. The in-memory value is the truth (it changes only under the write lock); the file gets it
+    /// with the transaction if it commits anyway, and always at a checkpoint. A file holding an older `applied`
+    /// than memory is safe: a smaller `applied` only asks for more of the change feed to be applied again.
     pub(crate) fn set_applied(&mut self, applied: Revision) -> Result<()> {
+        self.applied = Some(applied);
+        Ok(())
+    }
+
+    /// Writes the current `applied` to the file, so the transaction commits.
+    pub(crate) fn persist_applied(&mut self) -> Result<()> {
+        let applied = self.applied()?;
         self.meta
             .insert(APPLIED_KEY, applied.to_le_bytes().as_slice())
             .map_err(storage)?;
-        self.applied = Some(applied);
         self.dirty = true;
         Ok(())
     }
@@ -267,12 +279,19 @@ impl Inner {
         let _writing = lock(&self.writer);
         let mut txn = db.begin_write().map_err(storage)?;
         txn.set_durability(durability).map_err(storage)?;
-        let mut writer = Writer::new(&txn, self.role)?;
+        let mut writer = Writer::new(&txn, self.role, self.applied.load(Ordering::SeqCst))?;
         let out = f(&mut writer)?;
         if !writer.dirty {
+            let applied = writer.applied;
             drop(writer);
             txn.abort().map_err(storage)?;
+            if let Some(applied) = applied {
+                self.applied.store(applied, Ordering::SeqCst);
+            }
             return Ok(out);
+        }
+        if writer.applied.is_some() {
+            writer.persist_applied()?;
         }
         let lru_changed = self.lru.is_some() && !writer.ops.is_empty();
         let evicted = self.evict(&mut writer);
@@ -334,6 +353,11 @@ impl Inner {
                 tracing::warn!(%err, path = %self.path.display(), "could not reload the cache's key list")
             }
         }
+    }
+
+    /// False when `id` is certainly not cached (a cache's LRU does not know it); always true for a store.
+    pub(crate) fn may_hold(&self, id: EpisodeId) -> bool {
+        self.lru.as_ref().is_none_or(|lru| lock(lru).contains(&id))
     }
 
     /// Marks `id` as recently used after a cache hit.

@@ -60,12 +60,17 @@ impl RedbStore {
         })
     }
 
+    /// False when `id` is certainly not cached.
+    pub(crate) fn may_hold(&self, id: EpisodeId) -> bool {
+        self.inner.may_hold(id)
+    }
+
     /// The in-memory mirror of the cache's `applied` revision.
     pub(crate) fn applied_mirror(&self) -> &std::sync::atomic::AtomicU64 {
         &self.inner.applied
     }
 
-    /// Runs a write transaction with the role's durability on the blocking pool.
+    /// Runs a write transaction with the role's durability, off the async worker.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -74,16 +79,13 @@ impl RedbStore {
         self.write_with(self.inner.durability(), f).await
     }
 
-    /// Runs a write transaction with `durability` on the blocking pool.
+    /// Runs a write transaction with `durability`, off the async worker (see [`memory_core::run_blocking`]).
     pub(crate) async fn write_with<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Writer<'_>) -> Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.write(durability, f))
-            .await
-            .map_err(|e| storage(format!("write task failed: {e}")))?
+        memory_core::run_blocking(|| self.inner.write(durability, f))
     }
 
     /// Reads one episode. A cache hit becomes the most recently used entry; a damaged record is a miss in a
@@ -116,16 +118,6 @@ impl RedbStore {
 }
 
 /// Prefixes a validation error's field with the position of the episode in an import.
-fn in_import(err: Error, index: usize) -> Error {
-    match err {
-        Error::Validation { field, message } => Error::Validation {
-            field: format!("episodes[{index}].{field}"),
-            message,
-        },
-        other => other,
-    }
-}
-
 #[async_trait]
 impl EpisodeStore for RedbStore {
     async fn insert_episode(&self, episode: &Episode) -> Result<Revision> {
@@ -155,19 +147,9 @@ impl EpisodeStore for RedbStore {
             if episode.is_completed() {
                 return Err(Error::AlreadyCompleted { id: id.to_string() });
             }
-            let count = episode.steps.len();
-            let step_number = u32::try_from(count + 1)
-                .ok()
-                .filter(|_| count < validate::MAX_STEPS)
-                .ok_or_else(|| {
-                    Error::validation(
-                        "steps",
-                        format!(
-                            "episode {id} already has {count} steps; the limit is {}",
-                            validate::MAX_STEPS
-                        ),
-                    )
-                })?;
+            validate::step_count(id, episode.steps.len())?;
+            // At most MAX_STEPS (10,000) steps, so the number fits.
+            let step_number = episode.steps.len() as u32 + 1;
             step.step_number = step_number;
             episode.steps.push(step);
             let revision = w.next_revision()?;
@@ -181,13 +163,7 @@ impl EpisodeStore for RedbStore {
     }
 
     async fn complete_episode(&self, episode: &Episode) -> Result<Revision> {
-        validate::episode(episode)?;
-        if !episode.is_completed() {
-            return Err(Error::validation(
-                "outcome",
-                "a completed episode needs an end time and an outcome",
-            ));
-        }
+        validate::completed_episode(episode)?;
         let id = episode.id;
         let steps = episode.steps.len();
         let (end_time, outcome) = (episode.end_time, episode.outcome.clone());
@@ -265,9 +241,9 @@ impl EpisodeStore for RedbStore {
     }
 
     async fn import_episodes(&self, episodes: &[Episode]) -> Result<Revision> {
+        validate::episodes(episodes)?;
         let mut records = Vec::with_capacity(episodes.len());
-        for (index, episode) in episodes.iter().enumerate() {
-            validate::episode(episode).map_err(|e| in_import(e, index))?;
+        for episode in episodes {
             records.push((episode.id, record::encode(0, episode)?));
         }
         self.write(move |w| {

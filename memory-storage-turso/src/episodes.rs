@@ -1,7 +1,7 @@
 //! [`EpisodeStore`] and [`ChangeFeed`] for libSQL.
 
 use async_trait::async_trait;
-use libsql::{Connection, TransactionBehavior, Value};
+use libsql::Value;
 use memory_core::{
     Appended, Change, ChangeFeed, Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary,
     Error, ExecutionStep, Result, Revision, Versioned, validate,
@@ -9,88 +9,74 @@ use memory_core::{
 
 use crate::{
     TursoStore,
+    db::Db,
     error::{MapErr, corrupt},
     rows::{
-        EPISODE_COLUMNS, EPISODE_INSERT, STEP_INSERT, SUMMARY_COLUMNS, episode_from_row,
-        episode_params, read_steps, step_params, summary_from_row,
+        EPISODE_INSERT, STEP_INSERT, SUMMARY_COLUMNS, episode_params, read_episode, step_params,
+        summary_from_row,
     },
-    store::transaction,
 };
 
 /// Takes the next revision; call inside a write transaction.
-async fn next_revision(conn: &Connection) -> Result<Revision> {
-    let mut rows = conn
-        .query(
+async fn next_revision(db: &Db) -> Result<Revision> {
+    let value = db
+        .query_first(
             "UPDATE revision_counter SET value = value + 1 WHERE id = 0 RETURNING value",
             (),
+            |row| row.get::<i64>(0).db(),
         )
-        .await
-        .db()?;
-    let row = rows
-        .next()
-        .await
-        .db()?
+        .await?
         .ok_or_else(|| corrupt("revision_counter", "missing row"))?;
-    let value: i64 = row.get(0).db()?;
-    while rows.next().await.db()?.is_some() {}
     Ok(value as Revision)
 }
 
-/// The episode's end time (is it completed?) and step count, if it exists.
-async fn state(conn: &Connection, id: EpisodeId) -> Result<Option<(bool, u32)>> {
-    let mut rows = conn
-        .query(
-            "SELECT end_time IS NOT NULL, step_count FROM episodes WHERE id = ?1",
-            [id.to_string()],
-        )
-        .await
-        .db()?;
-    match rows.next().await.db()? {
-        Some(row) => Ok(Some((
-            row.get::<i64>(0).db()? != 0,
-            row.get::<i64>(1).db()? as u32,
-        ))),
-        None => Ok(None),
-    }
+/// Whether the episode is completed, and its step count, if it exists.
+async fn state(db: &Db, id: EpisodeId) -> Result<Option<(bool, u32)>> {
+    db.query_first(
+        "SELECT end_time IS NOT NULL, step_count FROM episodes WHERE id = ?1",
+        [id.to_string()],
+        |row| Ok((row.get::<i64>(0).db()? != 0, row.get::<i64>(1).db()? as u32)),
+    )
+    .await
 }
 
 /// Writes a whole episode: its row, tags and steps, replacing any earlier version.
-async fn write_episode(conn: &Connection, ep: &Episode, revision: Revision) -> Result<()> {
+async fn write_episode(db: &Db, ep: &Episode, revision: Revision) -> Result<()> {
     let id = ep.id.to_string();
-    conn.execute("DELETE FROM steps WHERE episode_id = ?1", [id.clone()])
-        .await
-        .db()?;
-    conn.execute(
-        "DELETE FROM episode_tags WHERE episode_id = ?1",
-        [id.clone()],
-    )
-    .await
-    .db()?;
-    conn.execute("DELETE FROM episode_tombstones WHERE id = ?1", [id.clone()])
-        .await
-        .db()?;
-    conn.execute(EPISODE_INSERT, episode_params(ep, revision))
-        .await
-        .db()?;
-    if !ep.context.tags.is_empty() {
-        let tags = conn
-            .prepare("INSERT OR IGNORE INTO episode_tags (tag, episode_id) VALUES (?1, ?2)")
-            .await
-            .db()?;
-        for tag in &ep.context.tags {
-            tags.execute((tag.as_str(), id.as_str())).await.db()?;
-            tags.reset();
-        }
+    let (exists, tombstone) = db
+        .query_first(
+            "SELECT EXISTS (SELECT 1 FROM episodes WHERE id = ?1), \
+             EXISTS (SELECT 1 FROM episode_tombstones WHERE id = ?1)",
+            [id.clone()],
+            |row| Ok((row.get::<i64>(0).db()? != 0, row.get::<i64>(1).db()? != 0)),
+        )
+        .await?
+        .unwrap_or((false, false));
+    if exists {
+        db.execute("DELETE FROM steps WHERE episode_id = ?1", [id.clone()])
+            .await?;
+        db.execute(
+            "DELETE FROM episode_tags WHERE episode_id = ?1",
+            [id.clone()],
+        )
+        .await?;
     }
-    if !ep.steps.is_empty() {
-        let steps = conn.prepare(STEP_INSERT).await.db()?;
-        for step in &ep.steps {
-            steps
-                .execute(step_params(ep.id, step.step_number, step))
-                .await
-                .db()?;
-            steps.reset();
-        }
+    if tombstone {
+        db.execute("DELETE FROM episode_tombstones WHERE id = ?1", [id.clone()])
+            .await?;
+    }
+    db.execute(EPISODE_INSERT, episode_params(ep, revision))
+        .await?;
+    for tag in &ep.context.tags {
+        db.execute(
+            "INSERT OR IGNORE INTO episode_tags (tag, episode_id) VALUES (?1, ?2)",
+            (tag.as_str(), id.as_str()),
+        )
+        .await?;
+    }
+    for step in &ep.steps {
+        db.execute(STEP_INSERT, step_params(ep.id, step.step_number, step))
+            .await?;
     }
     Ok(())
 }
@@ -99,16 +85,15 @@ async fn write_episode(conn: &Connection, ep: &Episode, revision: Revision) -> R
 impl EpisodeStore for TursoStore {
     async fn insert_episode(&self, episode: &Episode) -> Result<Revision> {
         validate::episode(episode)?;
-        let ep = episode.clone();
-        self.write(move |conn| async move {
-            if state(&conn, ep.id).await?.is_some() {
+        self.write(|db| async move {
+            if state(&db, episode.id).await?.is_some() {
                 return Err(Error::AlreadyExists {
                     kind: "episode",
-                    id: ep.id.to_string(),
+                    id: episode.id.to_string(),
                 });
             }
-            let revision = next_revision(&conn).await?;
-            write_episode(&conn, &ep, revision).await?;
+            let revision = next_revision(&db).await?;
+            write_episode(&db, episode, revision).await?;
             Ok(revision)
         })
         .await
@@ -116,33 +101,22 @@ impl EpisodeStore for TursoStore {
 
     async fn append_step(&self, id: EpisodeId, step: &ExecutionStep) -> Result<Appended> {
         validate::step(step)?;
-        let step = step.clone();
-        self.write(move |conn| async move {
-            let count = match state(&conn, id).await? {
+        self.write(|db| async move {
+            let count = match state(&db, id).await? {
                 None => return Err(Error::episode_not_found(id)),
                 Some((true, _)) => return Err(Error::AlreadyCompleted { id: id.to_string() }),
                 Some((false, count)) => count,
             };
-            if count as usize >= validate::MAX_STEPS {
-                return Err(Error::validation(
-                    "steps",
-                    format!(
-                        "episode {id} already has {count} steps; the limit is {}",
-                        validate::MAX_STEPS
-                    ),
-                ));
-            }
+            validate::step_count(id, count as usize)?;
             let number = count + 1;
-            let revision = next_revision(&conn).await?;
-            conn.execute(STEP_INSERT, step_params(id, number, &step))
-                .await
-                .db()?;
-            conn.execute(
+            let revision = next_revision(&db).await?;
+            db.execute(STEP_INSERT, step_params(id, number, step))
+                .await?;
+            db.execute(
                 "UPDATE episodes SET step_count = ?1, revision = ?2 WHERE id = ?3",
                 (i64::from(number), revision as i64, id.to_string()),
             )
-            .await
-            .db()?;
+            .await?;
             Ok(Appended {
                 step_number: number,
                 revision,
@@ -152,16 +126,10 @@ impl EpisodeStore for TursoStore {
     }
 
     async fn complete_episode(&self, episode: &Episode) -> Result<Revision> {
-        validate::episode(episode)?;
-        if !episode.is_completed() {
-            return Err(Error::validation(
-                "outcome",
-                "a completed episode needs an outcome",
-            ));
-        }
-        let ep = episode.clone();
-        self.write(move |conn| async move {
-            match state(&conn, ep.id).await? {
+        validate::completed_episode(episode)?;
+        let ep = episode;
+        self.write(|db| async move {
+            match state(&db, ep.id).await? {
                 None => return Err(Error::episode_not_found(ep.id)),
                 Some((true, _)) => return Err(Error::AlreadyCompleted { id: ep.id.to_string() }),
                 Some((false, count)) if count as usize != ep.steps.len() => {
@@ -169,58 +137,55 @@ impl EpisodeStore for TursoStore {
                 }
                 Some(_) => {}
             }
-            let revision = next_revision(&conn).await?;
-            let params = episode_params(&ep, revision);
+            let revision = next_revision(&db).await?;
+            let params = episode_params(ep, revision);
             // Columns 10..16 of `episode_params`: end_time, outcome_kind, outcome, reward_total, reward, reflection.
             let completion: Vec<Value> = params[10..16]
                 .iter()
                 .cloned()
                 .chain([Value::Integer(revision as i64), Value::Text(ep.id.to_string())])
                 .collect();
-            conn.execute(
+            db.execute(
                 "UPDATE episodes SET end_time = ?1, outcome_kind = ?2, outcome = ?3, reward_total = ?4, \
                  reward = ?5, reflection = ?6, revision = ?7 WHERE id = ?8",
                 completion,
             )
-            .await
-            .db()?;
+            .await?;
             Ok(revision)
         })
         .await
     }
 
     async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
-        // One read transaction, so the row and its steps come from the same snapshot.
-        self.read(move |conn| {
-            transaction(
-                conn,
-                TransactionBehavior::Deferred,
-                move |conn| async move { read_episode(&conn, id).await },
-            )
+        self.read(|db| async move {
+            Ok(read_episode(&db, id)
+                .await?
+                .map(|(value, revision)| Versioned { revision, value }))
         })
         .await
     }
 
     async fn delete_episode(&self, id: EpisodeId) -> Result<Option<Revision>> {
-        self.write(move |conn| async move {
-            if state(&conn, id).await?.is_none() {
+        self.write(|db| async move {
+            if state(&db, id).await?.is_none() {
                 return Ok(None);
             }
-            let revision = next_revision(&conn).await?;
+            let revision = next_revision(&db).await?;
             let key = id.to_string();
-            for sql in [
-                "DELETE FROM steps WHERE episode_id = ?1",
+            db.execute("DELETE FROM steps WHERE episode_id = ?1", [key.clone()])
+                .await?;
+            db.execute(
                 "DELETE FROM episode_tags WHERE episode_id = ?1",
-                "DELETE FROM episodes WHERE id = ?1",
-            ] {
-                conn.execute(sql, [key.clone()]).await.db()?;
-            }
-            conn.execute(
+                [key.clone()],
+            )
+            .await?;
+            db.execute("DELETE FROM episodes WHERE id = ?1", [key.clone()])
+                .await?;
+            db.execute(
                 "INSERT OR REPLACE INTO episode_tombstones (id, revision) VALUES (?1, ?2)",
                 (key, revision as i64),
             )
-            .await
-            .db()?;
+            .await?;
             Ok(Some(revision))
         })
         .await
@@ -229,8 +194,8 @@ impl EpisodeStore for TursoStore {
     async fn list_episodes(&self, query: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> {
         query.validate()?;
         let (sql, params) = list_sql(query);
-        self.read(move |conn| async move {
-            let mut rows = conn.query(&sql, params).await.db()?;
+        self.read(|db| async move {
+            let mut rows = db.conn.query(&sql, params).await.db()?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().await.db()? {
                 out.push(summary_from_row(&row)?);
@@ -241,45 +206,23 @@ impl EpisodeStore for TursoStore {
     }
 
     async fn import_episodes(&self, episodes: &[Episode]) -> Result<Revision> {
-        for (i, ep) in episodes.iter().enumerate() {
-            validate::episode(ep).map_err(|e| match e {
-                Error::Validation { field, message } => Error::Validation {
-                    field: format!("episodes[{i}].{field}"),
-                    message,
-                },
-                other => other,
-            })?;
+        validate::episodes(episodes)?;
+        if episodes.is_empty() {
+            return self.head_revision().await;
         }
-        let episodes = episodes.to_vec();
-        self.write(move |conn| async move {
-            let revision = next_revision(&conn).await?;
-            for ep in &episodes {
-                write_episode(&conn, ep, revision).await?;
+        self.write(|db| async move {
+            let revision = next_revision(&db).await?;
+            for ep in episodes {
+                write_episode(&db, ep, revision).await?;
             }
             Ok(revision)
         })
         .await
     }
-}
 
-async fn read_episode(conn: &Connection, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
-    let mut rows = conn
-        .query(
-            &format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = ?1"),
-            [id.to_string()],
-        )
-        .await
-        .db()?;
-    let Some(row) = rows.next().await.db()? else {
-        return Ok(None);
-    };
-    let (mut episode, revision, count) = episode_from_row(&row)?;
-    drop(rows);
-    episode.steps = read_steps(conn, id, count).await?;
-    Ok(Some(Versioned {
-        revision,
-        value: episode,
-    }))
+    async fn close(&self) -> Result<()> {
+        self.checkpoint_now().await
+    }
 }
 
 fn list_sql(query: &EpisodeQuery) -> (String, Vec<Value>) {
@@ -339,26 +282,26 @@ impl ChangeFeed for TursoStore {
         Ok(self.inner.store_id.clone())
     }
 
+    async fn head(&self) -> Result<Revision> {
+        self.head_revision().await
+    }
+
     async fn changes_since(&self, after: Revision) -> Result<Vec<Change>> {
-        self.read(move |conn| async move {
-            let mut rows = conn
-                .query(
-                    "SELECT id, revision FROM episodes WHERE revision > ?1 \
-                     UNION ALL SELECT id, revision FROM episode_tombstones WHERE revision > ?1 \
-                     ORDER BY revision",
-                    [after as i64],
-                )
-                .await
-                .db()?;
-            let mut changes = Vec::new();
-            while let Some(row) = rows.next().await.db()? {
-                let id: String = row.get(0).db()?;
-                changes.push(Change {
-                    id: id.parse().map_err(|e| corrupt("episode id", e))?,
-                    revision: row.get::<i64>(1).db()? as Revision,
-                });
-            }
-            Ok(changes)
+        self.read(|db| async move {
+            db.query_map(
+                "SELECT id, revision FROM episodes WHERE revision > ?1 \
+                 UNION ALL SELECT id, revision FROM episode_tombstones WHERE revision > ?1 \
+                 ORDER BY revision",
+                [after as i64],
+                |row| {
+                    let id: String = row.get(0).db()?;
+                    Ok(Change {
+                        id: id.parse().map_err(|e| corrupt("episode id", e))?,
+                        revision: row.get::<i64>(1).db()? as Revision,
+                    })
+                },
+            )
+            .await
         })
         .await
     }

@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod db;
 mod episodes;
 mod error;
 mod rows;

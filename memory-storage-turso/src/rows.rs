@@ -1,23 +1,20 @@
 //! Encoding episodes and steps to SQL rows and back.
 
-use libsql::{Connection, Row, Value};
+use libsql::{Row, Value};
 use memory_core::{
     Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult,
     TaskContext, Timestamp,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::error::{MapErr, corrupt};
+use crate::{
+    db::Db,
+    error::{MapErr, corrupt},
+};
 
 /// The columns of `episodes` that a summary needs, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
      tags, start_time, end_time, outcome_kind, reward_total, step_count";
-
-/// [`SUMMARY_COLUMNS`] plus what a whole episode needs, in [`episode_from_row`]'s order.
-pub(crate) const EPISODE_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
-     tags, start_time, end_time, outcome_kind, reward_total, step_count, revision, outcome, reward, reflection, metadata";
-
-const STEP_COLUMNS: &str = "step_number, timestamp, tool, action, parameters, result_kind, result_text, latency_ms, tokens";
 
 fn json_text<T: Serialize>(value: &T) -> String {
     // The domain types serialise to JSON infallibly (no maps with non-string keys, no NaN produced by the code).
@@ -102,7 +99,7 @@ fn text_enum<T: std::str::FromStr>(row: &Row, idx: i32, what: &str) -> Result<T>
         .map_err(|_| corrupt(what, format!("unknown value {text:?}")))
 }
 
-/// Decodes a row selected with [`SUMMARY_COLUMNS`] (or [`EPISODE_COLUMNS`]).
+/// Decodes a row selected with [`SUMMARY_COLUMNS`] (or [`READ_EPISODE`]).
 pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
     let id: String = row.get(0).db()?;
     Ok(EpisodeSummary {
@@ -131,9 +128,9 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
     })
 }
 
-/// Decodes a row selected with [`EPISODE_COLUMNS`]; returns the episode without steps, its revision and its
+/// Decodes the episode columns of a [`READ_EPISODE`] row; returns the episode without steps, its revision and its
 /// step count.
-pub(crate) fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
+fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
     let summary = summary_from_row(row)?;
     let revision = row.get::<i64>(13).db()? as u64;
     let opt = |idx: i32| row.get::<Option<String>>(idx).db();
@@ -154,39 +151,23 @@ pub(crate) fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
     Ok((episode, revision, summary.step_count))
 }
 
-/// Reads the first `count` steps of episode `id`.
-pub(crate) async fn read_steps(
-    conn: &Connection,
-    id: EpisodeId,
-    count: u32,
-) -> Result<Vec<ExecutionStep>> {
-    let mut rows = conn
-        .query(
-            &format!(
-                "SELECT {STEP_COLUMNS} FROM steps WHERE episode_id = ?1 AND step_number <= ?2 ORDER BY step_number"
-            ),
-            (id.to_string(), i64::from(count)),
-        )
-        .await
-        .db()?;
-    let mut steps = Vec::with_capacity(count as usize);
-    while let Some(row) = rows.next().await.db()? {
-        let kind: String = row.get(5).db()?;
-        let text: String = row.get(6).db()?;
-        steps.push(ExecutionStep {
-            step_number: u32::try_from(row.get::<i64>(0).db()?)
-                .map_err(|e| corrupt("step_number", e))?,
-            timestamp: Timestamp::from_micros(row.get(1).db()?),
-            tool: row.get(2).db()?,
-            action: row.get(3).db()?,
-            parameters: Json::from_text(&row.get::<String>(4).db()?)
-                .map_err(|e| corrupt("parameters", e))?,
-            result: StepResult::from_parts(&kind, text)
-                .ok_or_else(|| corrupt("result_kind", format!("unknown value {kind:?}")))?,
-            latency_ms: row.get::<i64>(7).db()?.max(0) as u64,
-            tokens: row.get::<Option<i64>>(8).db()?.map(|t| t.max(0) as u64),
-        });
-    }
+/// Reads an episode with its steps in one statement, so the row and its steps come from one snapshot.
+pub(crate) async fn read_episode(db: &Db, id: EpisodeId) -> Result<Option<(Episode, u64)>> {
+    let mut head: Option<(Episode, u64, u32)> = None;
+    let mut steps = Vec::new();
+    db.query_map(READ_EPISODE, [id.to_string()], |row| {
+        if head.is_none() {
+            head = Some(episode_from_row(row)?);
+        }
+        if let Some(number) = row.get::<Option<i64>>(STEP_OFFSET).db()? {
+            steps.push(step_from_row(row, number)?);
+        }
+        Ok(())
+    })
+    .await?;
+    let Some((mut episode, revision, count)) = head else {
+        return Ok(None);
+    };
     if steps.len() != count as usize {
         return Err(corrupt(
             "steps",
@@ -196,5 +177,34 @@ pub(crate) async fn read_steps(
             ),
         ));
     }
-    Ok(steps)
+    episode.steps = steps;
+    Ok(Some((episode, revision)))
+}
+
+/// Index of the first step column in [`READ_EPISODE`].
+const STEP_OFFSET: i32 = 18;
+
+const READ_EPISODE: &str = "SELECT e.id, e.task_description, e.task_type, e.domain, e.language, e.framework, \
+     e.complexity, e.tags, e.start_time, e.end_time, e.outcome_kind, e.reward_total, e.step_count, e.revision, \
+     e.outcome, e.reward, e.reflection, e.metadata, \
+     s.step_number, s.timestamp, s.tool, s.action, s.parameters, s.result_kind, s.result_text, s.latency_ms, s.tokens \
+     FROM episodes e LEFT JOIN steps s ON s.episode_id = e.id AND s.step_number <= e.step_count \
+     WHERE e.id = ?1 ORDER BY s.step_number";
+
+fn step_from_row(row: &Row, number: i64) -> Result<ExecutionStep> {
+    let at = |i: i32| STEP_OFFSET + i;
+    let kind: String = row.get(at(5)).db()?;
+    let text: String = row.get(at(6)).db()?;
+    Ok(ExecutionStep {
+        step_number: u32::try_from(number).map_err(|e| corrupt("step_number", e))?,
+        timestamp: Timestamp::from_micros(row.get(at(1)).db()?),
+        tool: row.get(at(2)).db()?,
+        action: row.get(at(3)).db()?,
+        parameters: Json::from_text(&row.get::<String>(at(4)).db()?)
+            .map_err(|e| corrupt("parameters", e))?,
+        result: StepResult::from_parts(&kind, text)
+            .ok_or_else(|| corrupt("result_kind", format!("unknown value {kind:?}")))?,
+        latency_ms: row.get::<i64>(at(7)).db()?.max(0) as u64,
+        tokens: row.get::<Option<i64>>(at(8)).db()?.map(|t| t.max(0) as u64),
+    })
 }

@@ -1,12 +1,13 @@
 //! Versioned, forward-only migrations, recorded with checksums in `schema_migrations`.
 
-use libsql::Connection;
+use libsql::{Connection, TransactionBehavior};
 use memory_core::{Error, Result, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    db::Db,
     error::MapErr,
-    store::{in_transaction, not_a_database},
+    store::{not_a_database, transaction},
 };
 
 struct Migration {
@@ -53,7 +54,8 @@ pub(crate) async fn check_ownership(conn: &Connection, label: &str) -> Result<()
 /// this build's.
 pub(crate) async fn migrate(conn: &Connection, label: &str) -> Result<String> {
     let label = label.to_string();
-    in_transaction(conn.clone(), move |conn| async move {
+    transaction(Db::new(conn.clone(), false), TransactionBehavior::Immediate, move |db| async move {
+        let conn = db.conn;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version INTEGER PRIMARY KEY,

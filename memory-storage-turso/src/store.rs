@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -15,6 +15,7 @@ use memory_core::{Error, Result};
 use tokio::sync::Mutex;
 
 use crate::{
+    db::Db,
     error::{MapErr, map},
     schema,
 };
@@ -66,9 +67,10 @@ impl DbConfig {
 
 /// The libSQL store: the source of truth for episodes.
 ///
-/// Embedded, it runs SQLite in WAL mode with `synchronous=NORMAL` and calls it on tokio's blocking pool; remote,
-/// it speaks Hrana over HTTP. Writes are IMMEDIATE transactions on a single writer connection, so concurrent
-/// writers (in this process or another) wait for each other instead of failing.
+/// Embedded, it runs SQLite in WAL mode with `synchronous=NORMAL`, calls it through
+/// [`memory_core::run_blocking`], and checkpoints the WAL on a background thread so no request pays for the
+/// fsyncs; remote, it speaks Hrana over HTTP. Writes are IMMEDIATE transactions on a single writer connection, so
+/// concurrent writers (in this process or another) wait for each other instead of failing.
 #[derive(Clone)]
 pub struct TursoStore {
     pub(crate) inner: Arc<Inner>,
@@ -76,13 +78,19 @@ pub struct TursoStore {
 
 pub(crate) struct Inner {
     _db: libsql::Database,
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Db>,
+    readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
+    /// Embedded only: the connection that checkpoints the WAL, and whether a checkpoint is running.
+    checkpointer: Option<(Arc<Mutex<Db>>, Arc<AtomicBool>)>,
+    writes: AtomicUsize,
     local: bool,
     pub(crate) label: String,
     pub(crate) store_id: String,
 }
+
+/// Write transactions between background WAL checkpoints (about 4 MB of WAL at 2 pages a write).
+const CHECKPOINT_EVERY: usize = 1000;
 
 impl TursoStore {
     /// Opens (creating and migrating if needed) the database described by `config`.
@@ -112,19 +120,36 @@ impl TursoStore {
         // Before any pragma: switching to WAL would already write to a file that is not ours.
         schema::check_ownership(&writer, &label).await?;
         configure(&writer, local, &label).await?;
+        if local {
+            // Checkpoints run in the background (see `after_write`) instead of inside whichever commit crosses
+            // SQLite's threshold.
+            writer
+                .execute_batch("PRAGMA wal_autocheckpoint=0;")
+                .await
+                .db()?;
+        }
         let store_id = schema::migrate(&writer, &label).await?;
         let mut readers = Vec::new();
         for _ in 0..if local { LOCAL_READERS } else { 1 } {
             let reader = db.connect().db()?;
             configure(&reader, local, &label).await?;
-            readers.push(Mutex::new(reader));
+            readers.push(Mutex::new(Db::new(reader, local)));
         }
+        let checkpointer = if local {
+            let conn = db.connect().db()?;
+            configure(&conn, local, &label).await?;
+            Some((Arc::new(Mutex::new(Db::new(conn, false))), Arc::default()))
+        } else {
+            None
+        };
         Ok(TursoStore {
             inner: Arc::new(Inner {
                 _db: db,
-                writer: Mutex::new(writer),
+                writer: Mutex::new(Db::new(writer, local)),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                checkpointer,
+                writes: AtomicUsize::new(0),
                 local,
                 label,
                 store_id,
@@ -145,71 +170,127 @@ impl TursoStore {
     /// Runs `work` on a reader connection.
     pub(crate) async fn read<T, F, Fut>(&self, work: F) -> Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce(Connection) -> Fut + Send + 'static,
+        T: Send,
+        F: FnOnce(Db) -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
     {
         let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
-        let conn = self.inner.readers[i].lock().await;
-        self.run(conn.clone(), work).await
+        let db = self.inner.readers[i].lock().await;
+        self.run(db.clone(), work).await
     }
 
     /// Runs `work` inside an IMMEDIATE transaction on the writer connection; commits if it succeeds and rolls
     /// back otherwise, so a failed write leaves the database as it was.
     pub(crate) async fn write<T, F, Fut>(&self, work: F) -> Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce(Connection) -> Fut + Send + 'static,
+        T: Send,
+        F: FnOnce(Db) -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
     {
-        let conn = self.inner.writer.lock().await;
-        self.run(conn.clone(), move |conn| in_transaction(conn, work))
-            .await
+        let db = self.inner.writer.lock().await;
+        let result = self
+            .run(db.clone(), move |db| {
+                transaction(db, TransactionBehavior::Immediate, work)
+            })
+            .await;
+        drop(db);
+        if result.is_ok() {
+            self.after_write();
+        }
+        result
     }
 
-    /// Embedded SQLite calls block the calling thread, so they run on the blocking pool; remote calls are real
-    /// async IO and run in place.
-    async fn run<T, F, Fut>(&self, conn: Connection, work: F) -> Result<T>
+    /// Embedded SQLite calls block the calling thread, so they run through [`memory_core::run_blocking`];
+    /// remote calls are real async IO and run in place.
+    async fn run<T, F, Fut>(&self, db: Db, work: F) -> Result<T>
     where
-        T: Send + 'static,
-        F: FnOnce(Connection) -> Fut + Send + 'static,
+        T: Send,
+        F: FnOnce(Db) -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
     {
-        if self.inner.local {
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || handle.block_on(work(conn)))
-                .await
-                .map_err(|e| Error::Storage {
-                    backend: "libsql",
-                    detail: format!("database task failed: {e}"),
-                })?
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if self.inner.local && multi_thread {
+            memory_core::run_blocking(|| tokio::runtime::Handle::current().block_on(work(db)))
         } else {
-            work(conn).await
+            work(db).await
         }
+    }
+
+    /// Starts a background WAL checkpoint every [`CHECKPOINT_EVERY`] writes (embedded only). A passive
+    /// checkpoint waits for no reader or writer; if one is still running, this one is skipped.
+    fn after_write(&self) {
+        let Some((conn, running)) = &self.inner.checkpointer else {
+            return;
+        };
+        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY
+            != CHECKPOINT_EVERY - 1
+            || running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let (conn, running) = (Arc::clone(conn), Arc::clone(running));
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let result = handle.block_on(async {
+                let db = conn.lock().await;
+                checkpoint(&db.conn).await
+            });
+            if let Err(err) = result {
+                tracing::warn!(%err, "background WAL checkpoint failed");
+            }
+            running.store(false, Ordering::Release);
+        });
+    }
+
+    /// The latest revision given to any write.
+    pub(crate) async fn head_revision(&self) -> Result<u64> {
+        self.read(|db| async move {
+            let head = db
+                .query_first(
+                    "SELECT value FROM revision_counter WHERE id = 0",
+                    (),
+                    |row| row.get::<i64>(0).db(),
+                )
+                .await?;
+            Ok(head.unwrap_or(0).max(0) as u64)
+        })
+        .await
+    }
+
+    /// Checkpoints the WAL into the database file (embedded; a no-op remotely).
+    pub(crate) async fn checkpoint_now(&self) -> Result<()> {
+        let Some((conn, _)) = &self.inner.checkpointer else {
+            return Ok(());
+        };
+        let db = conn.lock().await;
+        self.run(db.clone(), |db| async move { checkpoint(&db.conn).await })
+            .await
     }
 }
 
-pub(crate) async fn in_transaction<T, F, Fut>(conn: Connection, work: F) -> Result<T>
-where
-    F: FnOnce(Connection) -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    transaction(conn, TransactionBehavior::Immediate, work).await
+async fn checkpoint(conn: &Connection) -> Result<()> {
+    let mut rows = conn
+        .query("PRAGMA wal_checkpoint(PASSIVE)", ())
+        .await
+        .db()?;
+    while rows.next().await.db()?.is_some() {}
+    Ok(())
 }
 
 /// Runs `work` in a transaction of the given behaviour, on the transaction's own connection (remotely that is
 /// the stream holding the transaction); commits on success, rolls back on failure.
 pub(crate) async fn transaction<T, F, Fut>(
-    conn: Connection,
+    db: Db,
     behavior: TransactionBehavior,
     work: F,
 ) -> Result<T>
 where
-    F: FnOnce(Connection) -> Fut,
+    F: FnOnce(Db) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let tx = conn.transaction_with_behavior(behavior).await.db()?;
-    match work((*tx).clone()).await {
+    let tx = db.conn.transaction_with_behavior(behavior).await.db()?;
+    match work(db.with_conn((*tx).clone())).await {
         Ok(value) => {
             tx.commit().await.db()?;
             Ok(value)

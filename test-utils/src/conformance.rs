@@ -395,6 +395,11 @@ where
         "store ids differ"
     );
 
+    assert_eq!(
+        store.head().await.expect("head"),
+        0,
+        "a new database is at revision 0"
+    );
     let w = Workload::new(11);
     let a = w.new_episode(0);
     let b = w.new_episode(1);
@@ -426,6 +431,11 @@ where
         "the latest change of each episode, deletes included, in revision order"
     );
     assert!(r_a < r_b);
+    assert_eq!(
+        store.head().await.expect("head"),
+        r_del,
+        "head is the latest revision"
+    );
     assert_eq!(store.changes_since(r_del).await.expect("changes"), vec![]);
     assert_eq!(
         store.changes_since(r_a2).await.expect("changes"),
