@@ -118,7 +118,7 @@ fn new_episode(
         tags: tags.iter().map(|t| t.to_string()).collect(),
     };
     let mut new = NewEpisode::new(task, task_type, context);
-    new.metadata = Json(metadata);
+    new.metadata = Json::new(&metadata);
     new
 }
 
@@ -131,7 +131,7 @@ fn step(
     tokens: u64,
 ) -> ExecutionStep {
     let mut step = ExecutionStep::new(tool, action, result);
-    step.parameters = Json(params);
+    step.parameters = Json::new(&params);
     step.latency_ms = latency_ms;
     step.tokens = Some(tokens);
     step

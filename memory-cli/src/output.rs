@@ -110,7 +110,7 @@ fn show(episode: &Episode) -> String {
         None => "in progress".to_string(),
     };
     field(&mut out, "ended", &ended);
-    if episode.metadata.0.as_object().is_none_or(|m| !m.is_empty()) {
+    if episode.metadata.as_str() != "{}" {
         field(&mut out, "metadata", &episode.metadata.to_text());
     }
     field(&mut out, "steps", &episode.steps.len().to_string());

@@ -1,7 +1,8 @@
 //! Serde helpers that give one type two encodings: readable in JSON, compact and self-contained in postcard.
 //!
 //! postcard is not self-describing, so it cannot carry a `serde_json::Value` (which needs `deserialize_any`).
-//! [`Json`] therefore travels as JSON text inside binary formats and as plain JSON in readable ones, and
+//! [`Json`] therefore keeps its text and travels as that text inside binary formats and as plain JSON in readable
+//! ones, and
 //! [`Timestamp`] as microseconds in binary formats and RFC 3339 text in readable ones.
 //!
 //! Persisted types must not use `#[serde(skip_serializing_if)]`, `#[serde(flatten)]` or internally tagged enums:
@@ -94,57 +95,75 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// A JSON value that also survives non-self-describing formats (it travels as JSON text there).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Json(pub serde_json::Value);
+/// A JSON value kept as its compact text: cheap to store, copy and compare, parsed only when looked into.
+///
+/// The text is always valid JSON. Values built with [`Json::new`] or [`Json::from_text`] are canonical (compact,
+/// object keys sorted), so two equal values have equal text. Readable formats carry it as plain JSON; binary
+/// formats (postcard) carry the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Json(Box<str>);
 
 impl Json {
     /// An empty JSON object.
     pub fn empty_object() -> Self {
-        Json(serde_json::Value::Object(Default::default()))
+        Json("{}".into())
     }
 
-    /// Length in bytes of the value's compact JSON text.
-    pub fn encoded_len(&self) -> usize {
-        struct Counter(usize);
-        impl std::io::Write for Counter {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0 += buf.len();
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut counter = Counter(0);
-        // Writing a `Value` to an infallible writer cannot fail.
-        let _ = serde_json::to_writer(&mut counter, &self.0);
-        counter.0
+    /// The canonical text of `value`.
+    pub fn new(value: &serde_json::Value) -> Self {
+        Json(value.to_string().into_boxed_str())
+    }
+
+    /// Parses JSON text and keeps its canonical form.
+    pub fn from_text(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde_json::Value>(text).map(|v| Json::new(&v))
+    }
+
+    /// Wraps text that this software stored earlier, checking that it is JSON without rebuilding it.
+    pub fn from_stored(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(Json(text.into_boxed_str()))
     }
 
     /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The compact JSON text, owned.
     pub fn to_text(&self) -> String {
         self.0.to_string()
     }
 
-    /// Parses JSON text.
-    pub fn from_text(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text).map(Json)
+    /// Length of the text in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the value is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.0.starts_with('{')
+    }
+
+    /// The parsed value.
+    pub fn value(&self) -> serde_json::Value {
+        // The text is valid JSON by construction.
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
     }
 }
 
 impl From<serde_json::Value> for Json {
     fn from(value: serde_json::Value) -> Self {
-        Json(value)
+        Json::new(&value)
     }
 }
 
 impl Serialize for Json {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            self.0.serialize(s)
+            self.value().serialize(s)
         } else {
-            s.serialize_str(&self.to_text())
+            s.serialize_str(&self.0)
         }
     }
 }
@@ -152,10 +171,13 @@ impl Serialize for Json {
 impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
-            serde_json::Value::deserialize(d).map(Json)
+            serde_json::Value::deserialize(d).map(|v| Json::new(&v))
         } else {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            Json::from_text(&text).map_err(D::Error::custom)
+            let text = String::deserialize(d)?;
+            Json::from_stored(text).map_err(D::Error::custom)
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -107,7 +107,7 @@ pub fn task_description(value: &str) -> Result<()> {
 
 /// Checks metadata: a JSON object of at most [`MAX_METADATA_BYTES`].
 pub fn metadata(value: &crate::Json) -> Result<()> {
-    if !value.0.is_object() {
+    if !value.is_object() {
         return Err(Error::validation("metadata", "must be a JSON object"));
     }
     text("metadata", &value.to_text(), MAX_METADATA_BYTES)

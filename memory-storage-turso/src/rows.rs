@@ -145,7 +145,7 @@ fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
         outcome: opt(14)?.map(|t| from_json("outcome", &t)).transpose()?,
         reward: opt(15)?.map(|t| from_json("reward", &t)).transpose()?,
         reflection: opt(16)?.map(|t| from_json("reflection", &t)).transpose()?,
-        metadata: Json::from_text(&row.get::<String>(17).db()?)
+        metadata: Json::from_stored(row.get::<String>(17).db()?)
             .map_err(|e| corrupt("metadata", e))?,
     };
     Ok((episode, revision, summary.step_count))
@@ -200,7 +200,7 @@ fn step_from_row(row: &Row, number: i64) -> Result<ExecutionStep> {
         timestamp: Timestamp::from_micros(row.get(at(1)).db()?),
         tool: row.get(at(2)).db()?,
         action: row.get(at(3)).db()?,
-        parameters: Json::from_text(&row.get::<String>(at(4)).db()?)
+        parameters: Json::from_stored(row.get::<String>(at(4)).db()?)
             .map_err(|e| corrupt("parameters", e))?,
         result: StepResult::from_parts(&kind, text)
             .ok_or_else(|| corrupt("result_kind", format!("unknown value {kind:?}")))?,

@@ -43,7 +43,8 @@ async fn get(store: &impl EpisodeStore, id: EpisodeId) -> Episode {
 async fn round_trip_in_progress(store: &impl EpisodeStore) {
     let mut ep = Workload::new(1).new_episode(0);
     ep.task_description = "Fix «the» flaky test 🚀 in ledger\n\twith tabs and \"quotes\"".into();
-    ep.metadata = Json(json!({ "nested": { "list": [1, 2.5, null, true], "s": "ü" }, "n": -7 }));
+    ep.metadata =
+        Json::new(&json!({ "nested": { "list": [1, 2.5, null, true], "s": "ü" }, "n": -7 }));
     ep.context.language = None;
     store.insert_episode(&ep).await.expect("insert");
     assert_eq!(get(store, ep.id).await, ep, "round_trip_in_progress");
@@ -70,7 +71,7 @@ async fn round_trip_at_the_limits(store: &impl EpisodeStore) {
     store.insert_episode(&ep).await.expect("insert at limits");
     let mut step = w.step(0, 1);
     let filler = "p".repeat(validate::MAX_STEP_PAYLOAD_BYTES - 20);
-    step.parameters = Json(json!({ "blob": filler }));
+    step.parameters = Json::new(&json!({ "blob": filler }));
     step.result = StepResult::Success {
         output: "r".repeat(validate::MAX_STEP_PAYLOAD_BYTES),
     };

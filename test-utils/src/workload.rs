@@ -135,8 +135,8 @@ impl Workload {
         let mut episode = Episode::new(format!("{task} (#{index})"), task_type, context);
         episode.id = self.id(index);
         episode.start_time = self.start(index);
-        episode.metadata = Json(
-            json!({ "agent": "workload", "index": index, "ticket": format!("PAY-{}", index % 977) }),
+        episode.metadata = Json::new(
+            &json!({ "agent": "workload", "index": index, "ticket": format!("PAY-{}", index % 977) }),
         );
         episode
     }
@@ -162,7 +162,8 @@ impl Workload {
         step.step_number = number;
         step.timestamp =
             Timestamp::from_micros(self.start(index).as_micros() + i64::from(number) * 2_000_000);
-        step.parameters = Json(json!({ "path": action, "args": ["--quiet"], "attempt": number }));
+        step.parameters =
+            Json::new(&json!({ "path": action, "args": ["--quiet"], "attempt": number }));
         step.latency_ms = rng.random_range(5..5000);
         step.tokens = rng.random_bool(0.8).then(|| rng.random_range(50..4000));
         step

@@ -44,7 +44,8 @@ fn step_payloads_are_bounded() {
         },
     );
     assert!(step(&s).is_ok());
-    s.parameters = crate::Json(serde_json::json!({ "x": "y".repeat(MAX_STEP_PAYLOAD_BYTES) }));
+    s.parameters =
+        crate::Json::new(&serde_json::json!({ "x": "y".repeat(MAX_STEP_PAYLOAD_BYTES) }));
     let err = step(&s).unwrap_err();
     assert!(err.to_string().contains("parameters"), "{err}");
     s.parameters = crate::Json::empty_object();

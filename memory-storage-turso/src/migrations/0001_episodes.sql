@@ -48,7 +48,7 @@ CREATE TABLE steps (
     latency_ms INTEGER NOT NULL,
     tokens INTEGER,
     PRIMARY KEY (episode_id, step_number)
-);
+) WITHOUT ROWID;
 CREATE TABLE episode_tombstones (
     id TEXT PRIMARY KEY,
     revision INTEGER NOT NULL
