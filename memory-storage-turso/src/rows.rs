@@ -14,7 +14,8 @@ use crate::{
 
 /// The columns of `episodes` that a summary needs, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
-     tags, start_time, end_time, outcome_kind, reward_total, step_count";
+     tags, start_time, end_time, outcome_kind, reward_total, \
+     (SELECT count(*) FROM steps WHERE steps.episode_id = episodes.id)";
 
 fn json_text<T: Serialize>(value: &T) -> String {
     // The domain types serialise to JSON infallibly (no maps with non-string keys, no NaN produced by the code).
@@ -61,22 +62,27 @@ pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
         opt_json(&ep.reward),
         opt_json(&ep.reflection),
         Value::Text(ep.metadata.to_text()),
-        Value::Integer(ep.steps.len() as i64),
     ]
 }
 
 /// Inserts or replaces a whole episode row; bind with [`episode_params`].
 pub(crate) const EPISODE_INSERT: &str = "INSERT OR REPLACE INTO episodes (id, revision, task_description, task_type, \
      domain, language, framework, complexity, tags, start_time, end_time, outcome_kind, outcome, reward_total, \
-     reward, reflection, metadata, step_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-     ?15, ?16, ?17, ?18)";
+     reward, reflection, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+     ?17)";
 
 /// Inserts a step; bind with [`step_params`].
 pub(crate) const STEP_INSERT: &str = "INSERT INTO steps (episode_id, step_number, timestamp, tool, action, \
-     parameters, result_kind, result_text, latency_ms, tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+     parameters, result_kind, result_text, latency_ms, tokens, revision) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 /// Parameters for [`STEP_INSERT`].
-pub(crate) fn step_params(id: EpisodeId, number: u32, step: &ExecutionStep) -> Vec<Value> {
+pub(crate) fn step_params(
+    id: EpisodeId,
+    number: u32,
+    step: &ExecutionStep,
+    revision: u64,
+) -> Vec<Value> {
     vec![
         Value::Text(id.to_string()),
         Value::Integer(i64::from(number)),
@@ -90,6 +96,7 @@ pub(crate) fn step_params(id: EpisodeId, number: u32, step: &ExecutionStep) -> V
         step.tokens.map_or(Value::Null, |t| {
             Value::Integer(i64::try_from(t).unwrap_or(i64::MAX))
         }),
+        Value::Integer(revision as i64),
     ]
 }
 
@@ -128,9 +135,9 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
     })
 }
 
-/// Decodes the episode columns of a [`READ_EPISODE`] row; returns the episode without steps, its revision and its
-/// step count.
-fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
+/// Decodes the episode columns of a [`READ_EPISODE`] row; returns the episode without steps and the revision of
+/// its row.
+fn episode_from_row(row: &Row) -> Result<(Episode, u64)> {
     let summary = summary_from_row(row)?;
     let revision = row.get::<i64>(13).db()? as u64;
     let opt = |idx: i32| row.get::<Option<String>>(idx).db();
@@ -148,12 +155,12 @@ fn episode_from_row(row: &Row) -> Result<(Episode, u64, u32)> {
         metadata: Json::from_stored(row.get::<String>(17).db()?)
             .map_err(|e| corrupt("metadata", e))?,
     };
-    Ok((episode, revision, summary.step_count))
+    Ok((episode, revision))
 }
 
 /// Reads an episode with its steps in one statement, so the row and its steps come from one snapshot.
 pub(crate) async fn read_episode(db: &Db, id: EpisodeId) -> Result<Option<(Episode, u64)>> {
-    let mut head: Option<(Episode, u64, u32)> = None;
+    let mut head: Option<(Episode, u64)> = None;
     let mut steps = Vec::new();
     db.query_map(READ_EPISODE, [id.to_string()], |row| {
         if head.is_none() {
@@ -161,19 +168,29 @@ pub(crate) async fn read_episode(db: &Db, id: EpisodeId) -> Result<Option<(Episo
         }
         if let Some(number) = row.get::<Option<i64>>(STEP_OFFSET).db()? {
             steps.push(step_from_row(row, number)?);
+            // The episode's revision is that of its latest write: its row's or its newest step's.
+            let step_revision = row.get::<i64>(STEP_OFFSET + 9).db()? as u64;
+            if let Some((_, revision)) = &mut head {
+                *revision = (*revision).max(step_revision);
+            }
         }
         Ok(())
     })
     .await?;
-    let Some((mut episode, revision, count)) = head else {
+    let Some((mut episode, revision)) = head else {
         return Ok(None);
     };
-    if steps.len() != count as usize {
+    if let Some((i, step)) = steps
+        .iter()
+        .enumerate()
+        .find(|(i, s)| s.step_number as usize != i + 1)
+    {
         return Err(corrupt(
             "steps",
             format!(
-                "episode {id} records {count} steps but {} are stored",
-                steps.len()
+                "episode {id}: step {} is stored where step {} belongs",
+                step.step_number,
+                i + 1
             ),
         ));
     }
@@ -185,10 +202,11 @@ pub(crate) async fn read_episode(db: &Db, id: EpisodeId) -> Result<Option<(Episo
 const STEP_OFFSET: i32 = 18;
 
 const READ_EPISODE: &str = "SELECT e.id, e.task_description, e.task_type, e.domain, e.language, e.framework, \
-     e.complexity, e.tags, e.start_time, e.end_time, e.outcome_kind, e.reward_total, e.step_count, e.revision, \
+     e.complexity, e.tags, e.start_time, e.end_time, e.outcome_kind, e.reward_total, 0, e.revision, \
      e.outcome, e.reward, e.reflection, e.metadata, \
-     s.step_number, s.timestamp, s.tool, s.action, s.parameters, s.result_kind, s.result_text, s.latency_ms, s.tokens \
-     FROM episodes e LEFT JOIN steps s ON s.episode_id = e.id AND s.step_number <= e.step_count \
+     s.step_number, s.timestamp, s.tool, s.action, s.parameters, s.result_kind, s.result_text, s.latency_ms, s.tokens, \
+     s.revision \
+     FROM episodes e LEFT JOIN steps s ON s.episode_id = e.id \
      WHERE e.id = ?1 ORDER BY s.step_number";
 
 fn step_from_row(row: &Row, number: i64) -> Result<ExecutionStep> {

@@ -247,11 +247,7 @@ impl TursoStore {
     pub(crate) async fn head_revision(&self) -> Result<u64> {
         self.read(|db| async move {
             let head = db
-                .query_first(
-                    "SELECT value FROM revision_counter WHERE id = 0",
-                    (),
-                    |row| row.get::<i64>(0).db(),
-                )
+                .query_first(crate::episodes::HEAD, (), |row| row.get::<i64>(0).db())
                 .await?;
             Ok(head.unwrap_or(0).max(0) as u64)
         })

@@ -2,11 +2,6 @@ CREATE TABLE store_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE revision_counter (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    value INTEGER NOT NULL
-);
-INSERT INTO revision_counter (id, value) VALUES (0, 0);
 CREATE TABLE episodes (
     id TEXT PRIMARY KEY,
     revision INTEGER NOT NULL,
@@ -24,8 +19,7 @@ CREATE TABLE episodes (
     reward_total REAL,
     reward TEXT,
     reflection TEXT,
-    metadata TEXT NOT NULL,
-    step_count INTEGER NOT NULL
+    metadata TEXT NOT NULL
 );
 CREATE INDEX episodes_by_start ON episodes (start_time DESC, id DESC);
 CREATE INDEX episodes_by_domain ON episodes (domain, start_time DESC);
@@ -47,8 +41,10 @@ CREATE TABLE steps (
     result_text TEXT NOT NULL,
     latency_ms INTEGER NOT NULL,
     tokens INTEGER,
+    revision INTEGER NOT NULL,
     PRIMARY KEY (episode_id, step_number)
 ) WITHOUT ROWID;
+CREATE INDEX steps_by_revision ON steps (revision);
 CREATE TABLE episode_tombstones (
     id TEXT PRIMARY KEY,
     revision INTEGER NOT NULL
