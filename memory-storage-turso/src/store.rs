@@ -82,15 +82,25 @@ pub(crate) struct Inner {
     readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
     /// Embedded only: the connection that checkpoints the WAL, and whether a checkpoint is running.
-    checkpointer: Option<(Arc<Mutex<Db>>, Arc<AtomicBool>)>,
-    writes: AtomicUsize,
+    checkpointer: Option<Checkpointer>,
     local: bool,
     pub(crate) label: String,
     pub(crate) store_id: String,
 }
 
-/// Write transactions between background WAL checkpoints (about 4 MB of WAL at 2 pages a write).
-const CHECKPOINT_EVERY: usize = 1000;
+/// WAL size past which a write starts a background checkpoint. When the WAL restarts after a checkpoint it is
+/// truncated to [`WAL_KEEP_BYTES`] and rewritten from its start, so checkpoints come about every 8 MiB of writes.
+const CHECKPOINT_WAL_BYTES: u64 = 8 << 20;
+/// WAL size kept across restarts (`journal_size_limit`): rewriting pages already in memory is cheaper than
+/// growing the file.
+const WAL_KEEP_BYTES: u64 = 4 << 20;
+
+/// Embedded only: the connection that checkpoints the WAL, the WAL's path, and whether a checkpoint is running.
+struct Checkpointer {
+    db: Arc<Mutex<Db>>,
+    wal: PathBuf,
+    running: Arc<AtomicBool>,
+}
 
 impl TursoStore {
     /// Opens (creating and migrating if needed) the database described by `config`.
@@ -124,7 +134,9 @@ impl TursoStore {
             // Checkpoints run in the background (see `after_write`) instead of inside whichever commit crosses
             // SQLite's threshold.
             writer
-                .execute_batch("PRAGMA wal_autocheckpoint=0;")
+                .execute_batch(&format!(
+                    "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_KEEP_BYTES};"
+                ))
                 .await
                 .db()?;
         }
@@ -135,12 +147,19 @@ impl TursoStore {
             configure(&reader, local, &label).await?;
             readers.push(Mutex::new(Db::new(reader, local)));
         }
-        let checkpointer = if local {
-            let conn = db.connect().db()?;
-            configure(&conn, local, &label).await?;
-            Some((Arc::new(Mutex::new(Db::new(conn, false))), Arc::default()))
-        } else {
-            None
+        let checkpointer = match config {
+            DbConfig::Local { path } => {
+                let conn = db.connect().db()?;
+                configure(&conn, local, &label).await?;
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                Some(Checkpointer {
+                    db: Arc::new(Mutex::new(Db::new(conn, false))),
+                    wal: wal.into(),
+                    running: Arc::default(),
+                })
+            }
+            DbConfig::Remote { .. } => None,
         };
         Ok(TursoStore {
             inner: Arc::new(Inner {
@@ -149,7 +168,6 @@ impl TursoStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 checkpointer,
-                writes: AtomicUsize::new(0),
                 local,
                 label,
                 store_id,
@@ -217,19 +235,18 @@ impl TursoStore {
         }
     }
 
-    /// Starts a background WAL checkpoint every [`CHECKPOINT_EVERY`] writes (embedded only). A passive
-    /// checkpoint waits for no reader or writer; if one is still running, this one is skipped.
+    /// Starts a background WAL checkpoint once the WAL passes [`CHECKPOINT_WAL_BYTES`] (embedded only). A
+    /// passive checkpoint waits for no reader or writer; while one runs, no other starts. Once it has copied
+    /// everything, the next write starts the WAL from its beginning again, rewriting pages already in memory.
     fn after_write(&self) {
-        let Some((conn, running)) = &self.inner.checkpointer else {
+        let Some(checkpointer) = &self.inner.checkpointer else {
             return;
         };
-        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY
-            != CHECKPOINT_EVERY - 1
-            || running.swap(true, Ordering::AcqRel)
-        {
+        let wal_bytes = std::fs::metadata(&checkpointer.wal).map_or(0, |m| m.len());
+        if wal_bytes < CHECKPOINT_WAL_BYTES || checkpointer.running.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (conn, running) = (Arc::clone(conn), Arc::clone(running));
+        let (conn, running) = (Arc::clone(&checkpointer.db), Arc::clone(&checkpointer.running));
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let result = handle.block_on(async {
@@ -256,10 +273,10 @@ impl TursoStore {
 
     /// Checkpoints the WAL into the database file (embedded; a no-op remotely).
     pub(crate) async fn checkpoint_now(&self) -> Result<()> {
-        let Some((conn, _)) = &self.inner.checkpointer else {
+        let Some(checkpointer) = &self.inner.checkpointer else {
             return Ok(());
         };
-        let db = conn.lock().await;
+        let db = checkpointer.db.lock().await;
         self.run(db.clone(), |db| async move { checkpoint(&db.conn).await })
             .await
     }
