@@ -12,7 +12,7 @@ use crate::{
     db::Db,
     error::{MapErr, corrupt},
     rows::{
-        EPISODE_INSERT, STEP_INSERT, SUMMARY_COLUMNS, episode_params, read_episode, step_params,
+        EPISODES, STEPS, SUMMARY_COLUMNS, TAGS, episode_params, read_episode, step_params,
         summary_from_row,
     },
 };
@@ -61,48 +61,57 @@ async fn state(db: &Db, id: EpisodeId) -> Result<Option<(bool, u32)>> {
     .await
 }
 
-/// Writes a whole episode: its row, tags and steps, replacing any earlier version.
-async fn write_episode(db: &Db, ep: &Episode, revision: Revision) -> Result<()> {
-    let id = ep.id.to_string();
-    let (exists, tombstone) = db
-        .query_first(
-            "SELECT EXISTS (SELECT 1 FROM episodes WHERE id = ?1), \
-             EXISTS (SELECT 1 FROM episode_tombstones WHERE id = ?1)",
-            [id.clone()],
-            |row| Ok((row.get::<i64>(0).db()? != 0, row.get::<i64>(1).db()? != 0)),
-        )
-        .await?
-        .unwrap_or((false, false));
-    if exists {
-        db.execute("DELETE FROM steps WHERE episode_id = ?1", [id.clone()])
+/// Writes whole episodes (rows, tags and steps, all stamped `revision`), replacing earlier versions.
+async fn write_episodes(db: &Db, episodes: &[Episode], revision: Revision) -> Result<()> {
+    for ep in episodes {
+        let id = ep.id.to_string();
+        let (exists, tombstone) = db
+            .query_first(
+                "SELECT EXISTS (SELECT 1 FROM episodes WHERE id = ?1), \
+                 EXISTS (SELECT 1 FROM episode_tombstones WHERE id = ?1)",
+                [id.clone()],
+                |row| Ok((row.get::<i64>(0).db()? != 0, row.get::<i64>(1).db()? != 0)),
+            )
+            .await?
+            .unwrap_or((false, false));
+        if exists {
+            db.execute("DELETE FROM steps WHERE episode_id = ?1", [id.clone()])
+                .await?;
+            db.execute(
+                "DELETE FROM episode_tags WHERE episode_id = ?1",
+                [id.clone()],
+            )
             .await?;
-        db.execute(
-            "DELETE FROM episode_tags WHERE episode_id = ?1",
-            [id.clone()],
-        )
-        .await?;
+        }
+        if tombstone {
+            db.execute("DELETE FROM episode_tombstones WHERE id = ?1", [id])
+                .await?;
+        }
     }
-    if tombstone {
-        db.execute("DELETE FROM episode_tombstones WHERE id = ?1", [id.clone()])
-            .await?;
-    }
-    db.execute(EPISODE_INSERT, episode_params(ep, revision))
-        .await?;
-    for tag in &ep.context.tags {
-        db.execute(
-            "INSERT OR IGNORE INTO episode_tags (tag, episode_id) VALUES (?1, ?2)",
-            (tag.as_str(), id.as_str()),
-        )
-        .await?;
-    }
-    for step in &ep.steps {
-        db.execute(
-            STEP_INSERT,
-            step_params(ep.id, step.step_number, step, revision),
-        )
-        .await?;
-    }
-    Ok(())
+    let rows = episodes
+        .iter()
+        .map(|ep| episode_params(ep, revision))
+        .collect();
+    EPISODES.rows(db, rows).await?;
+    let tags = episodes
+        .iter()
+        .flat_map(|ep| {
+            ep.context
+                .tags
+                .iter()
+                .map(|tag| vec![Value::Text(tag.clone()), Value::Text(ep.id.to_string())])
+        })
+        .collect();
+    TAGS.rows(db, tags).await?;
+    let steps = episodes
+        .iter()
+        .flat_map(|ep| {
+            ep.steps
+                .iter()
+                .map(|step| step_params(ep.id, step.step_number, step, revision))
+        })
+        .collect();
+    STEPS.rows(db, steps).await
 }
 
 #[async_trait]
@@ -117,7 +126,7 @@ impl EpisodeStore for TursoStore {
                 });
             }
             let revision = next_revision(&db).await?;
-            write_episode(&db, episode, revision).await?;
+            write_episodes(&db, std::slice::from_ref(episode), revision).await?;
             Ok(revision)
         })
         .await
@@ -135,7 +144,7 @@ impl EpisodeStore for TursoStore {
             let number = count + 1;
             // Only the step row is written: it carries the revision, so the episode row stays untouched and a
             // step costs one B-tree insert plus its revision index entry.
-            db.execute(STEP_INSERT, step_params(id, number, step, revision))
+            db.execute(STEPS.one(), step_params(id, number, step, revision))
                 .await?;
             Ok(Appended {
                 step_number: number,
@@ -232,9 +241,7 @@ impl EpisodeStore for TursoStore {
         }
         self.write(|db| async move {
             let revision = next_revision(&db).await?;
-            for ep in episodes {
-                write_episode(&db, ep, revision).await?;
-            }
+            write_episodes(&db, episodes, revision).await?;
             Ok(revision)
         })
         .await

@@ -1,5 +1,7 @@
 //! Encoding episodes and steps to SQL rows and back.
 
+use std::sync::LazyLock;
+
 use libsql::{Row, Value};
 use memory_core::{
     Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult,
@@ -37,7 +39,7 @@ fn opt_text(value: &Option<String>) -> Value {
     value.clone().map_or(Value::Null, Value::Text)
 }
 
-/// Parameters for `INSERT INTO episodes` with [`EPISODE_INSERT`].
+/// Parameters for [`EPISODES`].
 pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
     vec![
         Value::Text(ep.id.to_string()),
@@ -65,18 +67,79 @@ pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
     ]
 }
 
-/// Inserts or replaces a whole episode row; bind with [`episode_params`].
-pub(crate) const EPISODE_INSERT: &str = "INSERT OR REPLACE INTO episodes (id, revision, task_description, task_type, \
-     domain, language, framework, complexity, tags, start_time, end_time, outcome_kind, outcome, reward_total, \
-     reward, reflection, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-     ?17)";
+/// A multi-row INSERT: the statement for one row and the one for [`Insert::CHUNK`] rows, built once.
+pub(crate) struct Insert {
+    one: LazyLock<String>,
+    many: LazyLock<String>,
+}
 
-/// Inserts a step; bind with [`step_params`].
-pub(crate) const STEP_INSERT: &str = "INSERT INTO steps (episode_id, step_number, timestamp, tool, action, \
-     parameters, result_kind, result_text, latency_ms, tokens, revision) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+impl Insert {
+    /// Rows per multi-row statement. Binding is per value, but parsing, planning and the call into SQLite are
+    /// paid once per statement: in bulk imports that halves the cost of a row.
+    pub(crate) const CHUNK: usize = 64;
 
-/// Parameters for [`STEP_INSERT`].
+    const fn new(one: fn() -> String, many: fn() -> String) -> Self {
+        Insert {
+            one: LazyLock::new(one),
+            many: LazyLock::new(many),
+        }
+    }
+
+    /// The single-row statement.
+    pub(crate) fn one(&'static self) -> &'static str {
+        self.one.as_str()
+    }
+
+    /// Inserts every row: full chunks with the multi-row statement, the rest one by one.
+    pub(crate) async fn rows(&'static self, db: &Db, rows: Vec<Vec<Value>>) -> Result<()> {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(Self::CHUNK).collect();
+            if chunk.len() == Self::CHUNK {
+                db.execute(
+                    self.many.as_str(),
+                    chunk.into_iter().flatten().collect::<Vec<_>>(),
+                )
+                .await?;
+            } else {
+                for row in chunk {
+                    db.execute(self.one.as_str(), row).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn insert_sql(head: &str, columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("{head} {}", vec![row; rows].join(", "))
+}
+
+const EPISODE_HEAD: &str = "INSERT OR REPLACE INTO episodes (id, revision, task_description, task_type, domain, \
+     language, framework, complexity, tags, start_time, end_time, outcome_kind, outcome, reward_total, reward, \
+     reflection, metadata) VALUES";
+const STEP_HEAD: &str = "INSERT INTO steps (episode_id, step_number, timestamp, tool, action, parameters, \
+     result_kind, result_text, latency_ms, tokens, revision) VALUES";
+const TAG_HEAD: &str = "INSERT OR IGNORE INTO episode_tags (tag, episode_id) VALUES";
+
+/// Inserts or replaces whole episode rows; bind with [`episode_params`].
+pub(crate) static EPISODES: Insert = Insert::new(
+    || insert_sql(EPISODE_HEAD, 17, 1),
+    || insert_sql(EPISODE_HEAD, 17, Insert::CHUNK),
+);
+/// Inserts steps; bind with [`step_params`].
+pub(crate) static STEPS: Insert = Insert::new(
+    || insert_sql(STEP_HEAD, 11, 1),
+    || insert_sql(STEP_HEAD, 11, Insert::CHUNK),
+);
+/// Inserts tags; bind with `(tag, episode_id)`.
+pub(crate) static TAGS: Insert = Insert::new(
+    || insert_sql(TAG_HEAD, 2, 1),
+    || insert_sql(TAG_HEAD, 2, Insert::CHUNK),
+);
+
+/// Parameters for [`STEPS`].
 pub(crate) fn step_params(
     id: EpisodeId,
     number: u32,

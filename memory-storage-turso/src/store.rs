@@ -246,7 +246,10 @@ impl TursoStore {
         if wal_bytes < CHECKPOINT_WAL_BYTES || checkpointer.running.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (conn, running) = (Arc::clone(&checkpointer.db), Arc::clone(&checkpointer.running));
+        let (conn, running) = (
+            Arc::clone(&checkpointer.db),
+            Arc::clone(&checkpointer.running),
+        );
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let result = handle.block_on(async {

@@ -211,7 +211,7 @@ async fn deletes(store: &impl EpisodeStore) {
 
 async fn listing_filters_and_pages(store: &impl EpisodeStore) {
     let w = Workload::new(7);
-    let mut all: Vec<Episode> = (0..60)
+    let mut all: Vec<Episode> = (0..70)
         .map(|i| {
             if i % 3 == 0 {
                 w.new_episode(i)
