@@ -34,7 +34,7 @@ impl EpisodeCache for RedbStore {
 
     async fn put(&self, episode: &Versioned<Episode>, seen_applied: Revision) -> Result<bool> {
         let (id, revision) = (episode.value.id, episode.revision);
-        // Encoded here, so only bytes travel to the blocking pool.
+        // Encoded before the write transaction, so the write lock is held only to store bytes.
         let bytes = record::encode(revision, &episode.value)?;
         self.write(move |w| {
             if w.applied()? > revision.max(seen_applied) {

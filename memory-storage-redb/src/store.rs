@@ -18,7 +18,7 @@ use crate::{
 /// An episode store over one redb file: the cache in front of libSQL ([`RedbStore::open_cache`]) or a standalone
 /// store ([`RedbStore::open_store`]).
 ///
-/// Writes run on tokio's blocking pool; point reads run inline. Cloning is cheap and shares the file.
+/// Writes run through [`memory_core::run_blocking`]; point reads run inline. Cloning is cheap and shares the file.
 #[derive(Clone)]
 pub struct RedbStore {
     inner: Arc<Inner>,
