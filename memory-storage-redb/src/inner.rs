@@ -11,6 +11,8 @@ use std::{
 };
 
 use lru::LruCache;
+
+use crate::hot::Hot;
 use memory_core::{Episode, EpisodeId, Error, Result, Revision};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, WriteTransaction,
@@ -47,9 +49,12 @@ pub(crate) struct Inner {
     lru: Option<Mutex<Lru>>,
     /// Mirror of the `applied` meta entry, updated after each commit that changes it.
     pub(crate) applied: AtomicU64,
+    /// Decoded copies of hot entries (caches only).
+    pub(crate) hot: Option<Hot>,
 }
 
 /// One mutation to replay on the LRU once the write's own changes are known.
+#[derive(Clone, Copy)]
 enum Op {
     Put(EpisodeId),
     Remove(EpisodeId),
@@ -236,6 +241,7 @@ impl Inner {
             role,
             db: RwLock::new(Some(db)),
             writer: Mutex::new(()),
+            hot: lru.as_ref().map(|lru| Hot::new(lru.cap())),
             lru: lru.map(Mutex::new),
             applied: AtomicU64::new(applied),
         }
@@ -294,14 +300,30 @@ impl Inner {
             writer.persist_applied()?;
         }
         let lru_changed = self.lru.is_some() && !writer.ops.is_empty();
+        let touched: Vec<Op> = writer.ops.clone();
         let evicted = self.evict(&mut writer);
         let applied = writer.applied;
         drop(writer);
-        if let Err(err) = evicted.and_then(|()| txn.commit().map_err(storage)) {
-            if lru_changed {
-                self.reload_lru(db);
-            }
-            return Err(err);
+        let victims =
+            match evicted.and_then(|victims| txn.commit().map_err(storage).map(|()| victims)) {
+                Ok(victims) => victims,
+                Err(err) => {
+                    if lru_changed {
+                        self.reload_lru(db);
+                    }
+                    return Err(err);
+                }
+            };
+        if let Some(hot) = &self.hot {
+            let clear = touched.iter().any(|op| matches!(op, Op::Clear));
+            let ids = touched
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Put(id) | Op::Remove(id) => Some(*id),
+                    Op::Clear => None,
+                })
+                .chain(victims);
+            hot.after_commit(ids, clear);
         }
         if let Some(applied) = applied {
             self.applied.store(applied, Ordering::SeqCst);
@@ -310,9 +332,9 @@ impl Inner {
     }
 
     /// Replays the write's changes on the LRU and deletes the entries it evicted.
-    fn evict(&self, writer: &mut Writer<'_>) -> Result<()> {
+    fn evict(&self, writer: &mut Writer<'_>) -> Result<Vec<EpisodeId>> {
         let Some(lru) = &self.lru else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut victims = Vec::new();
         {
@@ -337,10 +359,10 @@ impl Inner {
         }
         victims.sort_unstable();
         victims.dedup();
-        for id in victims {
+        for id in &victims {
             writer.episodes.remove(id.as_bytes()).map_err(storage)?;
         }
-        Ok(())
+        Ok(victims)
     }
 
     /// Rebuilds the LRU from the committed table after a failed write left it ahead of the file.

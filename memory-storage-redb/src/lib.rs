@@ -5,13 +5,14 @@
 //!
 //! - `episodes`: the 16 bytes of the episode's UUID → a record
 //!   `[RECORD_VERSION: u8][revision: u64 LE][checksum: u64 LE][postcard payload]`, where the checksum is the
-//!   FNV-1a 64 hash of the payload. A record that fails any of these checks is a miss in a cache and
+//!   FNV-1a 64 hash of the version, the revision and the payload. A record that fails any of these checks is a miss in a cache and
 //!   [`memory_core::Error::Corrupt`] in a store; it is never returned as a value.
 //! - `meta`: the schema version ([`SCHEMA_VERSION`]), the role (`store` or `cache`), the revision counter, and, for
 //!   caches, the `applied` revision and the id of the source database the cache is bound to.
 //!
 //! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` episodes (least recently used are evicted),
-//! commits without fsync and recreates a file it cannot trust. Opened with [`RedbStore::open_store`] every write
+//! commits without fsync, recreates a file it cannot trust, and keeps decoded copies of the most recently read
+//! entries in memory so hot reads skip the lookup and the decode. Opened with [`RedbStore::open_store`] every write
 //! is durable and an unusable file is reported, never overwritten.
 //!
 //! ```
@@ -34,6 +35,7 @@
 //! ```
 
 mod cache;
+mod hot;
 mod inner;
 mod open;
 mod record;

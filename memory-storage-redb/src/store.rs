@@ -10,6 +10,7 @@ use memory_core::{
 use redb::{Durability, ReadableTable};
 
 use crate::{
+    hot::Hot,
     inner::{Inner, Writer},
     open, record,
     schema::{Role, storage},
@@ -91,8 +92,13 @@ impl RedbStore {
     /// Reads one episode. A cache hit becomes the most recently used entry; a damaged record is a miss in a
     /// cache (and is deleted) and [`Error::Corrupt`] in a store.
     pub(crate) async fn read_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
-        // Point reads run inline on the async thread: a read transaction, one lookup and the decode take about
-        // 2 µs, less than a round trip through the blocking pool.
+        if let Some(hit) = self.inner.hot.as_ref().and_then(|hot| hot.get(id)) {
+            self.inner.promote(id);
+            return Ok(Some(hit));
+        }
+        let generation = self.inner.hot.as_ref().map_or(0, Hot::generation);
+        // Point reads run inline on the async thread: a read transaction, one lookup and the decode take a few
+        // microseconds, less than a round trip through the blocking pool.
         let found = self.inner.read(|table| {
             Ok(table
                 .get(id.as_bytes())
@@ -103,7 +109,11 @@ impl RedbStore {
             None => Ok(None),
             Some(Ok((revision, value))) => {
                 self.inner.promote(id);
-                Ok(Some(Versioned { revision, value }))
+                let found = Versioned { revision, value };
+                if let Some(hot) = &self.inner.hot {
+                    hot.fill(&found, generation);
+                }
+                Ok(Some(found))
             }
             Some(Err(detail)) => match self.inner.role {
                 Role::Store => Err(Error::Corrupt(format!("episode {id}: {detail}"))),
