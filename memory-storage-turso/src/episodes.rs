@@ -246,10 +246,6 @@ impl EpisodeStore for TursoStore {
         })
         .await
     }
-
-    async fn close(&self) -> Result<()> {
-        self.checkpoint_now().await
-    }
 }
 
 fn list_sql(query: &EpisodeQuery) -> (String, Vec<Value>) {

@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -67,9 +67,8 @@ impl DbConfig {
 
 /// The libSQL store: the source of truth for episodes.
 ///
-/// Embedded, it runs SQLite in WAL mode with `synchronous=NORMAL`, calls it through
-/// [`memory_core::run_blocking`], and checkpoints the WAL on a background thread so no request pays for the
-/// fsyncs; remote, it speaks Hrana over HTTP. Writes are IMMEDIATE transactions on a single writer connection, so
+/// Embedded, it runs SQLite in WAL mode with `synchronous=NORMAL` and calls it through
+/// [`memory_core::run_blocking`]; remote, it speaks Hrana over HTTP. Writes are IMMEDIATE transactions on a single writer connection, so
 /// concurrent writers (in this process or another) wait for each other instead of failing.
 #[derive(Clone)]
 pub struct TursoStore {
@@ -81,26 +80,14 @@ pub(crate) struct Inner {
     writer: Mutex<Db>,
     readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
-    /// Embedded only: the connection that checkpoints the WAL, and whether a checkpoint is running.
-    checkpointer: Option<Checkpointer>,
     local: bool,
     pub(crate) label: String,
     pub(crate) store_id: String,
 }
 
-/// WAL size past which a write starts a background checkpoint. When the WAL restarts after a checkpoint it is
-/// truncated to [`WAL_KEEP_BYTES`] and rewritten from its start, so checkpoints come about every 8 MiB of writes.
-const CHECKPOINT_WAL_BYTES: u64 = 8 << 20;
-/// WAL size kept across restarts (`journal_size_limit`): rewriting pages already in memory is cheaper than
-/// growing the file.
+/// WAL size kept across restarts (`journal_size_limit`): after a checkpoint the WAL is rewritten from its start
+/// over pages already in memory instead of growing a new file.
 const WAL_KEEP_BYTES: u64 = 4 << 20;
-
-/// Embedded only: the connection that checkpoints the WAL, the WAL's path, and whether a checkpoint is running.
-struct Checkpointer {
-    db: Arc<Mutex<Db>>,
-    wal: PathBuf,
-    running: Arc<AtomicBool>,
-}
 
 impl TursoStore {
     /// Opens (creating and migrating if needed) the database described by `config`.
@@ -131,12 +118,8 @@ impl TursoStore {
         schema::check_ownership(&writer, &label).await?;
         configure(&writer, local, &label).await?;
         if local {
-            // Checkpoints run in the background (see `after_write`) instead of inside whichever commit crosses
-            // SQLite's threshold.
             writer
-                .execute_batch(&format!(
-                    "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_KEEP_BYTES};"
-                ))
+                .execute_batch(&format!("PRAGMA journal_size_limit={WAL_KEEP_BYTES};"))
                 .await
                 .db()?;
         }
@@ -147,27 +130,12 @@ impl TursoStore {
             configure(&reader, local, &label).await?;
             readers.push(Mutex::new(Db::new(reader, local)));
         }
-        let checkpointer = match config {
-            DbConfig::Local { path } => {
-                let conn = db.connect().db()?;
-                configure(&conn, local, &label).await?;
-                let mut wal = path.clone().into_os_string();
-                wal.push("-wal");
-                Some(Checkpointer {
-                    db: Arc::new(Mutex::new(Db::new(conn, false))),
-                    wal: wal.into(),
-                    running: Arc::default(),
-                })
-            }
-            DbConfig::Remote { .. } => None,
-        };
         Ok(TursoStore {
             inner: Arc::new(Inner {
                 _db: db,
                 writer: Mutex::new(Db::new(writer, local)),
                 readers,
                 next_reader: AtomicUsize::new(0),
-                checkpointer,
                 local,
                 label,
                 store_id,
@@ -212,9 +180,6 @@ impl TursoStore {
             })
             .await;
         drop(db);
-        if result.is_ok() {
-            self.after_write();
-        }
         result
     }
 
@@ -235,34 +200,6 @@ impl TursoStore {
         }
     }
 
-    /// Starts a background WAL checkpoint once the WAL passes [`CHECKPOINT_WAL_BYTES`] (embedded only). A
-    /// passive checkpoint waits for no reader or writer; while one runs, no other starts. Once it has copied
-    /// everything, the next write starts the WAL from its beginning again, rewriting pages already in memory.
-    fn after_write(&self) {
-        let Some(checkpointer) = &self.inner.checkpointer else {
-            return;
-        };
-        let wal_bytes = std::fs::metadata(&checkpointer.wal).map_or(0, |m| m.len());
-        if wal_bytes < CHECKPOINT_WAL_BYTES || checkpointer.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (conn, running) = (
-            Arc::clone(&checkpointer.db),
-            Arc::clone(&checkpointer.running),
-        );
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let result = handle.block_on(async {
-                let db = conn.lock().await;
-                checkpoint(&db.conn).await
-            });
-            if let Err(err) = result {
-                tracing::warn!(%err, "background WAL checkpoint failed");
-            }
-            running.store(false, Ordering::Release);
-        });
-    }
-
     /// The latest revision given to any write.
     pub(crate) async fn head_revision(&self) -> Result<u64> {
         self.read(|db| async move {
@@ -273,25 +210,6 @@ impl TursoStore {
         })
         .await
     }
-
-    /// Checkpoints the WAL into the database file (embedded; a no-op remotely).
-    pub(crate) async fn checkpoint_now(&self) -> Result<()> {
-        let Some(checkpointer) = &self.inner.checkpointer else {
-            return Ok(());
-        };
-        let db = checkpointer.db.lock().await;
-        self.run(db.clone(), |db| async move { checkpoint(&db.conn).await })
-            .await
-    }
-}
-
-async fn checkpoint(conn: &Connection) -> Result<()> {
-    let mut rows = conn
-        .query("PRAGMA wal_checkpoint(PASSIVE)", ())
-        .await
-        .db()?;
-    while rows.next().await.db()?.is_some() {}
-    Ok(())
 }
 
 /// Runs `work` in a transaction of the given behaviour, on the transaction's own connection (remotely that is
