@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::{
     Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
-    EpisodeSummary, ExecutionStep, Result, Revision, Versioned,
+    EpisodeSummary, ExecutionStep, MemoryRecord, RecordId, RecordQuery, RecordStats, RecordStore,
+    RecordUpdate, Result, Revision, Scope, Stored, Versioned,
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
@@ -161,5 +162,38 @@ impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
         let checkpoint = self.cache.checkpoint().await;
         self.primary.close().await?;
         checkpoint
+    }
+}
+
+/// Memory records are not cached yet: the pair passes them to the source.
+#[async_trait]
+impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P, C> {
+    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored> {
+        self.primary.store_record(record).await
+    }
+
+    async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
+        self.primary.get_record(scope, id).await
+    }
+
+    async fn update_record(
+        &self,
+        scope: &Scope,
+        id: RecordId,
+        update: &RecordUpdate,
+    ) -> Result<Option<MemoryRecord>> {
+        self.primary.update_record(scope, id, update).await
+    }
+
+    async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool> {
+        self.primary.delete_record(scope, id).await
+    }
+
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {
+        self.primary.list_records(query).await
+    }
+
+    async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
+        self.primary.record_stats(scope).await
     }
 }

@@ -161,6 +161,8 @@ macro_rules! parse_by_name {
     };
 }
 
+pub(crate) use parse_by_name;
+
 parse_by_name!(TaskType, "task_type");
 parse_by_name!(Complexity, "complexity");
 

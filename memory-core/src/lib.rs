@@ -49,6 +49,8 @@ mod codec;
 mod episode;
 mod error;
 mod memory;
+mod record;
+mod records;
 pub mod reflection;
 pub mod reward;
 mod storage;
@@ -63,7 +65,12 @@ pub use episode::{
 };
 pub use error::{Error, Result};
 pub use memory::{Memory, NewEpisode};
+pub use record::{
+    MemoryRecord, NewRecord, RecordId, RecordKind, RecordStats, RecordUpdate, Scope, Stored,
+    content_hash,
+};
+pub use records::Records;
 pub use storage::{
     Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT,
-    Revision, Versioned,
+    RecordQuery, RecordStore, Revision, Versioned,
 };

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, OutcomeKind, Result, TaskType,
-    Timestamp,
+    Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, MemoryRecord, OutcomeKind, RecordId,
+    RecordKind, RecordStats, RecordUpdate, Result, Scope, Stored, TaskType, Timestamp,
 };
 
 /// A position in a store's change sequence. Every write gets the next revision; readers use it to tell which
@@ -203,4 +203,74 @@ pub trait EpisodeCache: Send + Sync + 'static {
 
     /// Makes the cache's state durable (it is otherwise allowed to lose recent puts in a crash).
     async fn checkpoint(&self) -> Result<()>;
+}
+
+/// Filters and paging for [`RecordStore::list_records`]; newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordQuery {
+    /// The scope to list (required: nothing crosses scopes).
+    pub scope: Scope,
+    /// Only this kind.
+    pub kind: Option<RecordKind>,
+    /// Only records carrying this tag.
+    pub tag: Option<String>,
+    /// Rows to skip.
+    pub offset: u32,
+    /// Rows to return, 1 to [`MAX_LIST_LIMIT`].
+    pub limit: u32,
+}
+
+impl RecordQuery {
+    /// Every record of `scope`, 20 at a time.
+    pub fn new(scope: Scope) -> Self {
+        RecordQuery {
+            scope,
+            kind: None,
+            tag: None,
+            offset: 0,
+            limit: 20,
+        }
+    }
+
+    /// Checks the limit and the tag.
+    pub fn validate(&self) -> Result<()> {
+        if self.limit == 0 || self.limit > MAX_LIST_LIMIT {
+            return Err(Error::validation(
+                "limit",
+                format!("must be 1 to {MAX_LIST_LIMIT}, got {}", self.limit),
+            ));
+        }
+        if let Some(tag) = &self.tag {
+            crate::validate::tags(std::slice::from_ref(tag))?;
+        }
+        Ok(())
+    }
+}
+
+/// A store of memory records. Every call names a scope, and a record is found only in its own scope.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// Stores `record` unless a record with the same content hash exists in its scope; then returns that one's id
+    /// with `duplicate: true` and writes nothing.
+    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored>;
+
+    /// Reads a record of `scope`.
+    async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>>;
+
+    /// Applies `update` to a record of `scope`; returns the updated record, or `None` if there is none.
+    async fn update_record(
+        &self,
+        scope: &Scope,
+        id: RecordId,
+        update: &RecordUpdate,
+    ) -> Result<Option<MemoryRecord>>;
+
+    /// Deletes a record of `scope`; false if there was none.
+    async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool>;
+
+    /// Lists the records of a scope, newest first.
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>>;
+
+    /// Counts and sizes for one scope, or for every scope.
+    async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats>;
 }

@@ -21,6 +21,35 @@ pub const MAX_OUTCOME_TEXT_BYTES: usize = 10 * 1024;
 /// Most listed items (artifacts, completed, failed) in an outcome.
 pub const MAX_OUTCOME_ITEMS: usize = 100;
 
+/// Largest memory record content, in bytes.
+pub const MAX_RECORD_CONTENT_BYTES: usize = 1024 * 1024;
+/// Largest record summary, context or source, in bytes.
+pub const MAX_RECORD_TEXT_BYTES: usize = 10 * 1024;
+
+/// Checks a record's content: non-empty and at most [`MAX_RECORD_CONTENT_BYTES`].
+pub fn record_content(value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::validation("content", "must not be empty"));
+    }
+    text("content", value, MAX_RECORD_CONTENT_BYTES)
+}
+
+/// Checks a record's summary, context or source: at most [`MAX_RECORD_TEXT_BYTES`].
+pub fn record_text(field: &str, value: &str) -> Result<()> {
+    text(field, value, MAX_RECORD_TEXT_BYTES)
+}
+
+/// Checks an importance: a number from 0 to 1.
+pub fn importance(value: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(Error::validation(
+            "importance",
+            format!("must be from 0 to 1, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a name: non-empty when `required`, at most [`MAX_NAME_BYTES`], no control characters.
 pub fn name(field: &str, value: &str, required: bool) -> Result<()> {
     if required && value.trim().is_empty() {

@@ -17,14 +17,21 @@ struct Migration {
 }
 
 /// Every migration, in order. Released migrations are never edited: a change is a new migration.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "episodes",
-    sql: include_str!("migrations/0001_episodes.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "episodes",
+        sql: include_str!("migrations/0001_episodes.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "memory_records",
+        sql: include_str!("migrations/0002_memory_records.sql"),
+    },
+];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

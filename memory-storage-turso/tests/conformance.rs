@@ -15,6 +15,7 @@ async fn embedded_store_conforms() {
     let dir = tempfile::tempdir().expect("tempdir");
     test_utils::store_conformance(|| local(&dir)).await;
     test_utils::change_feed_conformance(|| local(&dir)).await;
+    test_utils::record_conformance(|| local(&dir)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,4 +30,5 @@ async fn remote_store_conforms() {
     };
     test_utils::store_conformance(&mut fresh).await;
     test_utils::change_feed_conformance(&mut fresh).await;
+    test_utils::record_conformance(&mut fresh).await;
 }

@@ -2,10 +2,12 @@
 //! suites every storage backend must pass.
 
 mod conformance;
+mod records;
 pub mod sqld;
 mod workload;
 
 pub use conformance::{cache_conformance, change_feed_conformance, store_conformance};
+pub use records::record_conformance;
 pub use workload::Workload;
 
 /// Runs a future to completion on a fresh current-thread runtime (for sync test harnesses).

@@ -1,0 +1,84 @@
+//! The façade for memory records: validation in front of any [`RecordStore`].
+
+use std::sync::Arc;
+
+use crate::{
+    Error, MemoryRecord, NewRecord, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate,
+    Result, Scope, Stored,
+};
+
+/// Memory records over any [`RecordStore`]. Cloning is cheap and shares the store.
+#[derive(Clone)]
+pub struct Records {
+    store: Arc<dyn RecordStore>,
+}
+
+impl Records {
+    /// Records over `store`.
+    pub fn new(store: impl RecordStore) -> Self {
+        Records {
+            store: Arc::new(store),
+        }
+    }
+
+    /// Records over a shared store.
+    pub fn from_arc(store: Arc<dyn RecordStore>) -> Self {
+        Records { store }
+    }
+
+    /// Validates and stores a memory; storing the same content again in the same scope returns the existing id
+    /// and says it was a duplicate.
+    pub async fn store(&self, new: NewRecord) -> Result<Stored> {
+        let record = new.into_record()?;
+        self.store.store_record(&record).await
+    }
+
+    /// Reads a record of `scope`; [`Error::NotFound`] if there is none there.
+    pub async fn get(&self, scope: &Scope, id: RecordId) -> Result<MemoryRecord> {
+        self.store
+            .get_record(scope, id)
+            .await?
+            .ok_or_else(|| not_found(scope, id))
+    }
+
+    /// Changes tags, importance or metadata of a record of `scope`; returns it updated.
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        id: RecordId,
+        update: &RecordUpdate,
+    ) -> Result<MemoryRecord> {
+        update.validate()?;
+        self.store
+            .update_record(scope, id, update)
+            .await?
+            .ok_or_else(|| not_found(scope, id))
+    }
+
+    /// Deletes a record of `scope`; [`Error::NotFound`] if there is none there.
+    pub async fn delete(&self, scope: &Scope, id: RecordId) -> Result<()> {
+        if self.store.delete_record(scope, id).await? {
+            Ok(())
+        } else {
+            Err(not_found(scope, id))
+        }
+    }
+
+    /// Lists records of a scope, newest first.
+    pub async fn list(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {
+        query.validate()?;
+        self.store.list_records(query).await
+    }
+
+    /// Counts and sizes for one scope, or for every scope.
+    pub async fn stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
+        self.store.record_stats(scope).await
+    }
+}
+
+fn not_found(scope: &Scope, id: RecordId) -> Error {
+    Error::NotFound {
+        kind: "memory",
+        id: format!("{id} in scope {scope}"),
+    }
+}

@@ -1,0 +1,276 @@
+//! [`RecordStore`] for libSQL: memory records with per-scope content deduplication.
+
+use async_trait::async_trait;
+use libsql::{Row, Value};
+use memory_core::{
+    Json, MemoryRecord, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result,
+    Scope, Stored, Timestamp,
+};
+
+use crate::{
+    TursoStore,
+    db::Db,
+    error::{MapErr, corrupt},
+};
+
+const COLUMNS: &str = "id, scope, kind, content, summary, context, tags, metadata, importance, source, \
+     content_hash, created_at, updated_at";
+
+fn text(value: &Option<String>) -> Value {
+    value.clone().map_or(Value::Null, Value::Text)
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+}
+
+fn record_from_row(row: &Row) -> Result<MemoryRecord> {
+    let id: String = row.get(0).db()?;
+    let kind: String = row.get(2).db()?;
+    Ok(MemoryRecord {
+        id: id.parse().map_err(|e| corrupt("record id", e))?,
+        scope: Scope::new(row.get::<String>(1).db()?).map_err(|e| corrupt("scope", e))?,
+        kind: kind.parse().map_err(|e| corrupt("kind", e))?,
+        content: row.get(3).db()?,
+        summary: row.get(4).db()?,
+        context: row.get(5).db()?,
+        tags: serde_json::from_str(&row.get::<String>(6).db()?).map_err(|e| corrupt("tags", e))?,
+        metadata: Json::from_stored(row.get(7).db()?).map_err(|e| corrupt("metadata", e))?,
+        importance: row.get(8).db()?,
+        source: row.get(9).db()?,
+        content_hash: row.get(10).db()?,
+        created_at: Timestamp::from_micros(row.get(11).db()?),
+        updated_at: Timestamp::from_micros(row.get(12).db()?),
+    })
+}
+
+async fn read(db: &Db, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
+    const SQL: &str = "SELECT id, scope, kind, content, summary, context, tags, metadata, importance, source, \
+         content_hash, created_at, updated_at FROM memory_records WHERE id = ?1 AND scope = ?2";
+    db.query_first(
+        SQL,
+        (id.to_string(), scope.as_str().to_string()),
+        record_from_row,
+    )
+    .await
+}
+
+async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
+    db.execute(
+        "DELETE FROM memory_record_tags WHERE record_id = ?1",
+        [id.to_string()],
+    )
+    .await?;
+    for tag in tags {
+        db.execute(
+            "INSERT OR IGNORE INTO memory_record_tags (tag, record_id) VALUES (?1, ?2)",
+            (tag.as_str(), id.to_string()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RecordStore for TursoStore {
+    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored> {
+        self.write(|db| async move {
+            let existing = db
+                .query_first(
+                    "SELECT id FROM memory_records WHERE scope = ?1 AND content_hash = ?2",
+                    (record.scope.to_string(), record.content_hash.clone()),
+                    |row| row.get::<String>(0).db(),
+                )
+                .await?;
+            if let Some(id) = existing {
+                return Ok(Stored {
+                    id: id.parse().map_err(|e| corrupt("record id", e))?,
+                    duplicate: true,
+                });
+            }
+            db.execute(
+                "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
+                 importance, source, content_hash, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                vec![
+                    Value::Text(record.id.to_string()),
+                    Value::Text(record.scope.to_string()),
+                    Value::Text(record.kind.as_str().into()),
+                    Value::Text(record.content.clone()),
+                    text(&record.summary),
+                    text(&record.context),
+                    Value::Text(tags_json(&record.tags)),
+                    Value::Text(record.metadata.to_text()),
+                    Value::Real(record.importance),
+                    text(&record.source),
+                    Value::Text(record.content_hash.clone()),
+                    Value::Integer(record.created_at.as_micros()),
+                    Value::Integer(record.updated_at.as_micros()),
+                ],
+            )
+            .await?;
+            write_tags(&db, record.id, &record.tags).await?;
+            Ok(Stored {
+                id: record.id,
+                duplicate: false,
+            })
+        })
+        .await
+    }
+
+    async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
+        self.read(|db| async move { read(&db, scope, id).await })
+            .await
+    }
+
+    async fn update_record(
+        &self,
+        scope: &Scope,
+        id: RecordId,
+        update: &RecordUpdate,
+    ) -> Result<Option<MemoryRecord>> {
+        self.write(|db| async move {
+            let Some(mut record) = read(&db, scope, id).await? else {
+                return Ok(None);
+            };
+            if let Some(tags) = &update.tags {
+                record.tags = tags.clone();
+                write_tags(&db, id, tags).await?;
+            }
+            if let Some(importance) = update.importance {
+                record.importance = importance;
+            }
+            if let Some(metadata) = &update.metadata {
+                record.metadata = metadata.clone();
+            }
+            record.updated_at = Timestamp::now().max(record.updated_at);
+            db.execute(
+                "UPDATE memory_records SET tags = ?1, importance = ?2, metadata = ?3, updated_at = ?4 WHERE id = ?5",
+                vec![
+                    Value::Text(tags_json(&record.tags)),
+                    Value::Real(record.importance),
+                    Value::Text(record.metadata.to_text()),
+                    Value::Integer(record.updated_at.as_micros()),
+                    Value::Text(id.to_string()),
+                ],
+            )
+            .await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool> {
+        self.write(|db| async move {
+            let deleted = db
+                .execute(
+                    "DELETE FROM memory_records WHERE id = ?1 AND scope = ?2",
+                    (id.to_string(), scope.to_string()),
+                )
+                .await?;
+            if deleted > 0 {
+                db.execute(
+                    "DELETE FROM memory_record_tags WHERE record_id = ?1",
+                    [id.to_string()],
+                )
+                .await?;
+            }
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {
+        query.validate()?;
+        let mut sql = format!("SELECT {COLUMNS} FROM memory_records WHERE scope = ?1");
+        let mut params = vec![Value::Text(query.scope.to_string())];
+        if let Some(kind) = query.kind {
+            params.push(Value::Text(kind.as_str().into()));
+            sql.push_str(&format!(" AND kind = ?{}", params.len()));
+        }
+        if let Some(tag) = &query.tag {
+            params.push(Value::Text(tag.clone()));
+            sql.push_str(&format!(
+                " AND id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
+                params.len()
+            ));
+        }
+        params.push(Value::Integer(i64::from(query.limit)));
+        params.push(Value::Integer(i64::from(query.offset)));
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+            params.len() - 1,
+            params.len()
+        ));
+        self.read(|db| async move {
+            let mut rows = db.conn.query(&sql, params).await.db()?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().await.db()? {
+                out.push(record_from_row(&row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
+        let filter = scope.map_or(Value::Null, |s| Value::Text(s.to_string()));
+        self.read(|db| async move {
+            let mut stats = RecordStats {
+                scope: scope.map(Scope::to_string),
+                ..Default::default()
+            };
+            let totals = db
+                .query_first(
+                    "SELECT count(*), coalesce(sum(length(CAST(content AS BLOB))), 0), min(created_at), \
+                     max(created_at) FROM memory_records WHERE ?1 IS NULL OR scope = ?1",
+                    [filter.clone()],
+                    |row| {
+                        Ok((
+                            row.get::<i64>(0).db()?,
+                            row.get::<i64>(1).db()?,
+                            row.get::<Option<i64>>(2).db()?,
+                            row.get::<Option<i64>>(3).db()?,
+                        ))
+                    },
+                )
+                .await?
+                .unwrap_or((0, 0, None, None));
+            stats.total = totals.0.max(0) as u64;
+            stats.content_bytes = totals.1.max(0) as u64;
+            stats.oldest = totals.2.map(Timestamp::from_micros);
+            stats.newest = totals.3.map(Timestamp::from_micros);
+            let count = |row: &Row| Ok((row.get::<String>(0).db()?, row.get::<i64>(1).db()?.max(0) as u64));
+            stats.by_kind = db
+                .query_map(
+                    "SELECT kind, count(*) FROM memory_records WHERE ?1 IS NULL OR scope = ?1 GROUP BY kind",
+                    [filter.clone()],
+                    count,
+                )
+                .await?
+                .into_iter()
+                .collect();
+            stats.by_scope = db
+                .query_map(
+                    "SELECT scope, count(*) FROM memory_records WHERE ?1 IS NULL OR scope = ?1 GROUP BY scope",
+                    [filter.clone()],
+                    count,
+                )
+                .await?
+                .into_iter()
+                .collect();
+            stats.by_tag = db
+                .query_map(
+                    "SELECT t.tag, count(*) FROM memory_record_tags t JOIN memory_records r ON r.id = t.record_id \
+                     WHERE ?1 IS NULL OR r.scope = ?1 GROUP BY t.tag",
+                    [filter],
+                    count,
+                )
+                .await?
+                .into_iter()
+                .collect();
+            Ok(stats)
+        })
+        .await
+    }
+}

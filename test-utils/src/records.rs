@@ -1,0 +1,261 @@
+//! The conformance suite for [`RecordStore`]s: dedup, scope isolation, updates, listing and statistics.
+
+use std::future::Future;
+
+use memory_core::{
+    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordStore, RecordUpdate,
+    Scope, Stored,
+};
+use serde_json::json;
+
+fn scope(name: &str) -> Scope {
+    Scope::new(name).expect("valid scope")
+}
+
+fn record(scope_name: &str, kind: RecordKind, content: &str, tags: &[&str]) -> MemoryRecord {
+    let mut new = NewRecord::new(scope(scope_name), kind, content);
+    new.tags = tags.iter().map(|t| t.to_string()).collect();
+    new.summary = Some(format!("about {content}"));
+    new.context = Some("payments-service".into());
+    new.source = Some("session 42, line 7".into());
+    new.metadata = Json::new(&json!({ "ticket": "PAY-1", "n": [1, 2] }));
+    new.importance = 0.75;
+    new.into_record().expect("valid record")
+}
+
+/// Runs every [`RecordStore`] case, each on a fresh store from `fresh`.
+pub async fn record_conformance<S, F, Fut>(mut fresh: F)
+where
+    S: RecordStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    dedup_and_isolation(&fresh().await).await;
+    updates_and_deletes(&fresh().await).await;
+    listing_and_stats(&fresh().await).await;
+}
+
+async fn dedup_and_isolation(store: &impl RecordStore) {
+    let a = record(
+        "project:payments",
+        RecordKind::Fact,
+        "Settlement retries use tokio::time::sleep",
+        &["async"],
+    );
+    let stored = store.store_record(&a).await.expect("store");
+    assert_eq!(
+        stored,
+        Stored {
+            id: a.id,
+            duplicate: false
+        }
+    );
+    assert_eq!(
+        store.get_record(&a.scope, a.id).await.expect("get"),
+        Some(a.clone()),
+        "record round trip"
+    );
+
+    let again = record(
+        "project:payments",
+        RecordKind::Note,
+        "Settlement retries use tokio::time::sleep",
+        &[],
+    );
+    let dup = store.store_record(&again).await.expect("store duplicate");
+    assert_eq!(
+        dup,
+        Stored {
+            id: a.id,
+            duplicate: true
+        },
+        "same content, same scope: the existing id"
+    );
+    assert!(
+        store
+            .get_record(&a.scope, again.id)
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing was written"
+    );
+
+    let other = record(
+        "user:alice",
+        RecordKind::Fact,
+        "Settlement retries use tokio::time::sleep",
+        &[],
+    );
+    let stored = store
+        .store_record(&other)
+        .await
+        .expect("store in another scope");
+    assert!(
+        !stored.duplicate,
+        "the same content in another scope is a new record"
+    );
+
+    let alice = scope("user:alice");
+    assert!(
+        store.get_record(&alice, a.id).await.expect("get").is_none(),
+        "reads do not cross scopes"
+    );
+    let update = RecordUpdate {
+        importance: Some(0.1),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .update_record(&alice, a.id, &update)
+            .await
+            .expect("update")
+            .is_none()
+    );
+    assert!(
+        !store.delete_record(&alice, a.id).await.expect("delete"),
+        "deletes do not cross scopes"
+    );
+    assert_eq!(
+        store.get_record(&a.scope, a.id).await.expect("get"),
+        Some(a)
+    );
+}
+
+async fn updates_and_deletes(store: &impl RecordStore) {
+    let a = record(
+        "project:web",
+        RecordKind::Preference,
+        "Prefer small pull requests",
+        &["review"],
+    );
+    store.store_record(&a).await.expect("store");
+    let update = RecordUpdate {
+        tags: Some(vec!["process".into(), "review-size".into()]),
+        importance: Some(0.9),
+        metadata: Some(Json::new(&json!({ "agreed": "2026-11-20" }))),
+    };
+    let updated = store
+        .update_record(&a.scope, a.id, &update)
+        .await
+        .expect("update")
+        .expect("present");
+    assert_eq!(updated.tags, vec!["process", "review-size"]);
+    assert_eq!(updated.importance, 0.9);
+    assert_eq!(
+        updated.metadata,
+        Json::new(&json!({ "agreed": "2026-11-20" }))
+    );
+    assert_eq!(updated.content, a.content, "content is not updatable");
+    assert!(updated.updated_at >= a.updated_at);
+    assert_eq!(
+        store.get_record(&a.scope, a.id).await.expect("get"),
+        Some(updated)
+    );
+    let by_old_tag = RecordQuery {
+        tag: Some("review".into()),
+        ..RecordQuery::new(a.scope.clone())
+    };
+    assert!(
+        store
+            .list_records(&by_old_tag)
+            .await
+            .expect("list")
+            .is_empty(),
+        "old tags are gone"
+    );
+
+    assert!(store.delete_record(&a.scope, a.id).await.expect("delete"));
+    assert!(
+        store
+            .get_record(&a.scope, a.id)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        !store
+            .delete_record(&a.scope, a.id)
+            .await
+            .expect("delete again")
+    );
+    assert!(
+        store
+            .update_record(&a.scope, RecordId::new(), &update)
+            .await
+            .expect("update")
+            .is_none(),
+        "updating an unknown id finds nothing"
+    );
+}
+
+async fn listing_and_stats(store: &impl RecordStore) {
+    let kinds = [RecordKind::Fact, RecordKind::Decision, RecordKind::Note];
+    let mut stored = Vec::new();
+    for i in 0..12 {
+        let tags: &[&str] = if i % 2 == 0 { &["even"] } else { &[] };
+        let r = record(
+            "project:cli",
+            kinds[i % 3],
+            &format!("memory number {i}"),
+            tags,
+        );
+        store.store_record(&r).await.expect("store");
+        stored.push(r);
+    }
+    store
+        .store_record(&record(
+            "user:bob",
+            RecordKind::Note,
+            "elsewhere",
+            &["even"],
+        ))
+        .await
+        .expect("store");
+    let scope = scope("project:cli");
+    stored.reverse();
+    let all = store
+        .list_records(&RecordQuery {
+            limit: 100,
+            ..RecordQuery::new(scope.clone())
+        })
+        .await
+        .expect("list");
+    assert_eq!(all, stored, "newest first, only this scope");
+    let decisions = store
+        .list_records(&RecordQuery {
+            kind: Some(RecordKind::Decision),
+            ..RecordQuery::new(scope.clone())
+        })
+        .await
+        .expect("list");
+    assert_eq!(decisions.len(), 4);
+    let page = store
+        .list_records(&RecordQuery {
+            tag: Some("even".into()),
+            offset: 2,
+            limit: 3,
+            ..RecordQuery::new(scope.clone())
+        })
+        .await
+        .expect("list");
+    let even: Vec<_> = stored
+        .iter()
+        .filter(|r| r.tags.contains(&"even".to_string()))
+        .cloned()
+        .collect();
+    assert_eq!(page, even[2..5].to_vec(), "tag filter with paging");
+
+    let stats = store.record_stats(Some(&scope)).await.expect("stats");
+    assert_eq!(stats.total, 12);
+    assert_eq!(stats.by_kind.get("decision"), Some(&4));
+    assert_eq!(stats.by_tag.get("even"), Some(&6));
+    assert_eq!(stats.by_scope.len(), 1);
+    let bytes: usize = stored.iter().map(|r| r.content.len()).sum();
+    assert_eq!(stats.content_bytes, bytes as u64);
+    assert_eq!(stats.oldest, stored.iter().map(|r| r.created_at).min());
+    assert_eq!(stats.newest, stored.iter().map(|r| r.created_at).max());
+    let everything = store.record_stats(None).await.expect("stats");
+    assert_eq!(everything.total, 13);
+    assert_eq!(everything.by_scope.get("user:bob"), Some(&1));
+    assert_eq!(everything.by_tag.get("even"), Some(&7));
+}
