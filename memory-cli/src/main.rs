@@ -4,6 +4,7 @@ mod demo;
 mod episode;
 mod open;
 mod output;
+mod records;
 
 use std::{
     ffi::OsString,
@@ -82,6 +83,9 @@ enum Command {
     /// Start, log, complete, show, list and delete episodes.
     #[command(subcommand)]
     Episode(EpisodeCommand),
+    /// Store, read, update, delete, list and count memory records (facts, preferences, decisions, notes).
+    #[command(subcommand)]
+    Memory(records::RecordCommand),
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
@@ -118,6 +122,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = reply
                 .map_err(anyhow::Error::from)
                 .and_then(|reply| output::render(&reply, cli.global.format));
+            finish(&memory, text).await
+        }
+        Command::Memory(command) => {
+            let action = command.plan()?;
+            let (memory, records) =
+                open::open_both(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
+            let reply = action.run(&records).await;
+            let text = reply
+                .map_err(anyhow::Error::from)
+                .and_then(|reply| records::render(&reply, cli.global.format));
             finish(&memory, text).await
         }
         Command::Demo => demo::run(&cli.global).await,

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use memory_core::{CachedStore, Memory};
+use std::sync::Arc;
+
+use memory_core::{CachedStore, EpisodeStore, Memory, RecordStore, Records};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 
@@ -36,6 +38,17 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
 pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
+    open_both(config, no_cache).await.map(|(memory, _)| memory)
+}
+
+/// Episodes and memory records over one store.
+fn both<S: EpisodeStore + RecordStore>(store: S) -> (Memory, Records) {
+    let store = Arc::new(store);
+    (Memory::from_arc(store.clone()), Records::from_arc(store))
+}
+
+/// Like [`open`], with the memory records façade over the same store.
+pub async fn open_both(config: &DbConfig, no_cache: bool) -> anyhow::Result<(Memory, Records)> {
     // Read before anything is opened, so a bad value fails without side effects.
     let capacity = if no_cache {
         None
@@ -51,7 +64,7 @@ pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
         Err(err) => return Err(err.into()),
     };
     let Some(capacity) = capacity else {
-        return Ok(Memory::new(primary));
+        return Ok(both(primary));
     };
     let cached = match open_cache(config, capacity).await {
         // `TursoStore` is a handle on shared state, so the clone stays usable if the pair cannot be formed.
@@ -61,13 +74,13 @@ pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
         Err(err) => Err(err),
     };
     match cached {
-        Ok(store) => Ok(Memory::new(store)),
+        Ok(store) => Ok(both(store)),
         Err(err) => {
             eprintln!(
                 "warning: running without the cache: {}",
                 one_line(&format!("{err:#}"))
             );
-            Ok(Memory::new(primary))
+            Ok(both(primary))
         }
     }
 }

@@ -5,5 +5,6 @@ mod cache;
 mod demo;
 mod human;
 mod lifecycle;
+mod records;
 mod remote;
 mod support;

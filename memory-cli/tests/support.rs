@@ -38,6 +38,7 @@ impl Cli {
             "MEMORY_DB_URL",
             "MEMORY_DB_TOKEN",
             "MEMORY_CACHE_CAPACITY",
+            "MEMORY_SCOPE",
             "RUST_LOG",
         ] {
             cmd.env_remove(var);

@@ -1,0 +1,351 @@
+//! The `memory` commands: store, get, update, delete, list and count memory records of a scope.
+
+use std::io::Read as _;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use memory_core::{
+    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordStats, RecordUpdate,
+    Records, Scope, Stored,
+};
+use serde::Serialize;
+
+use crate::output::{Format, json};
+
+/// The scope used when neither `--scope` nor `MEMORY_SCOPE` names one.
+const DEFAULT_SCOPE: &str = "default";
+
+/// `memory-cli memory ...`
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Store a memory; storing the same content again in the scope returns the existing id.
+    Store(StoreArgs),
+    /// Print a memory.
+    Get(IdArgs),
+    /// Change a memory's tags, importance or metadata.
+    Update(UpdateArgs),
+    /// Delete a memory.
+    Delete(IdArgs),
+    /// List a scope's memories, newest first.
+    List(ListArgs),
+    /// Counts by kind, tag and scope, content size, oldest and newest.
+    Stats {
+        /// Only this scope [default: every scope].
+        #[arg(long)]
+        scope: Option<String>,
+    },
+}
+
+/// The scope every record command reads or writes.
+#[derive(Debug, Args)]
+pub struct ScopeArg {
+    /// The namespace, e.g. user:alice or project:payments (letters, digits and - _ . : / @).
+    #[arg(long, env = "MEMORY_SCOPE", default_value = DEFAULT_SCOPE)]
+    scope: String,
+}
+
+/// Arguments of `memory store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    scope: ScopeArg,
+    /// The memory; `-` reads it from standard input.
+    content: String,
+    /// fact, preference, decision, conversation or note.
+    #[arg(long, default_value = "note", value_parser = |s: &str| s.parse::<RecordKind>())]
+    kind: RecordKind,
+    /// A short summary.
+    #[arg(long)]
+    summary: Option<String>,
+    /// Where it applies or came up.
+    #[arg(long)]
+    context: Option<String>,
+    /// A tag (letters, digits, '-', '_', '.'); repeat for more.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Free metadata, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    metadata: Option<String>,
+    /// How much it matters, from 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    importance: f64,
+    /// Where it came from (a file, a session, a person).
+    #[arg(long)]
+    source: Option<String>,
+}
+
+/// A record id in a scope.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The memory id.
+    id: String,
+    #[command(flatten)]
+    scope: ScopeArg,
+}
+
+/// Arguments of `memory update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The memory id.
+    id: String,
+    #[command(flatten)]
+    scope: ScopeArg,
+    /// Replace the tags with these; repeat for more.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long, conflicts_with = "tags")]
+    clear_tags: bool,
+    /// The new importance, from 0 to 1.
+    #[arg(long)]
+    importance: Option<f64>,
+    /// The new metadata, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    metadata: Option<String>,
+}
+
+/// Arguments of `memory list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    scope: ScopeArg,
+    /// Only this kind.
+    #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
+    kind: Option<RecordKind>,
+    /// Only memories with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Most rows to print (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    limit: u32,
+    /// Rows to skip.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    offset: u32,
+}
+
+/// A checked request; running it is the only step that touches the store.
+#[derive(Debug)]
+pub enum Action {
+    /// Store a memory.
+    Store(NewRecord),
+    /// Read one.
+    Get(Scope, RecordId),
+    /// Update one.
+    Update(Scope, RecordId, RecordUpdate),
+    /// Delete one.
+    Delete(Scope, RecordId),
+    /// List a scope.
+    List(RecordQuery),
+    /// Count.
+    Stats(Option<Scope>),
+}
+
+/// What an [`Action`] produced.
+#[derive(Debug)]
+pub enum Reply {
+    /// Stored (or found as a duplicate).
+    Stored(Stored),
+    /// A record (read or updated).
+    Record(MemoryRecord),
+    /// Deleted.
+    Deleted(RecordId),
+    /// A listing.
+    Listed(Vec<MemoryRecord>),
+    /// Statistics.
+    Stats(RecordStats),
+}
+
+fn scope(arg: &ScopeArg) -> anyhow::Result<Scope> {
+    Ok(Scope::new(arg.scope.trim())?)
+}
+
+fn id(text: &str) -> anyhow::Result<RecordId> {
+    Ok(text.parse::<RecordId>()?)
+}
+
+fn metadata(text: Option<&str>) -> anyhow::Result<Option<Json>> {
+    text.map(|t| Json::from_text(t).context("invalid --metadata: not JSON"))
+        .transpose()
+}
+
+impl RecordCommand {
+    /// Parses and checks every argument, without touching the store.
+    pub fn plan(self) -> anyhow::Result<Action> {
+        Ok(match self {
+            RecordCommand::Store(args) => {
+                let content = if args.content == "-" {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("reading the memory from standard input")?;
+                    text
+                } else {
+                    args.content
+                };
+                let mut new = NewRecord::new(scope(&args.scope)?, args.kind, content);
+                new.summary = args.summary;
+                new.context = args.context;
+                new.tags = args.tags;
+                new.metadata =
+                    metadata(args.metadata.as_deref())?.unwrap_or_else(Json::empty_object);
+                new.importance = args.importance;
+                new.source = args.source;
+                // Checks every field now, so bad input never opens the store.
+                new.clone().into_record()?;
+                Action::Store(new)
+            }
+            RecordCommand::Get(args) => Action::Get(scope(&args.scope)?, id(&args.id)?),
+            RecordCommand::Update(args) => {
+                let update = RecordUpdate {
+                    tags: (args.clear_tags || !args.tags.is_empty()).then_some(args.tags),
+                    importance: args.importance,
+                    metadata: metadata(args.metadata.as_deref())?,
+                };
+                update.validate()?;
+                Action::Update(scope(&args.scope)?, id(&args.id)?, update)
+            }
+            RecordCommand::Delete(args) => Action::Delete(scope(&args.scope)?, id(&args.id)?),
+            RecordCommand::List(args) => {
+                let query = RecordQuery {
+                    kind: args.kind,
+                    tag: args.tag,
+                    offset: args.offset,
+                    limit: args.limit,
+                    ..RecordQuery::new(scope(&args.scope)?)
+                };
+                query.validate()?;
+                Action::List(query)
+            }
+            RecordCommand::Stats { scope } => {
+                let scope = scope.map(|s| Scope::new(s.trim())).transpose()?;
+                Action::Stats(scope)
+            }
+        })
+    }
+}
+
+impl Action {
+    /// Runs the action through the [`Records`] façade.
+    pub async fn run(self, records: &Records) -> memory_core::Result<Reply> {
+        Ok(match self {
+            Action::Store(new) => Reply::Stored(records.store(new).await?),
+            Action::Get(scope, id) => Reply::Record(records.get(&scope, id).await?),
+            Action::Update(scope, id, update) => {
+                Reply::Record(records.update(&scope, id, &update).await?)
+            }
+            Action::Delete(scope, id) => {
+                records.delete(&scope, id).await?;
+                Reply::Deleted(id)
+            }
+            Action::List(query) => Reply::Listed(records.list(&query).await?),
+            Action::Stats(scope) => Reply::Stats(records.stats(scope.as_ref()).await?),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Deleted {
+    id: RecordId,
+    deleted: bool,
+}
+
+/// Renders `reply` in `format`, ending with a newline.
+pub fn render(reply: &Reply, format: Format) -> anyhow::Result<String> {
+    if format == Format::Json {
+        return match reply {
+            Reply::Stored(stored) => json(stored),
+            Reply::Record(record) => json(record),
+            Reply::Deleted(id) => json(&Deleted {
+                id: *id,
+                deleted: true,
+            }),
+            Reply::Listed(rows) => json(rows),
+            Reply::Stats(stats) => json(stats),
+        };
+    }
+    Ok(match reply {
+        Reply::Stored(Stored {
+            id,
+            duplicate: false,
+        }) => format!("stored memory {id}\n"),
+        Reply::Stored(Stored {
+            id,
+            duplicate: true,
+        }) => {
+            format!("duplicate: the same content is already stored as memory {id}\n")
+        }
+        Reply::Record(record) => show(record),
+        Reply::Deleted(id) => format!("deleted memory {id}\n"),
+        Reply::Listed(rows) if rows.is_empty() => "no memories\n".into(),
+        Reply::Listed(rows) => rows
+            .iter()
+            .map(|r| {
+                let first = r.content.lines().next().unwrap_or("");
+                let cut: String = first.chars().take(60).collect();
+                let more = if cut.len() < r.content.len() {
+                    "…"
+                } else {
+                    ""
+                };
+                format!(
+                    "{}  {:<12}  {:.2}  {cut}{more}\n",
+                    r.id,
+                    r.kind.as_str(),
+                    r.importance
+                )
+            })
+            .collect(),
+        Reply::Stats(stats) => stats_text(stats),
+    })
+}
+
+fn show(r: &MemoryRecord) -> String {
+    let mut out = format!(
+        "memory      {}\nscope       {}\nkind        {}\n",
+        r.id, r.scope, r.kind
+    );
+    for (label, value) in [
+        ("summary", &r.summary),
+        ("context", &r.context),
+        ("source", &r.source),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!("{label:<12}{value}\n"));
+        }
+    }
+    if !r.tags.is_empty() {
+        out.push_str(&format!("tags        {}\n", r.tags.join(" ")));
+    }
+    out.push_str(&format!(
+        "importance  {:.2}\ncreated     {}\nupdated     {}\nhash        {}\n",
+        r.importance, r.created_at, r.updated_at, r.content_hash
+    ));
+    if r.metadata.as_str() != "{}" {
+        out.push_str(&format!("metadata    {}\n", r.metadata.as_str()));
+    }
+    out.push_str(&format!("\n{}\n", r.content.trim_end()));
+    out
+}
+
+fn stats_text(s: &RecordStats) -> String {
+    let mut out = format!(
+        "scope       {}\nmemories    {}\ncontent     {} bytes\n",
+        s.scope.as_deref().unwrap_or("(all)"),
+        s.total,
+        s.content_bytes
+    );
+    if let (Some(oldest), Some(newest)) = (s.oldest, s.newest) {
+        out.push_str(&format!("oldest      {oldest}\nnewest      {newest}\n"));
+    }
+    for (label, counts) in [
+        ("by kind", &s.by_kind),
+        ("by scope", &s.by_scope),
+        ("by tag", &s.by_tag),
+    ] {
+        if !counts.is_empty() {
+            let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            out.push_str(&format!("{label:<12}{}\n", parts.join(", ")));
+        }
+    }
+    out
+}

@@ -1,0 +1,191 @@
+//! The `memory` commands: dedup, scope isolation, updates, listing, statistics and bad input.
+
+use std::io::Write as _;
+
+use serde_json::Value;
+
+use crate::support::{Cli, failed};
+
+const NOTE: &str =
+    "Settlement tests run on tokio's paused clock; never sleep on the wall clock in tests.";
+
+fn scope_listing(cli: &Cli, scope: &str) -> Value {
+    cli.json(&["memory", "list", "--scope", scope, "--limit", "1000"])
+}
+
+#[test]
+fn memories_are_deduplicated_scoped_updated_and_counted() {
+    let cli = Cli::new();
+    let stored = cli.json(&[
+        "memory",
+        "store",
+        "--scope",
+        "project:payments",
+        "--kind",
+        "decision",
+        "--tag",
+        "async",
+        "--importance",
+        "0.8",
+        "--source",
+        "review of PR 812",
+        "--metadata",
+        r#"{"pr": 812}"#,
+        NOTE,
+    ]);
+    assert_eq!(stored["duplicate"], false);
+    let id = stored["id"].as_str().expect("id").to_string();
+
+    let again = cli.json(&["memory", "store", "--scope", "project:payments", NOTE]);
+    assert_eq!(again, serde_json::json!({ "id": id, "duplicate": true }));
+    let elsewhere = cli.json(&["memory", "store", "--scope", "user:alice", NOTE]);
+    assert_eq!(
+        elsewhere["duplicate"], false,
+        "another scope stores its own copy"
+    );
+
+    let record = cli.json(&["memory", "get", &id, "--scope", "project:payments"]);
+    assert_eq!(record["content"], NOTE);
+    assert_eq!(record["kind"], "decision");
+    assert_eq!(record["tags"], serde_json::json!(["async"]));
+    assert_eq!(record["metadata"], serde_json::json!({ "pr": 812 }));
+    assert_eq!(record["source"], "review of PR 812");
+    assert_eq!(record["content_hash"].as_str().map(str::len), Some(64));
+
+    failed(
+        cli.run(&["memory", "get", &id, "--scope", "user:bob"]),
+        "not found",
+    );
+
+    let updated = cli.json(&[
+        "memory",
+        "update",
+        &id,
+        "--scope",
+        "project:payments",
+        "--tag",
+        "testing",
+        "--importance",
+        "0.95",
+    ]);
+    assert_eq!(updated["tags"], serde_json::json!(["testing"]));
+    assert_eq!(updated["importance"], 0.95);
+    let tagged = cli.json(&[
+        "memory",
+        "list",
+        "--scope",
+        "project:payments",
+        "--tag",
+        "testing",
+    ]);
+    assert_eq!(tagged.as_array().map(Vec::len), Some(1));
+
+    let stats = cli.json(&["memory", "stats"]);
+    assert_eq!(stats["total"], 2);
+    assert_eq!(
+        stats["by_scope"],
+        serde_json::json!({ "project:payments": 1, "user:alice": 1 })
+    );
+    let scoped = cli.json(&["memory", "stats", "--scope", "project:payments"]);
+    assert_eq!(scoped["by_kind"], serde_json::json!({ "decision": 1 }));
+    assert_eq!(scoped["content_bytes"], NOTE.len());
+
+    let human = cli.text(&["memory", "list", "--scope", "project:payments"]);
+    assert!(human.contains(&id) && human.contains("decision"), "{human}");
+
+    cli.json(&["memory", "delete", &id, "--scope", "project:payments"]);
+    assert_eq!(
+        scope_listing(&cli, "project:payments"),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        scope_listing(&cli, "user:alice").as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn bad_memory_input_is_refused_and_changes_nothing() {
+    let cli = Cli::new();
+    let id = cli.json(&["memory", "store", "--scope", "s1", "--tag", "keep", NOTE])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let before = (scope_listing(&cli, "s1"), cli.json(&["memory", "stats"]));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["memory", "store", "--scope", "bad scope", "x"],
+            "invalid scope",
+        ),
+        (
+            vec!["memory", "store", "--scope", "s1", "--importance", "3", "x"],
+            "importance",
+        ),
+        (
+            vec!["memory", "store", "--scope", "s1", "--tag", "no space", "x"],
+            "tags[0]",
+        ),
+        (
+            vec!["memory", "store", "--scope", "s1", "--metadata", "[1]", "x"],
+            "metadata",
+        ),
+        (
+            vec![
+                "memory",
+                "store",
+                "--scope",
+                "s1",
+                "--metadata",
+                "{nope",
+                "x",
+            ],
+            "not JSON",
+        ),
+        (vec!["memory", "store", "--scope", "s1", "  "], "content"),
+        (
+            vec!["memory", "get", "not-an-id", "--scope", "s1"],
+            "invalid memory id",
+        ),
+        (
+            vec!["memory", "update", &id, "--scope", "s1"],
+            "nothing to change",
+        ),
+        (
+            vec!["memory", "update", &id, "--scope", "s1", "--importance=-1"],
+            "importance",
+        ),
+        (vec!["memory", "delete", &id, "--scope", "s2"], "not found"),
+        (
+            vec!["memory", "list", "--scope", "s1", "--limit", "0"],
+            "limit",
+        ),
+    ];
+    // Content over 1 MiB arrives on standard input (an argument that long is refused by the OS).
+    let mut child = cli
+        .command()
+        .arg("--db")
+        .arg(&cli.db)
+        .args(["memory", "store", "--scope", "s1", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all("x".repeat(1024 * 1024 + 1).as_bytes())
+        .expect("write");
+    drop(stdin);
+    failed(
+        child.wait_with_output().expect("wait"),
+        "invalid content: is 1048577 bytes; the limit is 1048576",
+    );
+    for (args, needle) in cases {
+        failed(cli.run(&args), needle);
+        assert_eq!(
+            (scope_listing(&cli, "s1"), cli.json(&["memory", "stats"])),
+            before,
+            "{args:?} changed the store"
+        );
+    }
+}
