@@ -5,8 +5,8 @@ use std::io::Read as _;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use memory_core::{
-    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordStats, RecordUpdate,
-    Records, Scope, Stored,
+    Json, MemoryRecord, NewRecord, RecordHit, RecordId, RecordKind, RecordQuery, RecordSearch,
+    RecordStats, RecordUpdate, Records, Scope, Stored,
 };
 use serde::Serialize;
 
@@ -28,6 +28,8 @@ pub enum RecordCommand {
     Delete(IdArgs),
     /// List a scope's memories, newest first.
     List(ListArgs),
+    /// Full-text search of a scope's memories (BM25 over content, summary, context and tags), best first.
+    Search(SearchArgs),
     /// Counts by kind, tag and scope, content size, oldest and newest.
     Stats {
         /// Only this scope [default: every scope].
@@ -123,6 +125,24 @@ pub struct ListArgs {
     offset: u32,
 }
 
+/// Arguments of `memory search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in plain words.
+    text: String,
+    #[command(flatten)]
+    scope: ScopeArg,
+    /// Only this kind.
+    #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
+    kind: Option<RecordKind>,
+    /// Only memories with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Most results (1 to 100).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    limit: u32,
+}
+
 /// A checked request; running it is the only step that touches the store.
 #[derive(Debug)]
 pub enum Action {
@@ -136,6 +156,8 @@ pub enum Action {
     Delete(Scope, RecordId),
     /// List a scope.
     List(RecordQuery),
+    /// Search a scope.
+    Search(RecordSearch),
     /// Count.
     Stats(Option<Scope>),
 }
@@ -151,6 +173,8 @@ pub enum Reply {
     Deleted(RecordId),
     /// A listing.
     Listed(Vec<MemoryRecord>),
+    /// Search results, best first.
+    Found(Vec<RecordHit>),
     /// Statistics.
     Stats(RecordStats),
 }
@@ -216,6 +240,17 @@ impl RecordCommand {
                 query.validate()?;
                 Action::List(query)
             }
+            RecordCommand::Search(args) => {
+                let search = RecordSearch {
+                    scope: scope(&args.scope)?,
+                    text: args.text,
+                    kind: args.kind,
+                    tag: args.tag,
+                    limit: args.limit,
+                };
+                search.validate()?;
+                Action::Search(search)
+            }
             RecordCommand::Stats { scope } => {
                 let scope = scope.map(|s| Scope::new(s.trim())).transpose()?;
                 Action::Stats(scope)
@@ -238,6 +273,7 @@ impl Action {
                 Reply::Deleted(id)
             }
             Action::List(query) => Reply::Listed(records.list(&query).await?),
+            Action::Search(search) => Reply::Found(records.search(&search).await?),
             Action::Stats(scope) => Reply::Stats(records.stats(scope.as_ref()).await?),
         })
     }
@@ -260,6 +296,7 @@ pub fn render(reply: &Reply, format: Format) -> anyhow::Result<String> {
                 deleted: true,
             }),
             Reply::Listed(rows) => json(rows),
+            Reply::Found(hits) => json(hits),
             Reply::Stats(stats) => json(stats),
         };
     }
@@ -280,23 +317,43 @@ pub fn render(reply: &Reply, format: Format) -> anyhow::Result<String> {
         Reply::Listed(rows) => rows
             .iter()
             .map(|r| {
-                let first = r.content.lines().next().unwrap_or("");
-                let cut: String = first.chars().take(60).collect();
-                let more = if cut.len() < r.content.len() {
-                    "…"
-                } else {
-                    ""
-                };
                 format!(
-                    "{}  {:<12}  {:.2}  {cut}{more}\n",
+                    "{}  {:<12}  {:.2}  {}\n",
                     r.id,
                     r.kind.as_str(),
-                    r.importance
+                    r.importance,
+                    first_line(r)
+                )
+            })
+            .collect(),
+        Reply::Found(hits) if hits.is_empty() => "no matches\n".into(),
+        Reply::Found(hits) => hits
+            .iter()
+            .enumerate()
+            .map(|(rank, h)| {
+                let r = &h.record;
+                format!(
+                    "{:>3}.  {}  {:<12}  {}\n",
+                    rank + 1,
+                    r.id,
+                    r.kind.as_str(),
+                    first_line(r)
                 )
             })
             .collect(),
         Reply::Stats(stats) => stats_text(stats),
     })
+}
+
+/// The first line of a record's content, cut to 60 characters.
+fn first_line(r: &MemoryRecord) -> String {
+    let first = r.content.lines().next().unwrap_or("");
+    let cut: String = first.chars().take(60).collect();
+    if cut.len() < r.content.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
 }
 
 fn show(r: &MemoryRecord) -> String {

@@ -90,6 +90,43 @@ fn memories_are_deduplicated_scoped_updated_and_counted() {
     assert_eq!(scoped["by_kind"], serde_json::json!({ "decision": 1 }));
     assert_eq!(scoped["content_bytes"], NOTE.len());
 
+    let hits = cli.json(&[
+        "memory",
+        "search",
+        "--scope",
+        "project:payments",
+        "database migration rollback",
+    ]);
+    assert_eq!(
+        hits.as_array().map(Vec::len),
+        Some(0),
+        "no word of the query is in the scope"
+    );
+    let hits = cli.json(&[
+        "memory",
+        "search",
+        "--scope",
+        "project:payments",
+        "wall clock sleep",
+    ]);
+    assert_eq!(
+        hits[0]["record"]["id"],
+        id.as_str(),
+        "search finds it by its words"
+    );
+    assert!(hits[0]["bm25"].is_number());
+    let human = cli.text(&[
+        "memory",
+        "search",
+        "--scope",
+        "project:payments",
+        "paused clock",
+    ]);
+    assert!(
+        human.starts_with("  1.  ") && human.contains(&id),
+        "{human}"
+    );
+
     let human = cli.text(&["memory", "list", "--scope", "project:payments"]);
     assert!(human.contains(&id) && human.contains("decision"), "{human}");
 
@@ -157,6 +194,14 @@ fn bad_memory_input_is_refused_and_changes_nothing() {
         (vec!["memory", "delete", &id, "--scope", "s2"], "not found"),
         (
             vec!["memory", "list", "--scope", "s1", "--limit", "0"],
+            "limit",
+        ),
+        (
+            vec!["memory", "search", "--scope", "s1", "  "],
+            "invalid query",
+        ),
+        (
+            vec!["memory", "search", "--scope", "s1", "x", "--limit", "101"],
             "limit",
         ),
     ];

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::{
     Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
-    EpisodeSummary, ExecutionStep, MemoryRecord, RecordId, RecordQuery, RecordStats, RecordStore,
-    RecordUpdate, Result, Revision, Scope, Stored, Versioned,
+    EpisodeSummary, ExecutionStep, MemoryRecord, RecordHit, RecordId, RecordQuery, RecordSearch,
+    RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored, Versioned,
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
@@ -195,5 +195,9 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P
 
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
         self.primary.record_stats(scope).await
+    }
+
+    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
+        self.primary.search_records(search).await
     }
 }

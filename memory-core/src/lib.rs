@@ -72,5 +72,5 @@ pub use record::{
 pub use records::Records;
 pub use storage::{
     Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT,
-    RecordQuery, RecordStore, Revision, Versioned,
+    MAX_SEARCH_LIMIT, RecordHit, RecordQuery, RecordSearch, RecordStore, Revision, Versioned,
 };

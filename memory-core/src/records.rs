@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Error, MemoryRecord, NewRecord, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate,
-    Result, Scope, Stored,
+    Error, MemoryRecord, NewRecord, RecordHit, RecordId, RecordQuery, RecordSearch, RecordStats,
+    RecordStore, RecordUpdate, Result, Scope, Stored,
 };
 
 /// Memory records over any [`RecordStore`]. Cloning is cheap and shares the store.
@@ -68,6 +68,12 @@ impl Records {
     pub async fn list(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {
         query.validate()?;
         self.store.list_records(query).await
+    }
+
+    /// Full-text search of a scope's records, best first.
+    pub async fn search(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
+        search.validate()?;
+        self.store.search_records(search).await
     }
 
     /// Counts and sizes for one scope, or for every scope.

@@ -247,6 +247,53 @@ impl RecordQuery {
     }
 }
 
+/// Most results one search returns.
+pub const MAX_SEARCH_LIMIT: u32 = 100;
+
+/// A full-text search of one scope's records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordSearch {
+    /// The scope to search.
+    pub scope: Scope,
+    /// What to look for, in plain words.
+    pub text: String,
+    /// Only this kind.
+    pub kind: Option<RecordKind>,
+    /// Only records carrying this tag.
+    pub tag: Option<String>,
+    /// Results to return, 1 to [`MAX_SEARCH_LIMIT`].
+    pub limit: u32,
+}
+
+impl RecordSearch {
+    /// Checks the text, the limit and the tag.
+    pub fn validate(&self) -> Result<()> {
+        if self.text.trim().is_empty() {
+            return Err(Error::validation("query", "must not be empty"));
+        }
+        crate::validate::record_text("query", &self.text)?;
+        if self.limit == 0 || self.limit > MAX_SEARCH_LIMIT {
+            return Err(Error::validation(
+                "limit",
+                format!("must be 1 to {MAX_SEARCH_LIMIT}, got {}", self.limit),
+            ));
+        }
+        if let Some(tag) = &self.tag {
+            crate::validate::tags(std::slice::from_ref(tag))?;
+        }
+        Ok(())
+    }
+}
+
+/// A record found by a search, with its full-text score (BM25, higher is better).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RecordHit {
+    /// The record.
+    pub record: MemoryRecord,
+    /// Its BM25 score for the query; only comparable within one search.
+    pub bm25: f64,
+}
+
 /// A store of memory records. Every call names a scope, and a record is found only in its own scope.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
@@ -273,4 +320,7 @@ pub trait RecordStore: Send + Sync + 'static {
 
     /// Counts and sizes for one scope, or for every scope.
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats>;
+
+    /// Full-text search of one scope's records (content, summary, context, tags), best first.
+    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>>;
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use libsql::{Row, Value};
 use memory_core::{
-    Json, MemoryRecord, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result,
-    Scope, Stored, Timestamp,
+    Json, MemoryRecord, RecordHit, RecordId, RecordQuery, RecordSearch, RecordStats, RecordStore,
+    RecordUpdate, Result, Scope, Stored, Timestamp,
 };
 
 use crate::{
@@ -69,6 +69,18 @@ async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Turns plain words into an FTS5 query: every word becomes a quoted term, and the terms are OR-ed so BM25 ranks
+/// records by how many of them they contain and how rare those are. Quoting keeps FTS5's operators (`AND`, `*`,
+/// `:`, `"`) in user text from being interpreted. `None` when the text has no word at all.
+pub(crate) fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
 #[async_trait]
@@ -213,6 +225,53 @@ impl RecordStore for TursoStore {
         .await
     }
 
+    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
+        search.validate()?;
+        let Some(query) = fts_query(&search.text) else {
+            return Ok(Vec::new());
+        };
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT {columns}, bm25(memory_records_fts) FROM memory_records_fts \
+             JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
+             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2"
+        );
+        let mut params = vec![Value::Text(query), Value::Text(search.scope.to_string())];
+        if let Some(kind) = search.kind {
+            params.push(Value::Text(kind.as_str().into()));
+            sql.push_str(&format!(" AND r.kind = ?{}", params.len()));
+        }
+        if let Some(tag) = &search.tag {
+            params.push(Value::Text(tag.clone()));
+            sql.push_str(&format!(
+                " AND r.id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
+                params.len()
+            ));
+        }
+        params.push(Value::Integer(i64::from(search.limit)));
+        sql.push_str(&format!(
+            " ORDER BY bm25(memory_records_fts), r.id LIMIT ?{}",
+            params.len()
+        ));
+        self.read(|db| async move {
+            let mut rows = db.conn.query(&sql, params).await.db()?;
+            let mut hits = Vec::new();
+            while let Some(row) = rows.next().await.db()? {
+                // SQLite's bm25() is lower for better matches; the hit carries it negated, higher is better.
+                hits.push(RecordHit {
+                    record: record_from_row(&row)?,
+                    bm25: -row.get::<f64>(13).db()?,
+                });
+            }
+            Ok(hits)
+        })
+        .await
+    }
+
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
         let filter = scope.map_or(Value::Null, |s| Value::Text(s.to_string()));
         self.read(|db| async move {
@@ -272,5 +331,27 @@ impl RecordStore for TursoStore {
             Ok(stats)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn user_text_becomes_quoted_or_terms() {
+        assert_eq!(
+            fts_query("Why is the *settlement* test \"flaky\"?").as_deref(),
+            Some(r#""why" OR "is" OR "the" OR "settlement" OR "test" OR "flaky""#)
+        );
+        assert_eq!(
+            fts_query("tokio::time::pause").as_deref(),
+            Some(r#""tokio" OR "time" OR "pause""#)
+        );
+        assert_eq!(
+            fts_query("NEAR(a b) AND c").as_deref(),
+            Some(r#""near" OR "a" OR "b" OR "and" OR "c""#)
+        );
+        assert_eq!(fts_query("?! -- :"), None);
     }
 }

@@ -28,10 +28,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "memory_records",
         sql: include_str!("migrations/0002_memory_records.sql"),
     },
+    Migration {
+        version: 3,
+        name: "memory_records_fts",
+        sql: include_str!("migrations/0003_memory_records_fts.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

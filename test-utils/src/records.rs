@@ -3,8 +3,8 @@
 use std::future::Future;
 
 use memory_core::{
-    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordStore, RecordUpdate,
-    Scope, Stored,
+    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordSearch, RecordStore,
+    RecordUpdate, Scope, Stored,
 };
 use serde_json::json;
 
@@ -33,6 +33,114 @@ where
     dedup_and_isolation(&fresh().await).await;
     updates_and_deletes(&fresh().await).await;
     listing_and_stats(&fresh().await).await;
+    search(&fresh().await).await;
+}
+
+async fn search(store: &impl RecordStore) {
+    let flaky = record(
+        "project:payments",
+        RecordKind::Fact,
+        "The settlement test is flaky because retries sleep on the wall clock; tokio::time::pause fixes it",
+        &["testing"],
+    );
+    let deploys = record(
+        "project:payments",
+        RecordKind::Note,
+        "Deploys go out on Tuesdays after the standup",
+        &[],
+    );
+    let backoff = record(
+        "project:payments",
+        RecordKind::Decision,
+        "Use exponential backoff with jitter for webhook retries",
+        &[],
+    );
+    let alice = record(
+        "user:alice",
+        RecordKind::Note,
+        "flaky settlement test notes from alice",
+        &[],
+    );
+    for r in [&flaky, &deploys, &backoff, &alice] {
+        store.store_record(r).await.expect("store");
+    }
+    let query = |text: &str| RecordSearch {
+        scope: flaky.scope.clone(),
+        text: text.into(),
+        kind: None,
+        tag: None,
+        limit: 10,
+    };
+    let hits = store
+        .search_records(&query("Why is the settlement test flaky?"))
+        .await
+        .expect("search");
+    assert_eq!(
+        hits.first().map(|h| h.record.id),
+        Some(flaky.id),
+        "the matching record ranks first"
+    );
+    assert!(
+        hits.iter().all(|h| h.record.scope == flaky.scope),
+        "search stays in its scope"
+    );
+    assert!(
+        hits.windows(2).all(|w| w[0].bm25 >= w[1].bm25),
+        "best first"
+    );
+    assert_eq!(hits[0].record, flaky);
+
+    let decisions = RecordSearch {
+        kind: Some(RecordKind::Decision),
+        ..query("retries")
+    };
+    let found: Vec<_> = store
+        .search_records(&decisions)
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|h| h.record.id)
+        .collect();
+    assert_eq!(found, vec![backoff.id], "kind filter");
+    let tagged = RecordSearch {
+        tag: Some("testing".into()),
+        ..query("retries clock")
+    };
+    let found: Vec<_> = store
+        .search_records(&tagged)
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|h| h.record.id)
+        .collect();
+    assert_eq!(found, vec![flaky.id], "tag filter");
+    // FTS5 operators in user text are quoted as words: a search for them runs instead of failing to parse.
+    store
+        .search_records(&query("AND OR \"* : NEAR("))
+        .await
+        .expect("operators are searched as words");
+    assert!(
+        store
+            .search_records(&query("?!"))
+            .await
+            .expect("no words")
+            .is_empty()
+    );
+
+    assert!(
+        store
+            .delete_record(&flaky.scope, flaky.id)
+            .await
+            .expect("delete")
+    );
+    let after = store
+        .search_records(&query("settlement flaky"))
+        .await
+        .expect("search");
+    assert!(
+        after.iter().all(|h| h.record.id != flaky.id),
+        "a deleted record is not found"
+    );
 }
 
 async fn dedup_and_isolation(store: &impl RecordStore) {
