@@ -4,6 +4,7 @@ mod demo;
 mod episode;
 mod open;
 mod output;
+mod query;
 mod records;
 
 use std::{
@@ -86,6 +87,8 @@ enum Command {
     /// Store, read, update, delete, list and count memory records (facts, preferences, decisions, notes).
     #[command(subcommand)]
     Memory(records::RecordCommand),
+    /// Print the memories of a scope that best match a text, as a block that fits a token budget (cl100k).
+    Query(query::QueryArgs),
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
@@ -132,6 +135,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = reply
                 .map_err(anyhow::Error::from)
                 .and_then(|reply| records::render(&reply, cli.global.format));
+            finish(&memory, text).await
+        }
+        Command::Query(args) => {
+            let query = args.plan()?;
+            let (memory, records) =
+                open::open_both(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
+            let text = query
+                .run(&records)
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|context| query::render(&context, cli.global.format));
             finish(&memory, text).await
         }
         Command::Demo => demo::run(&cli.global).await,

@@ -234,3 +234,68 @@ fn bad_memory_input_is_refused_and_changes_nothing() {
         );
     }
 }
+
+#[test]
+fn query_prints_the_best_memories_within_the_budget() {
+    let cli = Cli::new();
+    for i in 0..12 {
+        cli.json(&[
+            "memory",
+            "store",
+            "--scope",
+            "project:payments",
+            &format!("Settlement note {i}: retries sleep on the wall clock, so the settlement test is flaky {}", "x ".repeat(i * 10)),
+        ]);
+    }
+    cli.json(&[
+        "memory",
+        "store",
+        "--scope",
+        "project:web",
+        "settlement flaky elsewhere",
+    ]);
+    for budget in [30, 120, 400, 5000] {
+        let ctx = cli.json(&[
+            "query",
+            "--scope",
+            "project:payments",
+            "--budget",
+            &budget.to_string(),
+            "why is the settlement test flaky",
+        ]);
+        let tokens = ctx["tokens"].as_u64().expect("tokens");
+        assert!(
+            tokens <= budget,
+            "{tokens} tokens over a budget of {budget}"
+        );
+        let included = ctx["included"].as_array().expect("included").len();
+        let omitted = ctx["omitted"].as_array().expect("omitted").len();
+        assert_eq!(
+            included + omitted,
+            12,
+            "only the scope's memories are considered"
+        );
+        assert_eq!(
+            ctx["text"].as_str().map(|t| t.matches("<memory ").count()),
+            Some(included)
+        );
+    }
+    let text = cli.text(&[
+        "query",
+        "--scope",
+        "project:payments",
+        "--budget",
+        "5000",
+        "settlement flaky",
+    ]);
+    assert!(text.starts_with("<memory id=\""), "{text}");
+    assert!(!text.contains("elsewhere"), "nothing crosses scopes");
+    failed(
+        cli.run(&["query", "--scope", "project:payments", "--budget", "0", "x"]),
+        "invalid budget",
+    );
+    failed(
+        cli.run(&["query", "--scope", "project:payments", " "]),
+        "invalid query",
+    );
+}

@@ -46,6 +46,7 @@
 mod blocking;
 mod cached;
 mod codec;
+pub mod context;
 mod episode;
 mod error;
 mod memory;

@@ -1,0 +1,97 @@
+//! `memory-cli query`: the best-matching memories of a scope as a context block that fits a token budget.
+
+use clap::Args;
+use memory_core::{
+    RecordKind, RecordSearch, Records, Scope,
+    context::{self, Context, ContextItem},
+};
+
+use crate::{output::Format, output::json};
+
+/// Arguments of `query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// What the agent is about to do or wants to know, in plain words.
+    text: String,
+    /// The namespace to search.
+    #[arg(long, env = "MEMORY_SCOPE", default_value = "default")]
+    scope: String,
+    /// Most cl100k tokens the block may take.
+    #[arg(long, value_name = "TOKENS", default_value_t = 2000)]
+    budget: usize,
+    /// Only this kind.
+    #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
+    kind: Option<RecordKind>,
+    /// Only memories with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Most memories to consider (1 to 100).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    limit: u32,
+}
+
+/// A checked query.
+#[derive(Debug)]
+pub struct Query {
+    search: RecordSearch,
+    budget: usize,
+}
+
+impl QueryArgs {
+    /// Parses and checks every argument, without touching the store.
+    pub fn plan(self) -> anyhow::Result<Query> {
+        let search = RecordSearch {
+            scope: Scope::new(self.scope.trim())?,
+            text: self.text,
+            kind: self.kind,
+            tag: self.tag,
+            limit: self.limit,
+        };
+        search.validate()?;
+        // An empty item list still checks the budget's range.
+        context::assemble(&[], self.budget)?;
+        Ok(Query {
+            search,
+            budget: self.budget,
+        })
+    }
+}
+
+impl Query {
+    /// Searches and assembles the block.
+    pub async fn run(self, records: &Records) -> memory_core::Result<Context> {
+        let hits = records.search(&self.search).await?;
+        let items: Vec<ContextItem> = hits
+            .into_iter()
+            .map(|hit| {
+                let r = hit.record;
+                let mut attributes = vec![
+                    ("kind", r.kind.as_str().to_string()),
+                    ("importance", format!("{:.2}", r.importance)),
+                    (
+                        "stored",
+                        r.created_at.to_datetime().format("%Y-%m-%d").to_string(),
+                    ),
+                ];
+                if let Some(source) = r.source {
+                    attributes.push(("source", source));
+                }
+                ContextItem {
+                    tag: "memory",
+                    id: r.id.to_string(),
+                    attributes,
+                    body: r.content,
+                }
+            })
+            .collect();
+        context::assemble(&items, self.budget)
+    }
+}
+
+/// Renders the block (human) or the block with its accounting (JSON).
+pub fn render(context: &Context, format: Format) -> anyhow::Result<String> {
+    match format {
+        Format::Json => json(context),
+        Format::Human => Ok(context.text.clone()),
+    }
+}
