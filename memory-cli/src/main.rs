@@ -2,6 +2,7 @@
 
 mod demo;
 mod episode;
+mod eval;
 mod open;
 mod output;
 mod query;
@@ -89,6 +90,10 @@ enum Command {
     Memory(records::RecordCommand),
     /// Print the memories of a scope that best match a text, as a block that fits a token budget (cl100k).
     Query(query::QueryArgs),
+    /// Measure retrieval quality on a dataset (in a temporary database unless --db, --db-url or MEMORY_DB is
+    /// given).
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
@@ -148,8 +153,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .and_then(|context| query::render(&context, cli.global.format));
             finish(&memory, text).await
         }
+        Command::Eval(eval::EvalCommand::Retrieval(args)) => {
+            let conversations = eval::load(&args.dataset)?;
+            let (_dir, config) = scratch_or_given(&cli.global)?;
+            let (memory, records) = open::open_both(&config, cli.global.no_cache).await?;
+            let text = eval::run(&records, conversations)
+                .await
+                .and_then(|report| eval::render(&report, cli.global.format));
+            finish(&memory, text).await
+        }
         Command::Demo => demo::run(&cli.global).await,
     }
+}
+
+/// The database the options name explicitly, or else a fresh one in a temporary directory that is removed when
+/// the returned guard drops.
+fn scratch_or_given(
+    global: &GlobalArgs,
+) -> anyhow::Result<(Option<tempfile::TempDir>, memory_storage_turso::DbConfig)> {
+    if global.db().is_some() || global.db_url().is_some() {
+        return Ok((None, open::db_config(global)?));
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let config = memory_storage_turso::DbConfig::local(dir.path().join("eval.db"));
+    Ok((Some(dir), config))
 }
 
 /// Closes the store (which checkpoints the cache) whatever happened, then prints the command's output.

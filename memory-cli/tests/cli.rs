@@ -3,6 +3,7 @@
 mod bad_input;
 mod cache;
 mod demo;
+mod eval;
 mod human;
 mod lifecycle;
 mod records;

@@ -175,6 +175,8 @@ pub struct NewRecord {
     pub importance: f64,
     /// Where it came from.
     pub source: Option<String>,
+    /// When it happened, for memories imported from elsewhere (conversation logs, sessions); `None` for now.
+    pub created_at: Option<Timestamp>,
 }
 
 impl NewRecord {
@@ -190,6 +192,7 @@ impl NewRecord {
             metadata: Json::empty_object(),
             importance: 0.5,
             source: None,
+            created_at: None,
         }
     }
 
@@ -207,6 +210,7 @@ impl NewRecord {
         validate::metadata(&self.metadata)?;
         validate::importance(self.importance)?;
         let now = Timestamp::now();
+        let created_at = self.created_at.unwrap_or(now);
         Ok(MemoryRecord {
             id: RecordId::new(),
             content_hash: content_hash(&self.content),
@@ -219,8 +223,8 @@ impl NewRecord {
             metadata: self.metadata,
             importance: self.importance,
             source: self.source,
-            created_at: now,
-            updated_at: now,
+            created_at,
+            updated_at: created_at,
         })
     }
 }

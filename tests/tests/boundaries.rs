@@ -9,9 +9,31 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "libsql", "redb", "rmcp", "clap", "axum", "wasmtime", "postcard",
 ];
 
+/// The host's target triple, from `rustc -vV`.
+fn host() -> String {
+    let output = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("a host line")
+        .to_string()
+}
+
+/// The dependency graph for this host: other platforms' crates are not downloaded by a build, and offline
+/// metadata would ask for them.
 fn metadata() -> Value {
     let output = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+            &host(),
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
