@@ -47,6 +47,7 @@ mod blocking;
 mod cached;
 mod codec;
 pub mod context;
+mod embed;
 mod episode;
 mod error;
 mod memory;
@@ -60,6 +61,7 @@ pub mod validate;
 pub use blocking::run_blocking;
 pub use cached::CachedStore;
 pub use codec::{Json, Timestamp};
+pub use embed::{Embedder, LexicalEmbedder, cosine};
 pub use episode::{
     Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION,
     Reflection, RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
