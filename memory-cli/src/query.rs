@@ -2,29 +2,25 @@
 
 use clap::Args;
 use memory_core::{
-    RecordKind, RecordSearch, Records, Scope,
+    RecordSearch, Records,
     context::{self, Context, ContextItem},
 };
 
-use crate::{output::Format, output::json};
+use crate::{
+    output::{Format, json},
+    records::Filters,
+};
 
 /// Arguments of `query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// What the agent is about to do or wants to know, in plain words.
     text: String,
-    /// The namespace to search.
-    #[arg(long, env = "MEMORY_SCOPE", default_value = "default")]
-    scope: String,
+    #[command(flatten)]
+    filters: Filters,
     /// Most cl100k tokens the block may take.
     #[arg(long, value_name = "TOKENS", default_value_t = 2000)]
     budget: usize,
-    /// Only this kind.
-    #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
-    kind: Option<RecordKind>,
-    /// Only memories with this tag.
-    #[arg(long)]
-    tag: Option<String>,
     /// Most memories to consider (1 to 100).
     #[arg(long, value_name = "N", default_value_t = 20)]
     limit: u32,
@@ -40,14 +36,7 @@ pub struct Query {
 impl QueryArgs {
     /// Parses and checks every argument, without touching the store.
     pub fn plan(self) -> anyhow::Result<Query> {
-        let search = RecordSearch {
-            scope: Scope::new(self.scope.trim())?,
-            text: self.text,
-            kind: self.kind,
-            tag: self.tag,
-            limit: self.limit,
-        };
-        search.validate()?;
+        let search = self.filters.search(self.text, self.limit)?;
         // An empty item list still checks the budget's range.
         context::assemble(&[], self.budget)?;
         Ok(Query {

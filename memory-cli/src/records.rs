@@ -106,9 +106,9 @@ pub struct UpdateArgs {
     metadata: Option<String>,
 }
 
-/// Arguments of `memory list`.
+/// The scope and filters that `memory list`, `memory search` and `query` share.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub struct Filters {
     #[command(flatten)]
     scope: ScopeArg,
     /// Only this kind.
@@ -117,6 +117,28 @@ pub struct ListArgs {
     /// Only memories with this tag.
     #[arg(long)]
     tag: Option<String>,
+}
+
+impl Filters {
+    /// A checked search for `text` with these filters.
+    pub fn search(self, text: String, limit: u32) -> anyhow::Result<RecordSearch> {
+        let search = RecordSearch {
+            scope: scope(&self.scope)?,
+            text,
+            kind: self.kind,
+            tag: self.tag,
+            limit,
+        };
+        search.validate()?;
+        Ok(search)
+    }
+}
+
+/// Arguments of `memory list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    filters: Filters,
     /// Most rows to print (1 to 1000).
     #[arg(long, value_name = "N", default_value_t = 20)]
     limit: u32,
@@ -131,13 +153,7 @@ pub struct SearchArgs {
     /// What to look for, in plain words.
     text: String,
     #[command(flatten)]
-    scope: ScopeArg,
-    /// Only this kind.
-    #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
-    kind: Option<RecordKind>,
-    /// Only memories with this tag.
-    #[arg(long)]
-    tag: Option<String>,
+    filters: Filters,
     /// Most results (1 to 100).
     #[arg(long, value_name = "N", default_value_t = 10)]
     limit: u32,
@@ -231,25 +247,17 @@ impl RecordCommand {
             RecordCommand::Delete(args) => Action::Delete(scope(&args.scope)?, id(&args.id)?),
             RecordCommand::List(args) => {
                 let query = RecordQuery {
-                    kind: args.kind,
-                    tag: args.tag,
+                    kind: args.filters.kind,
+                    tag: args.filters.tag,
                     offset: args.offset,
                     limit: args.limit,
-                    ..RecordQuery::new(scope(&args.scope)?)
+                    ..RecordQuery::new(scope(&args.filters.scope)?)
                 };
                 query.validate()?;
                 Action::List(query)
             }
             RecordCommand::Search(args) => {
-                let search = RecordSearch {
-                    scope: scope(&args.scope)?,
-                    text: args.text,
-                    kind: args.kind,
-                    tag: args.tag,
-                    limit: args.limit,
-                };
-                search.validate()?;
-                Action::Search(search)
+                Action::Search(args.filters.search(args.text, args.limit)?)
             }
             RecordCommand::Stats { scope } => {
                 let scope = scope.map(|s| Scope::new(s.trim())).transpose()?;
