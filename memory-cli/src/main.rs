@@ -118,52 +118,54 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the command and prints its result.
+/// Runs the command and prints its result. Every argument is checked before the store is opened, so bad input
+/// never creates or touches a database.
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = &cli.global;
+    let format = global.format;
     match cli.command {
         Command::Episode(command) => {
-            // Every argument is checked before the store is opened, so bad input never creates or touches a
-            // database.
             let action = command.plan()?;
-            let memory = open::open(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
-            let reply = action.run(&memory).await;
-            let text = reply
-                .map_err(anyhow::Error::from)
-                .and_then(|reply| output::render(&reply, cli.global.format));
-            finish(&memory, text).await
+            with_store(global, open::db_config(global)?, async |memory, _| {
+                output::render(&action.run(memory).await?, format)
+            })
+            .await
         }
         Command::Memory(command) => {
             let action = command.plan()?;
-            let (memory, records) =
-                open::open_both(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
-            let reply = action.run(&records).await;
-            let text = reply
-                .map_err(anyhow::Error::from)
-                .and_then(|reply| records::render(&reply, cli.global.format));
-            finish(&memory, text).await
+            with_store(global, open::db_config(global)?, async |_, records| {
+                records::render(&action.run(records).await?, format)
+            })
+            .await
         }
         Command::Query(args) => {
             let query = args.plan()?;
-            let (memory, records) =
-                open::open_both(&open::db_config(&cli.global)?, cli.global.no_cache).await?;
-            let text = query
-                .run(&records)
-                .await
-                .map_err(anyhow::Error::from)
-                .and_then(|context| query::render(&context, cli.global.format));
-            finish(&memory, text).await
+            with_store(global, open::db_config(global)?, async |_, records| {
+                query::render(&query.run(records).await?, format)
+            })
+            .await
         }
         Command::Eval(eval::EvalCommand::Retrieval(args)) => {
             let conversations = eval::load(&args.dataset)?;
-            let (_dir, config) = scratch_or_given(&cli.global)?;
-            let (memory, records) = open::open_both(&config, cli.global.no_cache).await?;
-            let text = eval::run(&records, conversations)
-                .await
-                .and_then(|report| eval::render(&report, cli.global.format));
-            finish(&memory, text).await
+            let (_dir, config) = scratch_or_given(global)?;
+            with_store(global, config, async |_, records| {
+                eval::render(&eval::run(records, conversations).await?, format)
+            })
+            .await
         }
-        Command::Demo => demo::run(&cli.global).await,
+        Command::Demo => demo::run(global).await,
     }
+}
+
+/// Opens the store, runs `work` on its episodes and records, closes the store and prints what `work` returned.
+async fn with_store(
+    global: &GlobalArgs,
+    config: memory_storage_turso::DbConfig,
+    work: impl AsyncFnOnce(&Memory, &memory_core::Records) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let (memory, records) = open::open_both(&config, global.no_cache).await?;
+    let text = work(&memory, &records).await;
+    finish(&memory, text).await
 }
 
 /// The database the options name explicitly, or else a fresh one in a temporary directory that is removed when
