@@ -8,7 +8,9 @@ use std::{collections::BTreeMap, path::PathBuf, time::Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use memory_core::{NewRecord, RecordId, RecordKind, RecordSearch, Records, Scope, Timestamp};
+use memory_core::{
+    NewRecord, Ranking, RecordId, RecordKind, RecordSearch, Records, Scope, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,6 +32,9 @@ pub struct RetrievalArgs {
     /// The dataset: a JSON list of conversations with `conversation` and `qa`, as LoCoMo publishes it.
     #[arg(long, value_name = "FILE")]
     pub dataset: PathBuf,
+    /// bm25, vector or hybrid.
+    #[arg(long, default_value = "bm25", value_parser = |s: &str| s.parse::<Ranking>())]
+    pub ranking: Ranking,
 }
 
 #[derive(Deserialize)]
@@ -148,7 +153,7 @@ pub struct Report {
     /// Metrics over every question.
     pub overall: Metrics,
     /// How results were ranked.
-    pub ranking: &'static str,
+    pub ranking: String,
 }
 
 /// Scores of one question.
@@ -161,7 +166,11 @@ struct Scored {
 }
 
 /// Stores every turn, asks every question of categories 1-4, and measures.
-pub async fn run(records: &Records, conversations: Vec<Conversation>) -> anyhow::Result<Report> {
+pub async fn run(
+    records: &Records,
+    conversations: Vec<Conversation>,
+    ranking: Ranking,
+) -> anyhow::Result<Report> {
     let total_turns: usize = conversations.iter().map(|c| c.turns.len()).sum();
     let questions: usize = conversations
         .iter()
@@ -207,6 +216,8 @@ pub async fn run(records: &Records, conversations: Vec<Conversation>) -> anyhow:
                 kind: None,
                 tag: None,
                 limit: TOP_K,
+                ranking,
+                embedding: None,
             };
             let started = Instant::now();
             let hits = records.search(&search).await?;
@@ -229,7 +240,10 @@ pub async fn run(records: &Records, conversations: Vec<Conversation>) -> anyhow:
         turns: total_turns,
         by_category,
         overall: metrics(&scored.iter().collect::<Vec<_>>()),
-        ranking: "bm25",
+        ranking: match ranking {
+            Ranking::Bm25 => "bm25".to_string(),
+            _ => format!("{} with {}", ranking.as_str(), records.embedder().id()),
+        },
     })
 }
 

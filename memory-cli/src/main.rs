@@ -149,7 +149,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let conversations = eval::load(&args.dataset)?;
             let (_dir, config) = scratch_or_given(global)?;
             with_store(global, config, async |_, records| {
-                eval::render(&eval::run(records, conversations).await?, format)
+                eval::render(
+                    &eval::run(records, conversations, args.ranking).await?,
+                    format,
+                )
             })
             .await
         }

@@ -8,7 +8,7 @@ use memory_core::{
 
 use crate::{
     output::{Format, json},
-    records::Filters,
+    records::{Filters, RankingArg},
 };
 
 /// Arguments of `query`.
@@ -18,6 +18,8 @@ pub struct QueryArgs {
     text: String,
     #[command(flatten)]
     filters: Filters,
+    #[command(flatten)]
+    ranking: RankingArg,
     /// Most cl100k tokens the block may take.
     #[arg(long, value_name = "TOKENS", default_value_t = 2000)]
     budget: usize,
@@ -36,7 +38,7 @@ pub struct Query {
 impl QueryArgs {
     /// Parses and checks every argument, without touching the store.
     pub fn plan(self) -> anyhow::Result<Query> {
-        let search = self.filters.search(self.text, self.limit)?;
+        let search = self.filters.search(self.text, self.limit, &self.ranking)?;
         // An empty item list still checks the budget's range.
         context::assemble(&[], self.budget)?;
         Ok(Query {

@@ -5,8 +5,8 @@ use std::io::Read as _;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use memory_core::{
-    Json, MemoryRecord, NewRecord, RecordHit, RecordId, RecordKind, RecordQuery, RecordSearch,
-    RecordStats, RecordUpdate, Records, Scope, Stored,
+    Json, MemoryRecord, NewRecord, Ranking, RecordHit, RecordId, RecordKind, RecordQuery,
+    RecordSearch, RecordStats, RecordUpdate, Records, Scope, Stored,
 };
 use serde::Serialize;
 
@@ -119,18 +119,38 @@ pub struct Filters {
     tag: Option<String>,
 }
 
+/// How `memory search` and `query` rank.
+#[derive(Debug, Args)]
+pub struct RankingArg {
+    /// bm25 (full text), vector (embedding similarity) or hybrid (both, fused by reciprocal rank). bm25 is the
+    /// default because, with the built-in lexical embedder, the other two do not beat it yet.
+    #[arg(long, default_value = "bm25", value_parser = |s: &str| s.parse::<Ranking>())]
+    ranking: Ranking,
+}
+
 impl Filters {
-    /// A checked search for `text` with these filters.
-    pub fn search(self, text: String, limit: u32) -> anyhow::Result<RecordSearch> {
+    /// A search for `text` with these filters (the façade embeds the text and validates it).
+    pub fn search(
+        self,
+        text: String,
+        limit: u32,
+        ranking: &RankingArg,
+    ) -> anyhow::Result<RecordSearch> {
         let search = RecordSearch {
             scope: scope(&self.scope)?,
             text,
             kind: self.kind,
             tag: self.tag,
             limit,
+            ranking: Ranking::Bm25,
+            embedding: None,
         };
+        // Everything but the embedding, which the store's embedder adds, is checked before the store is opened.
         search.validate()?;
-        Ok(search)
+        Ok(RecordSearch {
+            ranking: ranking.ranking,
+            ..search
+        })
     }
 }
 
@@ -154,6 +174,8 @@ pub struct SearchArgs {
     text: String,
     #[command(flatten)]
     filters: Filters,
+    #[command(flatten)]
+    ranking: RankingArg,
     /// Most results (1 to 100).
     #[arg(long, value_name = "N", default_value_t = 10)]
     limit: u32,
@@ -257,7 +279,7 @@ impl RecordCommand {
                 Action::List(query)
             }
             RecordCommand::Search(args) => {
-                Action::Search(args.filters.search(args.text, args.limit)?)
+                Action::Search(args.filters.search(args.text, args.limit, &args.ranking)?)
             }
             RecordCommand::Stats { scope } => {
                 let scope = scope.map(|s| Scope::new(s.trim())).transpose()?;

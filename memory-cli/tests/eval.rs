@@ -35,6 +35,17 @@ fn retrieval_eval_reports_every_category_of_the_fixture() {
     }
     // Every evidence turn of this fixture shares words with its question, so BM25 finds it in the top 10.
     assert_eq!(report["overall"]["recall_at_10"], 1.0);
+    assert_eq!(report["ranking"], "bm25");
+    let hybrid = cli.json(&[
+        "eval",
+        "retrieval",
+        "--ranking",
+        "hybrid",
+        "--dataset",
+        &fixture(),
+    ]);
+    assert_eq!(hybrid["ranking"], "hybrid with lexical-v1-512");
+    assert_eq!(hybrid["overall"]["questions"], 12);
     let table = cli.text(&["eval", "retrieval", "--dataset", &fixture()]);
     assert!(
         table.contains("4 single-hop") && table.contains("overall"),

@@ -115,6 +115,26 @@ fn memories_are_deduplicated_scoped_updated_and_counted() {
         "search finds it by its words"
     );
     assert!(hits[0]["bm25"].is_number());
+    for ranking in ["vector", "hybrid"] {
+        let hits = cli.json(&[
+            "memory",
+            "search",
+            "--scope",
+            "project:payments",
+            "--ranking",
+            ranking,
+            "wall clock sleep",
+        ]);
+        assert_eq!(
+            hits[0]["record"]["id"],
+            id.as_str(),
+            "{ranking} finds it too"
+        );
+        assert!(
+            hits[0]["cosine"].is_number(),
+            "{ranking} reports the cosine"
+        );
+    }
     let human = cli.text(&[
         "memory",
         "search",

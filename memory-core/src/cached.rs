@@ -8,7 +8,7 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    Appended, ChangeFeed, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
+    Appended, ChangeFeed, Embedding, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
     EpisodeSummary, ExecutionStep, MemoryRecord, RecordHit, RecordId, RecordQuery, RecordSearch,
     RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored, Versioned,
 };
@@ -168,8 +168,12 @@ impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
 /// Memory records are not cached yet: the pair passes them to the source.
 #[async_trait]
 impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P, C> {
-    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored> {
-        self.primary.store_record(record).await
+    async fn store_record(
+        &self,
+        record: &MemoryRecord,
+        embedding: Option<&Embedding>,
+    ) -> Result<Stored> {
+        self.primary.store_record(record, embedding).await
     }
 
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {

@@ -136,7 +136,7 @@ impl Complexity {
 
 macro_rules! parse_by_name {
     ($ty:ty, $what:literal) => {
-        impl FromStr for $ty {
+        impl std::str::FromStr for $ty {
             type Err = Error;
 
             fn from_str(s: &str) -> Result<Self, Error> {
@@ -153,8 +153,8 @@ macro_rules! parse_by_name {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }

@@ -74,6 +74,7 @@ pub use record::{
 };
 pub use records::Records;
 pub use storage::{
-    Appended, Change, ChangeFeed, EpisodeCache, EpisodeQuery, EpisodeStore, MAX_LIST_LIMIT,
-    MAX_SEARCH_LIMIT, RecordHit, RecordQuery, RecordSearch, RecordStore, Revision, Versioned,
+    Appended, Change, ChangeFeed, Embedding, EpisodeCache, EpisodeQuery, EpisodeStore,
+    MAX_LIST_LIMIT, MAX_SEARCH_LIMIT, Ranking, RecordHit, RecordQuery, RecordSearch, RecordStore,
+    Revision, Versioned,
 };

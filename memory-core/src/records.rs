@@ -3,34 +3,64 @@
 use std::sync::Arc;
 
 use crate::{
-    Error, MemoryRecord, NewRecord, RecordHit, RecordId, RecordQuery, RecordSearch, RecordStats,
-    RecordStore, RecordUpdate, Result, Scope, Stored,
+    Embedder, Embedding, Error, LexicalEmbedder, MemoryRecord, NewRecord, Ranking, RecordHit,
+    RecordId, RecordQuery, RecordSearch, RecordStats, RecordStore, RecordUpdate, Result, Scope,
+    Stored,
 };
 
-/// Memory records over any [`RecordStore`]. Cloning is cheap and shares the store.
+/// Memory records over any [`RecordStore`], with the [`Embedder`] that embeds them (the built-in
+/// [`LexicalEmbedder`] unless another is given). Cloning is cheap and shares the store.
 #[derive(Clone)]
 pub struct Records {
     store: Arc<dyn RecordStore>,
+    embedder: Arc<dyn Embedder>,
 }
 
 impl Records {
     /// Records over `store`.
     pub fn new(store: impl RecordStore) -> Self {
-        Records {
-            store: Arc::new(store),
-        }
+        Records::from_arc(Arc::new(store))
     }
 
     /// Records over a shared store.
     pub fn from_arc(store: Arc<dyn RecordStore>) -> Self {
-        Records { store }
+        Records {
+            store,
+            embedder: Arc::new(LexicalEmbedder::default()),
+        }
     }
 
-    /// Validates and stores a memory; storing the same content again in the same scope returns the existing id
-    /// and says it was a duplicate.
+    /// The same records, embedded by `embedder`.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = embedder;
+        self
+    }
+
+    /// The embedder in use.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    fn embed(&self, text: &str) -> Result<Embedding> {
+        let vector = crate::run_blocking(|| self.embedder.embed(&[text]))?
+            .pop()
+            .ok_or_else(|| Error::validation("embedding", "the embedder returned no vector"))?;
+        Ok(Embedding {
+            model: self.embedder.id().to_string(),
+            vector,
+        })
+    }
+
+    /// Validates, embeds and stores a memory; storing the same content again in the same scope returns the
+    /// existing id and says it was a duplicate.
     pub async fn store(&self, new: NewRecord) -> Result<Stored> {
         let record = new.into_record()?;
-        self.store.store_record(&record).await
+        let text = match &record.summary {
+            Some(summary) => format!("{}\n{summary}", record.content),
+            None => record.content.clone(),
+        };
+        let embedding = self.embed(&text)?;
+        self.store.store_record(&record, Some(&embedding)).await
     }
 
     /// Reads a record of `scope`; [`Error::NotFound`] if there is none there.
@@ -72,8 +102,15 @@ impl Records {
 
     /// Full-text search of a scope's records, best first.
     pub async fn search(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
+        let mut search = search.clone();
+        if search.ranking != Ranking::Bm25
+            && search.embedding.is_none()
+            && !search.text.trim().is_empty()
+        {
+            search.embedding = Some(self.embed(&search.text)?);
+        }
         search.validate()?;
-        self.store.search_records(search).await
+        self.store.search_records(&search).await
     }
 
     /// Counts and sizes for one scope, or for every scope.

@@ -250,7 +250,46 @@ impl RecordQuery {
 /// Most results one search returns.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
 
-/// A full-text search of one scope's records.
+/// How a search ranks records. BM25 is the default: with the built-in lexical embedder, vector and hybrid
+/// ranking do not beat it yet (see the README's measurements).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ranking {
+    /// Full-text BM25 over content, summary, context and tags.
+    #[default]
+    Bm25,
+    /// Cosine similarity of embeddings.
+    Vector,
+    /// Both lists fused by reciprocal rank (`1 / (60 + rank)` summed over the lists a record is in).
+    Hybrid,
+}
+
+impl Ranking {
+    /// Every ranking, in declaration order.
+    pub const ALL: [Ranking; 3] = [Ranking::Bm25, Ranking::Vector, Ranking::Hybrid];
+
+    /// The snake_case name used in JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ranking::Bm25 => "bm25",
+            Ranking::Vector => "vector",
+            Ranking::Hybrid => "hybrid",
+        }
+    }
+}
+
+crate::episode::parse_by_name!(Ranking, "ranking");
+
+/// An embedding and the model that made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedding {
+    /// The embedder's id; vectors of different models are never compared.
+    pub model: String,
+    /// The L2-normalised vector.
+    pub vector: Vec<f32>,
+}
+
+/// A search of one scope's records.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordSearch {
     /// The scope to search.
@@ -263,6 +302,10 @@ pub struct RecordSearch {
     pub tag: Option<String>,
     /// Results to return, 1 to [`MAX_SEARCH_LIMIT`].
     pub limit: u32,
+    /// How to rank.
+    pub ranking: Ranking,
+    /// The text's embedding, which vector and hybrid ranking need ([`crate::Records::search`] fills it in).
+    pub embedding: Option<Embedding>,
 }
 
 impl RecordSearch {
@@ -281,25 +324,40 @@ impl RecordSearch {
         if let Some(tag) = &self.tag {
             crate::validate::tags(std::slice::from_ref(tag))?;
         }
+        if self.ranking != Ranking::Bm25 && self.embedding.is_none() {
+            return Err(Error::validation(
+                "embedding",
+                "vector and hybrid ranking need the query's embedding",
+            ));
+        }
         Ok(())
     }
 }
 
-/// A record found by a search, with its full-text score (BM25, higher is better).
+/// A record found by a search, with the scores that ranked it (higher is better; each is only comparable within
+/// one search).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RecordHit {
     /// The record.
     pub record: MemoryRecord,
-    /// Its BM25 score for the query; only comparable within one search.
-    pub bm25: f64,
+    /// The score it was ranked by: BM25, cosine, or the fused reciprocal-rank score.
+    pub score: f64,
+    /// Its BM25 score, when the full-text search found it.
+    pub bm25: Option<f64>,
+    /// Cosine similarity of its embedding to the query's, when the vector search found it.
+    pub cosine: Option<f64>,
 }
 
 /// A store of memory records. Every call names a scope, and a record is found only in its own scope.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
-    /// Stores `record` unless a record with the same content hash exists in its scope; then returns that one's id
-    /// with `duplicate: true` and writes nothing.
-    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored>;
+    /// Stores `record` (with the embedding of its text, if given) unless a record with the same content hash exists
+    /// in its scope; then returns that one's id with `duplicate: true` and writes nothing.
+    async fn store_record(
+        &self,
+        record: &MemoryRecord,
+        embedding: Option<&Embedding>,
+    ) -> Result<Stored>;
 
     /// Reads a record of `scope`.
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>>;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use libsql::{Row, Value};
 use memory_core::{
-    Json, MemoryRecord, RecordHit, RecordId, RecordQuery, RecordSearch, RecordStats, RecordStore,
-    RecordUpdate, Result, Scope, Stored, Timestamp,
+    Embedding, Json, MemoryRecord, Ranking, RecordHit, RecordId, RecordQuery, RecordSearch,
+    RecordStats, RecordStore, RecordUpdate, Result, Scope, Stored, Timestamp, cosine,
 };
 
 use crate::{
@@ -83,9 +83,170 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
+/// Candidates each list contributes to a hybrid search.
+const CANDIDATES: u32 = 50;
+/// The `k` of reciprocal-rank fusion: a record at rank `r` of a list scores `1 / (k + r)` from it.
+const RRF_K: f64 = 60.0;
+
+fn vector_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Reciprocal-rank fusion of a lexical and a semantic list, best first, at most `limit`.
+fn fuse(lexical: Vec<RecordHit>, semantic: Vec<RecordHit>, limit: usize) -> Vec<RecordHit> {
+    let mut fused: Vec<RecordHit> = Vec::new();
+    for (list, is_lexical) in [(lexical, true), (semantic, false)] {
+        for (rank, hit) in list.into_iter().enumerate() {
+            let share = 1.0 / (RRF_K + rank as f64 + 1.0);
+            match fused.iter_mut().find(|h| h.record.id == hit.record.id) {
+                Some(existing) => {
+                    existing.score += share;
+                    if is_lexical {
+                        existing.bm25 = hit.bm25;
+                    } else {
+                        existing.cosine = hit.cosine;
+                    }
+                }
+                None => fused.push(RecordHit {
+                    score: share,
+                    ..hit
+                }),
+            }
+        }
+    }
+    fused.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.record.id.cmp(&b.record.id))
+    });
+    fused.truncate(limit);
+    fused
+}
+
+impl TursoStore {
+    /// The best `limit` records of the search's scope and filters by BM25.
+    async fn bm25(&self, search: &RecordSearch, limit: u32) -> Result<Vec<RecordHit>> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT {columns}, bm25(memory_records_fts) FROM memory_records_fts \
+             JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
+             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2"
+        );
+        let Some(query) = fts_query(&search.text) else {
+            return Ok(Vec::new());
+        };
+        let mut params = vec![Value::Text(query), Value::Text(search.scope.to_string())];
+        if let Some(kind) = search.kind {
+            params.push(Value::Text(kind.as_str().into()));
+            sql.push_str(&format!(" AND r.kind = ?{}", params.len()));
+        }
+        if let Some(tag) = &search.tag {
+            params.push(Value::Text(tag.clone()));
+            sql.push_str(&format!(
+                " AND r.id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
+                params.len()
+            ));
+        }
+        params.push(Value::Integer(i64::from(limit)));
+        sql.push_str(&format!(
+            " ORDER BY bm25(memory_records_fts), r.id LIMIT ?{}",
+            params.len()
+        ));
+        self.read(|db| async move {
+            let mut rows = db.conn.query(&sql, params).await.db()?;
+            let mut hits = Vec::new();
+            while let Some(row) = rows.next().await.db()? {
+                // SQLite's bm25() is lower for better matches; the hit carries it negated, higher is better.
+                let bm25 = -row.get::<f64>(13).db()?;
+                hits.push(RecordHit {
+                    record: record_from_row(&row)?,
+                    score: bm25,
+                    bm25: Some(bm25),
+                    cosine: None,
+                });
+            }
+            Ok(hits)
+        })
+        .await
+    }
+
+    /// The `limit` records of the search's scope and filters whose embeddings (by the same model) are nearest to
+    /// `embedding`. An exact scan: every vector of the scope is compared.
+    async fn nearest(
+        &self,
+        search: &RecordSearch,
+        embedding: &Embedding,
+        limit: u32,
+    ) -> Result<Vec<RecordHit>> {
+        let mut sql = String::from(
+            "SELECT id, embedding FROM memory_records WHERE scope = ?1 AND embedding_model = ?2",
+        );
+        let mut params = vec![
+            Value::Text(search.scope.to_string()),
+            Value::Text(embedding.model.clone()),
+        ];
+        if let Some(kind) = search.kind {
+            params.push(Value::Text(kind.as_str().into()));
+            sql.push_str(&format!(" AND kind = ?{}", params.len()));
+        }
+        if let Some(tag) = &search.tag {
+            params.push(Value::Text(tag.clone()));
+            sql.push_str(&format!(
+                " AND id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
+                params.len()
+            ));
+        }
+        let query = embedding.vector.clone();
+        let scope = search.scope.clone();
+        self.read(|db| async move {
+            let mut rows = db.conn.query(&sql, params).await.db()?;
+            let mut scored: Vec<(f64, String)> = Vec::new();
+            while let Some(row) = rows.next().await.db()? {
+                let vector = vector_from_bytes(&row.get::<Vec<u8>>(1).db()?);
+                scored.push((
+                    f64::from(cosine(&query, &vector)),
+                    row.get::<String>(0).db()?,
+                ));
+            }
+            drop(rows);
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            scored.truncate(limit as usize);
+            let mut hits = Vec::with_capacity(scored.len());
+            for (similarity, id) in scored {
+                let id: RecordId = id.parse().map_err(|e| corrupt("record id", e))?;
+                if let Some(record) = read(&db, &scope, id).await? {
+                    hits.push(RecordHit {
+                        record,
+                        score: similarity,
+                        bm25: None,
+                        cosine: Some(similarity),
+                    });
+                }
+            }
+            Ok(hits)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl RecordStore for TursoStore {
-    async fn store_record(&self, record: &MemoryRecord) -> Result<Stored> {
+    async fn store_record(
+        &self,
+        record: &MemoryRecord,
+        embedding: Option<&Embedding>,
+    ) -> Result<Stored> {
         self.write(|db| async move {
             let existing = db
                 .query_first(
@@ -102,8 +263,8 @@ impl RecordStore for TursoStore {
             }
             db.execute(
                 "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
-                 importance, source, content_hash, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 importance, source, content_hash, created_at, updated_at, embedding, embedding_model) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 vec![
                     Value::Text(record.id.to_string()),
                     Value::Text(record.scope.to_string()),
@@ -118,6 +279,8 @@ impl RecordStore for TursoStore {
                     Value::Text(record.content_hash.clone()),
                     Value::Integer(record.created_at.as_micros()),
                     Value::Integer(record.updated_at.as_micros()),
+                    embedding.map_or(Value::Null, |e| Value::Blob(vector_bytes(&e.vector))),
+                    embedding.map_or(Value::Null, |e| Value::Text(e.model.clone())),
                 ],
             )
             .await?;
@@ -227,49 +390,18 @@ impl RecordStore for TursoStore {
 
     async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
         search.validate()?;
-        let Some(query) = fts_query(&search.text) else {
-            return Ok(Vec::new());
-        };
-        let columns = COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = format!(
-            "SELECT {columns}, bm25(memory_records_fts) FROM memory_records_fts \
-             JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
-             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2"
-        );
-        let mut params = vec![Value::Text(query), Value::Text(search.scope.to_string())];
-        if let Some(kind) = search.kind {
-            params.push(Value::Text(kind.as_str().into()));
-            sql.push_str(&format!(" AND r.kind = ?{}", params.len()));
-        }
-        if let Some(tag) = &search.tag {
-            params.push(Value::Text(tag.clone()));
-            sql.push_str(&format!(
-                " AND r.id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
-                params.len()
-            ));
-        }
-        params.push(Value::Integer(i64::from(search.limit)));
-        sql.push_str(&format!(
-            " ORDER BY bm25(memory_records_fts), r.id LIMIT ?{}",
-            params.len()
-        ));
-        self.read(|db| async move {
-            let mut rows = db.conn.query(&sql, params).await.db()?;
-            let mut hits = Vec::new();
-            while let Some(row) = rows.next().await.db()? {
-                // SQLite's bm25() is lower for better matches; the hit carries it negated, higher is better.
-                hits.push(RecordHit {
-                    record: record_from_row(&row)?,
-                    bm25: -row.get::<f64>(13).db()?,
-                });
+        let candidates = search.limit.max(CANDIDATES);
+        match (search.ranking, &search.embedding) {
+            (Ranking::Bm25, _) | (_, None) => self.bm25(search, search.limit).await,
+            (Ranking::Vector, Some(embedding)) => {
+                self.nearest(search, embedding, search.limit).await
             }
-            Ok(hits)
-        })
-        .await
+            (Ranking::Hybrid, Some(embedding)) => {
+                let lexical = self.bm25(search, candidates).await?;
+                let semantic = self.nearest(search, embedding, candidates).await?;
+                Ok(fuse(lexical, semantic, search.limit as usize))
+            }
+        }
     }
 
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {

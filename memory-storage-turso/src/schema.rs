@@ -33,10 +33,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "memory_records_fts",
         sql: include_str!("migrations/0003_memory_records_fts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "memory_record_embeddings",
+        sql: include_str!("migrations/0004_memory_record_embeddings.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

@@ -3,13 +3,26 @@
 use std::future::Future;
 
 use memory_core::{
-    Json, MemoryRecord, NewRecord, RecordId, RecordKind, RecordQuery, RecordSearch, RecordStore,
-    RecordUpdate, Scope, Stored,
+    Embedder, Embedding, Json, LexicalEmbedder, MemoryRecord, NewRecord, Ranking, RecordId,
+    RecordKind, RecordQuery, RecordSearch, RecordStore, RecordUpdate, Scope, Stored,
 };
 use serde_json::json;
 
 fn scope(name: &str) -> Scope {
     Scope::new(name).expect("valid scope")
+}
+
+/// The embedding of a record's text, as `Records::store` computes it.
+fn embedding(record: &MemoryRecord) -> Embedding {
+    let text = match &record.summary {
+        Some(summary) => format!("{}\n{summary}", record.content),
+        None => record.content.clone(),
+    };
+    let embedder = LexicalEmbedder::default();
+    Embedding {
+        model: embedder.id().to_string(),
+        vector: embedder.embed(&[&text]).expect("embed").remove(0),
+    }
 }
 
 fn record(scope_name: &str, kind: RecordKind, content: &str, tags: &[&str]) -> MemoryRecord {
@@ -62,7 +75,10 @@ async fn search(store: &impl RecordStore) {
         &[],
     );
     for r in [&flaky, &deploys, &backoff, &alice] {
-        store.store_record(r).await.expect("store");
+        store
+            .store_record(r, Some(&embedding(r)))
+            .await
+            .expect("store");
     }
     let query = |text: &str| RecordSearch {
         scope: flaky.scope.clone(),
@@ -70,6 +86,8 @@ async fn search(store: &impl RecordStore) {
         kind: None,
         tag: None,
         limit: 10,
+        ranking: Ranking::Bm25,
+        embedding: None,
     };
     let hits = store
         .search_records(&query("Why is the settlement test flaky?"))
@@ -150,7 +168,10 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         "Settlement retries use tokio::time::sleep",
         &["async"],
     );
-    let stored = store.store_record(&a).await.expect("store");
+    let stored = store
+        .store_record(&a, Some(&embedding(&a)))
+        .await
+        .expect("store");
     assert_eq!(
         stored,
         Stored {
@@ -170,7 +191,10 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         "Settlement retries use tokio::time::sleep",
         &[],
     );
-    let dup = store.store_record(&again).await.expect("store duplicate");
+    let dup = store
+        .store_record(&again, Some(&embedding(&again)))
+        .await
+        .expect("store duplicate");
     assert_eq!(
         dup,
         Stored {
@@ -195,7 +219,7 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         &[],
     );
     let stored = store
-        .store_record(&other)
+        .store_record(&other, Some(&embedding(&other)))
         .await
         .expect("store in another scope");
     assert!(
@@ -236,7 +260,10 @@ async fn updates_and_deletes(store: &impl RecordStore) {
         "Prefer small pull requests",
         &["review"],
     );
-    store.store_record(&a).await.expect("store");
+    store
+        .store_record(&a, Some(&embedding(&a)))
+        .await
+        .expect("store");
     let update = RecordUpdate {
         tags: Some(vec!["process".into(), "review-size".into()]),
         importance: Some(0.9),
@@ -307,16 +334,15 @@ async fn listing_and_stats(store: &impl RecordStore) {
             &format!("memory number {i}"),
             tags,
         );
-        store.store_record(&r).await.expect("store");
+        store
+            .store_record(&r, Some(&embedding(&r)))
+            .await
+            .expect("store");
         stored.push(r);
     }
+    let bob = record("user:bob", RecordKind::Note, "elsewhere", &["even"]);
     store
-        .store_record(&record(
-            "user:bob",
-            RecordKind::Note,
-            "elsewhere",
-            &["even"],
-        ))
+        .store_record(&bob, Some(&embedding(&bob)))
         .await
         .expect("store");
     let scope = scope("project:cli");
