@@ -40,7 +40,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// with boundary marks (0.3, so `tests` and `test` share most of theirs); each count `c` contributes
 /// `1 + ln c`. Every feature is hashed (FNV-1a) to one of `dimension` buckets with a sign from the hash, the
 /// usual feature-hashing construction. It captures shared words and word forms, not meaning: synonyms look
-/// unrelated. A sentence-embedding model does better where one is installed.
+/// unrelated; capturing meaning takes a sentence-embedding model.
 #[derive(Clone, Debug)]
 pub struct LexicalEmbedder {
     dimension: usize,
