@@ -42,3 +42,54 @@ fn commands_work_against_sqld() {
     );
     assert!(!cli.db.exists(), "no local database was created");
 }
+
+#[test]
+fn two_clients_on_one_server_see_each_others_memories() {
+    let server = Sqld::start(Auth::None);
+    // Two users' machines: separate data and cache directories, one shared database.
+    let (alice, bob) = (Cli::new(), Cli::new());
+    let run = |cli: &Cli, args: &[&str]| {
+        let mut all = vec!["--db-url", server.url.as_str(), "--format", "json"];
+        all.extend_from_slice(args);
+        parse_json(&succeeded(cli.raw(&all)))
+    };
+    let stored = run(
+        &alice,
+        &[
+            "memory",
+            "store",
+            "--scope",
+            "team:payments",
+            "Settlement retries use the paused tokio clock in tests",
+        ],
+    );
+    for ranking in ["bm25", "vector", "hybrid"] {
+        let hits = run(
+            &bob,
+            &[
+                "memory",
+                "search",
+                "--scope",
+                "team:payments",
+                "--ranking",
+                ranking,
+                "paused clock settlement",
+            ],
+        );
+        assert_eq!(
+            hits[0]["record"]["id"], stored["id"],
+            "{ranking}: bob finds alice's memory"
+        );
+    }
+    let again = run(
+        &bob,
+        &[
+            "memory",
+            "store",
+            "--scope",
+            "team:payments",
+            "Settlement retries use the paused tokio clock in tests",
+        ],
+    );
+    assert_eq!(again["duplicate"], true, "dedup holds across clients");
+}
