@@ -71,15 +71,29 @@ async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// English words too common to tell records apart. BM25 gives them almost no weight anyway, but every record
+/// containing one would still be scored, so they are left out of the query (unless the query is nothing else).
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has", "have",
+    "how", "i", "in", "is", "it", "its", "of", "on", "or", "that", "the", "their", "there", "this", "to", "was",
+    "were", "what", "when", "where", "which", "who", "why", "will", "with", "you",
+];
+
 /// Turns plain words into an FTS5 query: every word becomes a quoted term, and the terms are OR-ed so BM25 ranks
 /// records by how many of them they contain and how rare those are. Quoting keeps FTS5's operators (`AND`, `*`,
 /// `:`, `"`) in user text from being interpreted. `None` when the text has no word at all.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
+    let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .map(str::to_lowercase)
         .collect();
+    let content: Vec<&String> = words.iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect();
+    let terms: Vec<String> = if content.is_empty() {
+        words.iter().map(|w| format!("\"{w}\"")).collect()
+    } else {
+        content.iter().map(|w| format!("\"{w}\"")).collect()
+    };
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
@@ -474,15 +488,16 @@ mod tests {
     fn user_text_becomes_quoted_or_terms() {
         assert_eq!(
             fts_query("Why is the *settlement* test \"flaky\"?").as_deref(),
-            Some(r#""why" OR "is" OR "the" OR "settlement" OR "test" OR "flaky""#)
+            Some(r#""settlement" OR "test" OR "flaky""#)
         );
+        assert_eq!(fts_query("Who was it?").as_deref(), Some(r#""who" OR "was" OR "it""#), "only stopwords: kept");
         assert_eq!(
             fts_query("tokio::time::pause").as_deref(),
             Some(r#""tokio" OR "time" OR "pause""#)
         );
         assert_eq!(
-            fts_query("NEAR(a b) AND c").as_deref(),
-            Some(r#""near" OR "a" OR "b" OR "and" OR "c""#)
+            fts_query("NEAR(x b) AND c").as_deref(),
+            Some(r#""near" OR "x" OR "b" OR "c""#)
         );
         assert_eq!(fts_query("?! -- :"), None);
     }
