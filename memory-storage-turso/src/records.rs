@@ -74,9 +74,10 @@ async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
 /// English words too common to tell records apart. BM25 gives them almost no weight anyway, but every record
 /// containing one would still be scored, so they are left out of the query (unless the query is nothing else).
 const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has", "have",
-    "how", "i", "in", "is", "it", "its", "of", "on", "or", "that", "the", "their", "there", "this", "to", "was",
-    "were", "what", "when", "where", "which", "who", "why", "will", "with", "you",
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from",
+    "had", "has", "have", "how", "i", "in", "is", "it", "its", "of", "on", "or", "that", "the",
+    "their", "there", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why",
+    "will", "with", "you",
 ];
 
 /// Turns plain words into an FTS5 query: every word becomes a quoted term, and the terms are OR-ed so BM25 ranks
@@ -88,7 +89,10 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
-    let content: Vec<&String> = words.iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect();
+    let content: Vec<&String> = words
+        .iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .collect();
     let terms: Vec<String> = if content.is_empty() {
         words.iter().map(|w| format!("\"{w}\"")).collect()
     } else {
@@ -152,10 +156,12 @@ impl TursoStore {
             .map(|c| format!("r.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut sql = format!(
-            "SELECT {columns}, bm25(memory_records_fts) FROM memory_records_fts \
-             JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
-             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2"
+        // The inner query ranks and cuts to `limit` reading only what the filters need; the outer one reads the
+        // whole rows of the winners alone.
+        let mut sql = String::from(
+            "SELECT memory_records_fts.rowid AS rid, bm25(memory_records_fts) AS score, r.id AS record_id \
+             FROM memory_records_fts JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
+             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2",
         );
         let Some(query) = fts_query(&search.text) else {
             return Ok(Vec::new());
@@ -174,9 +180,12 @@ impl TursoStore {
         }
         params.push(Value::Integer(i64::from(limit)));
         sql.push_str(&format!(
-            " ORDER BY bm25(memory_records_fts), r.id LIMIT ?{}",
+            " ORDER BY score, record_id LIMIT ?{}",
             params.len()
         ));
+        let sql = format!(
+            "SELECT {columns}, s.score FROM ({sql}) s JOIN memory_records r ON r.rowid = s.rid ORDER BY s.score, r.id"
+        );
         self.read(|db| async move {
             let mut rows = db.conn.query(&sql, params).await.db()?;
             let mut hits = Vec::new();
@@ -490,7 +499,11 @@ mod tests {
             fts_query("Why is the *settlement* test \"flaky\"?").as_deref(),
             Some(r#""settlement" OR "test" OR "flaky""#)
         );
-        assert_eq!(fts_query("Who was it?").as_deref(), Some(r#""who" OR "was" OR "it""#), "only stopwords: kept");
+        assert_eq!(
+            fts_query("Who was it?").as_deref(),
+            Some(r#""who" OR "was" OR "it""#),
+            "only stopwords: kept"
+        );
         assert_eq!(
             fts_query("tokio::time::pause").as_deref(),
             Some(r#""tokio" OR "time" OR "pause""#)
