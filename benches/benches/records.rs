@@ -87,10 +87,12 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("records");
     let next = AtomicU64::new(n);
+    // Stored into a scope of their own, so the searches below see exactly `n` memories.
+    let store_scope = Scope::new("bench:store").expect("scope");
     group.bench_function(format!("store/{label}"), |b| {
         b.to_async(&rt).iter(|| {
             let new = NewRecord::new(
-                scope.clone(),
+                store_scope.clone(),
                 RecordKind::Note,
                 sentence(next.fetch_add(1, Ordering::Relaxed)),
             );
