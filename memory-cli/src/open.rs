@@ -122,7 +122,10 @@ pub fn cache_path(config: &DbConfig) -> anyhow::Result<PathBuf> {
         DbConfig::Local { path } => Ok(path.with_extension("cache.redb")),
         DbConfig::Remote { url, .. } => {
             let dir = dirs::cache_dir().context("cannot find the user's cache directory")?;
-            let name = format!("remote-{:016x}.redb", fnv1a(url.trim().as_bytes()));
+            let name = format!(
+                "remote-{:016x}.redb",
+                memory_core::fnv1a64(url.trim().as_bytes())
+            );
             Ok(dir.join("memory").join(name))
         }
     }
@@ -136,24 +139,9 @@ fn create_parent(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// FNV-1a, 64 bits: a hash whose value never changes between builds (unlike std's `DefaultHasher`), so a
-/// remote database keeps its cache file across upgrades.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a_matches_the_reference_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn local_cache_sits_beside_the_database() {

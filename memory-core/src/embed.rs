@@ -102,11 +102,7 @@ impl Default for LexicalEmbedder {
 }
 
 fn fnv1a(kind: u8, feature: &str) -> u64 {
-    std::iter::once(kind)
-        .chain(feature.bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |hash, b| {
-            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    crate::fnv1a64_extend(crate::fnv1a64(&[kind]), feature.as_bytes())
 }
 
 impl Embedder for LexicalEmbedder {

@@ -50,6 +50,7 @@ pub mod context;
 mod embed;
 mod episode;
 mod error;
+mod hash;
 mod memory;
 mod record;
 mod records;
@@ -67,6 +68,7 @@ pub use episode::{
     Reflection, RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 pub use error::{Error, Result};
+pub use hash::{FNV1A64_OFFSET, fnv1a64, fnv1a64_extend};
 pub use memory::{Memory, NewEpisode};
 pub use record::{
     MemoryRecord, NewRecord, RecordId, RecordKind, RecordStats, RecordUpdate, Scope, Stored,

@@ -1,27 +1,18 @@
 //! The persisted episode record: a version byte, the revision, a checksum (of both and the payload) and the
 //! postcard payload.
 
-use memory_core::{Episode, EpisodeId, Error, RECORD_VERSION, Result, Revision};
+use memory_core::{
+    Episode, EpisodeId, Error, RECORD_VERSION, Result, Revision, fnv1a64, fnv1a64_extend,
+};
 
 /// Bytes before the payload: version (1), revision (8), checksum (8).
 const HEADER_LEN: usize = 17;
 
-/// FNV-1a, 64 bits. Not cryptographic: it detects accidental damage (flipped bits, torn or foreign bytes)
-/// that redb does not check on a plain read.
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    fnv1a64_continue(0xcbf2_9ce4_8422_2325, bytes)
-}
-
-fn fnv1a64_continue(hash: u64, bytes: &[u8]) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(hash, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
-}
-
-/// The checksum of a record: version and revision bytes, then the payload, so damage to either is caught.
+/// The checksum of a record (FNV-1a over the version and revision bytes, then the payload): not
+/// cryptographic, it catches accidental damage (flipped bits, torn or foreign bytes) that redb does not check on
+/// a plain read.
 fn checksum(record: &[u8]) -> u64 {
-    fnv1a64_continue(fnv1a64(&record[..9]), &record[HEADER_LEN..])
+    fnv1a64_extend(fnv1a64(&record[..9]), &record[HEADER_LEN..])
 }
 
 /// Encodes `episode` as a record written at `revision`.

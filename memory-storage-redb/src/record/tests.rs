@@ -3,14 +3,7 @@
 use memory_core::{EpisodeId, RECORD_VERSION};
 use test_utils::Workload;
 
-use super::{HEADER_LEN, decode, encode, fnv1a64, open, set_revision};
-
-#[test]
-fn fnv1a64_matches_the_reference_vectors() {
-    assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-    assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-    assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-}
+use super::{HEADER_LEN, decode, encode, open, set_revision};
 
 #[test]
 fn records_round_trip() {
