@@ -154,6 +154,16 @@ pub struct MemoryRecord {
     pub updated_at: Timestamp,
 }
 
+impl MemoryRecord {
+    /// The text its embedding is made from: the content, then the summary if there is one.
+    pub fn embedding_text(&self) -> String {
+        match &self.summary {
+            Some(summary) => format!("{}\n{summary}", self.content),
+            None => self.content.clone(),
+        }
+    }
+}
+
 /// A memory to store, as given to [`Records::store`](crate::Records::store).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewRecord {

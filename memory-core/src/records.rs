@@ -55,11 +55,7 @@ impl Records {
     /// existing id and says it was a duplicate.
     pub async fn store(&self, new: NewRecord) -> Result<Stored> {
         let record = new.into_record()?;
-        let text = match &record.summary {
-            Some(summary) => format!("{}\n{summary}", record.content),
-            None => record.content.clone(),
-        };
-        let embedding = self.embed(&text)?;
+        let embedding = self.embed(&record.embedding_text())?;
         self.store.store_record(&record, Some(&embedding)).await
     }
 

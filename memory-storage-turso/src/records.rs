@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use libsql::{Row, Value};
 use memory_core::{
-    Embedding, Json, MemoryRecord, Ranking, RecordHit, RecordId, RecordQuery, RecordSearch,
-    RecordStats, RecordStore, RecordUpdate, Result, Scope, Stored, Timestamp, cosine,
+    Embedding, Json, MemoryRecord, Ranking, RecordHit, RecordId, RecordKind, RecordQuery,
+    RecordSearch, RecordStats, RecordStore, RecordUpdate, Result, Scope, Stored, Timestamp, cosine,
 };
 
 use crate::{
@@ -101,6 +101,27 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
+/// Appends the optional kind and tag filters to a `WHERE` clause; `table` prefixes the columns (`"r."` or `""`).
+fn filter(
+    sql: &mut String,
+    params: &mut Vec<Value>,
+    table: &str,
+    kind: Option<RecordKind>,
+    tag: Option<&str>,
+) {
+    if let Some(kind) = kind {
+        params.push(Value::Text(kind.as_str().into()));
+        sql.push_str(&format!(" AND {table}kind = ?{}", params.len()));
+    }
+    if let Some(tag) = tag {
+        params.push(Value::Text(tag.into()));
+        sql.push_str(&format!(
+            " AND {table}id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
+            params.len()
+        ));
+    }
+}
+
 /// Candidates each list contributes to a hybrid search.
 const CANDIDATES: u32 = 50;
 /// The `k` of reciprocal-rank fusion: a record at rank `r` of a list scores `1 / (k + r)` from it.
@@ -167,17 +188,13 @@ impl TursoStore {
             return Ok(Vec::new());
         };
         let mut params = vec![Value::Text(query), Value::Text(search.scope.to_string())];
-        if let Some(kind) = search.kind {
-            params.push(Value::Text(kind.as_str().into()));
-            sql.push_str(&format!(" AND r.kind = ?{}", params.len()));
-        }
-        if let Some(tag) = &search.tag {
-            params.push(Value::Text(tag.clone()));
-            sql.push_str(&format!(
-                " AND r.id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
-                params.len()
-            ));
-        }
+        filter(
+            &mut sql,
+            &mut params,
+            "r.",
+            search.kind,
+            search.tag.as_deref(),
+        );
         params.push(Value::Integer(i64::from(limit)));
         sql.push_str(&format!(
             " ORDER BY score, record_id LIMIT ?{}",
@@ -219,17 +236,13 @@ impl TursoStore {
             Value::Text(search.scope.to_string()),
             Value::Text(embedding.model.clone()),
         ];
-        if let Some(kind) = search.kind {
-            params.push(Value::Text(kind.as_str().into()));
-            sql.push_str(&format!(" AND kind = ?{}", params.len()));
-        }
-        if let Some(tag) = &search.tag {
-            params.push(Value::Text(tag.clone()));
-            sql.push_str(&format!(
-                " AND id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
-                params.len()
-            ));
-        }
+        filter(
+            &mut sql,
+            &mut params,
+            "",
+            search.kind,
+            search.tag.as_deref(),
+        );
         let query = embedding.vector.clone();
         let scope = search.scope.clone();
         self.read(|db| async move {
@@ -382,17 +395,7 @@ impl RecordStore for TursoStore {
         query.validate()?;
         let mut sql = format!("SELECT {COLUMNS} FROM memory_records WHERE scope = ?1");
         let mut params = vec![Value::Text(query.scope.to_string())];
-        if let Some(kind) = query.kind {
-            params.push(Value::Text(kind.as_str().into()));
-            sql.push_str(&format!(" AND kind = ?{}", params.len()));
-        }
-        if let Some(tag) = &query.tag {
-            params.push(Value::Text(tag.clone()));
-            sql.push_str(&format!(
-                " AND id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
-                params.len()
-            ));
-        }
+        filter(&mut sql, &mut params, "", query.kind, query.tag.as_deref());
         params.push(Value::Integer(i64::from(query.limit)));
         params.push(Value::Integer(i64::from(query.offset)));
         sql.push_str(&format!(

@@ -14,14 +14,13 @@ fn scope(name: &str) -> Scope {
 
 /// The embedding of a record's text, as `Records::store` computes it.
 fn embedding(record: &MemoryRecord) -> Embedding {
-    let text = match &record.summary {
-        Some(summary) => format!("{}\n{summary}", record.content),
-        None => record.content.clone(),
-    };
     let embedder = LexicalEmbedder::default();
     Embedding {
         model: embedder.id().to_string(),
-        vector: embedder.embed(&[&text]).expect("embed").remove(0),
+        vector: embedder
+            .embed(&[&record.embedding_text()])
+            .expect("embed")
+            .remove(0),
     }
 }
 
