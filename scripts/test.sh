@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The embedders are optional features of memory-core: the core must build without them.
+cargo check -p memory-core --no-default-features --locked
 cargo test --workspace --locked

@@ -4,6 +4,15 @@ use std::collections::HashMap;
 
 use crate::Result;
 
+#[cfg(feature = "local-model")]
+mod bert;
+#[cfg(feature = "local-model")]
+pub use bert::{BertEmbedder, BertModelInfo};
+#[cfg(feature = "http-embedder")]
+mod http;
+#[cfg(feature = "http-embedder")]
+pub use http::{HttpEmbedder, HttpEmbedderConfig};
+
 /// Turns texts into fixed-length vectors whose cosine similarity reflects how alike the texts are.
 ///
 /// Implementations are CPU- or network-bound and synchronous; async callers run them through
@@ -84,12 +93,7 @@ impl LexicalEmbedder {
             let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
             vector[bucket] += sign * weight;
         }
-        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            for x in &mut vector {
-                *x /= norm;
-            }
-        }
+        normalise(&mut vector);
         vector
     }
 }
@@ -98,6 +102,14 @@ impl Default for LexicalEmbedder {
     /// 512 buckets.
     fn default() -> Self {
         LexicalEmbedder::new(512)
+    }
+}
+
+/// Scales `vector` to unit length (a zero vector stays zero).
+pub(crate) fn normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
     }
 }
 

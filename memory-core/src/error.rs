@@ -98,9 +98,58 @@ pub enum Error {
         /// The backend's message.
         detail: String,
     },
+    /// The store's vectors were made by another embedding model than the one in use.
+    #[error(
+        "this store's vectors were made by the embedder `{stored}`, but `{configured}` is in use: run `memory-cli \
+         reembed` to re-embed everything with `{configured}`, or select `{stored}` with --embedder"
+    )]
+    EmbedderMismatch {
+        /// The store's model.
+        stored: String,
+        /// The embedder in use.
+        configured: String,
+    },
     /// A stored record could not be decoded.
     #[error("stored record could not be decoded: {0}")]
     Corrupt(String),
+    /// A local embedding model could not be loaded or run: a file is missing, unreadable or malformed, or the
+    /// model is of a kind this build does not support.
+    #[error("embedding model {dir}: {detail}")]
+    Model {
+        /// The model's directory.
+        dir: String,
+        /// Which file or step failed, and how.
+        detail: String,
+    },
+    /// An embedding service failed: unreachable, an error status, or a response that is not what the
+    /// OpenAI embeddings API specifies.
+    #[error("embedding service {url}: {detail}")]
+    EmbeddingService {
+        /// The endpoint that was called.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An embedding service refused the credentials (HTTP 401 or 403).
+    #[error("embedding service {url} refused the credentials (HTTP {status}): check the API key")]
+    EmbeddingAuth {
+        /// The endpoint that was called.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// An embedder returned vectors of another length than it declared or was configured with.
+    #[error(
+        "embedder {embedder} returned a vector of {found} dimensions where {expected} were expected"
+    )]
+    DimensionMismatch {
+        /// The embedder (its id, or the endpoint).
+        embedder: String,
+        /// The length expected.
+        expected: usize,
+        /// The length returned.
+        found: usize,
+    },
 }
 
 impl Error {

@@ -62,7 +62,11 @@ pub mod validate;
 pub use blocking::run_blocking;
 pub use cached::CachedStore;
 pub use codec::{Json, Timestamp};
+#[cfg(feature = "local-model")]
+pub use embed::{BertEmbedder, BertModelInfo};
 pub use embed::{Embedder, LexicalEmbedder, cosine};
+#[cfg(feature = "http-embedder")]
+pub use embed::{HttpEmbedder, HttpEmbedderConfig};
 pub use episode::{
     Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION,
     Reflection, RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,

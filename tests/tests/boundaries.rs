@@ -107,3 +107,58 @@ fn storage_crates_do_not_depend_on_each_other() {
     assert!(!normal_dependencies(&meta, "memory-storage-turso").contains("redb"));
     assert!(!normal_dependencies(&meta, "memory-storage-redb").contains("libsql"));
 }
+
+/// Crates only memory-core's embedder features may bring in: the model runtime and the HTTP stack.
+const EMBEDDER_ONLY: &[&str] = &[
+    "candle-core",
+    "candle-transformers",
+    "tokenizers",
+    "reqwest",
+    "hyper",
+    "rustls",
+];
+
+#[test]
+fn without_its_embedder_features_memory_core_needs_no_model_runtime_or_http_client() {
+    let tree = |features: &[&str]| -> String {
+        let output = std::process::Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "--offline",
+                "--package",
+                "memory-core",
+                "--edges",
+                "normal",
+                "--prefix",
+                "none",
+                "--no-default-features",
+            ])
+            .args(features)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo tree");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let has = |tree: &str, name: &str| tree.lines().any(|l| l.starts_with(&format!("{name} v")));
+    let bare = tree(&[]);
+    assert!(
+        has(&bare, "serde"),
+        "the tree lists real dependencies: {bare}"
+    );
+    let present: Vec<_> = EMBEDDER_ONLY.iter().filter(|c| has(&bare, c)).collect();
+    assert!(
+        present.is_empty(),
+        "memory-core without features depends on {present:?}"
+    );
+    let full = tree(&["--features", "local-model,http-embedder"]);
+    let absent: Vec<_> = EMBEDDER_ONLY.iter().filter(|c| !has(&full, c)).collect();
+    assert!(
+        absent.is_empty(),
+        "the features no longer bring in {absent:?}"
+    );
+}
