@@ -3,6 +3,7 @@
 mod demo;
 mod episode;
 mod eval;
+mod model;
 mod open;
 mod output;
 mod query;
@@ -57,6 +58,8 @@ pub(crate) struct GlobalArgs {
     /// Do not use the local cache (a redb file beside the database).
     #[arg(long, global = true)]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub embedder: model::EmbedderArgs,
 }
 
 // An empty value (`MEMORY_DB= memory-cli ...`) counts as not given, as it does for most Unix tools.
@@ -97,6 +100,9 @@ enum Command {
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
+    /// Install and list local embedding models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Demo => demo::run(global).await,
+        Command::Model(command) => model::run(command, global).await,
     }
 }
 
@@ -166,7 +173,7 @@ async fn with_store(
     config: memory_storage_turso::DbConfig,
     work: impl AsyncFnOnce(&Memory, &memory_core::Records) -> anyhow::Result<String>,
 ) -> anyhow::Result<()> {
-    let (memory, records) = open::open_both(&config, global.no_cache).await?;
+    let (memory, records) = open::open_both(&config, global).await?;
     let text = work(&memory, &records).await;
     finish(&memory, text).await
 }

@@ -38,7 +38,7 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
 pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
-    open_both(config, no_cache).await.map(|(memory, _)| memory)
+    open_store(config, no_cache).await.map(|(memory, _)| memory)
 }
 
 /// Episodes and memory records over one store.
@@ -47,8 +47,19 @@ fn both<S: EpisodeStore + RecordStore>(store: S) -> (Memory, Records) {
     (Memory::from_arc(store.clone()), Records::from_arc(store))
 }
 
-/// Like [`open`], with the memory records façade over the same store.
-pub async fn open_both(config: &DbConfig, no_cache: bool) -> anyhow::Result<(Memory, Records)> {
+/// Like [`open`], with the memory records façade over the same store, embedding with the embedder the options
+/// choose.
+pub async fn open_both(
+    config: &DbConfig,
+    global: &GlobalArgs,
+) -> anyhow::Result<(Memory, Records)> {
+    // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
+    let embedder = crate::model::embedder(global)?;
+    let (memory, records) = open_store(config, global.no_cache).await?;
+    Ok((memory, records.with_embedder(embedder)))
+}
+
+async fn open_store(config: &DbConfig, no_cache: bool) -> anyhow::Result<(Memory, Records)> {
     // Read before anything is opened, so a bad value fails without side effects.
     let capacity = if no_cache {
         None

@@ -6,6 +6,7 @@ mod demo;
 mod eval;
 mod human;
 mod lifecycle;
+mod models;
 mod records;
 mod remote;
 mod support;

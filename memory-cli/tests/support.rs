@@ -39,10 +39,18 @@ impl Cli {
             "MEMORY_DB_TOKEN",
             "MEMORY_CACHE_CAPACITY",
             "MEMORY_SCOPE",
+            "MEMORY_MODELS_DIR",
+            "MEMORY_EMBED_URL",
+            "MEMORY_EMBED_MODEL",
+            "MEMORY_EMBED_API_KEY",
+            "MEMORY_EMBED_DIMENSION",
             "RUST_LOG",
         ] {
             cmd.env_remove(var);
         }
+        // The built-in embedder, chosen explicitly: results do not depend on installed models, and nothing is
+        // said about the choice on stderr. The model tests set their own.
+        cmd.env("MEMORY_EMBEDDER", "lexical");
         cmd.env("XDG_DATA_HOME", self.path().join("data"))
             .env("XDG_CACHE_HOME", self.path().join("cache"))
             .env("TMPDIR", self.path().join("tmp"))
