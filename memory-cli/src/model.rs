@@ -269,10 +269,16 @@ pub struct Installed {
 /// The installed model's directory that embedding commands would use, if they would use one.
 fn selected_model(global: &GlobalArgs) -> anyhow::Result<Option<PathBuf>> {
     let models = global.embedder.models_dir()?;
-    Ok(match global.embedder.spec() {
+    let chosen = match global.embedder.spec() {
         None => Some(models.join(DEFAULT_MODEL)),
-        Some(spec) => spec.strip_prefix("model:").map(|name| models.join(name)),
-    })
+        Some("lexical" | "http") => None,
+        Some(spec) => Some(match spec.strip_prefix("model:") {
+            Some(name) => models.join(name),
+            None => PathBuf::from(spec),
+        }),
+    };
+    // A model directory may be named by another path to it.
+    Ok(chosen.map(|path| path.canonicalize().unwrap_or(path)))
 }
 
 fn list(models: &Path, selected: Option<PathBuf>) -> anyhow::Result<Vec<Installed>> {
@@ -294,7 +300,7 @@ fn list(models: &Path, selected: Option<PathBuf>) -> anyhow::Result<Vec<Installe
         }
         let info = BertModelInfo::read(&path);
         listed.push(Installed {
-            default: selected.as_deref() == Some(path.as_path()),
+            default: selected.is_some() && selected == path.canonicalize().ok(),
             id: info.as_ref().ok().map(|i| i.id.clone()),
             dimension: info.as_ref().ok().map(|i| i.dimension),
             error: info.err().map(|e| e.to_string()),

@@ -247,6 +247,12 @@ fn install_from_a_directory_then_list_and_embed_with_it() {
     );
     let table = succeeded(run(&cli, Some("lexical"), &["model", "list"]));
     assert!(!table.contains("yes"), "lexical uses no model: {table}");
+    let by_path = format!(
+        "{}/../models/all-MiniLM-L6-v2",
+        cli.path().join("data").display()
+    );
+    let table = succeeded(run(&cli, Some(&by_path), &["model", "list"]));
+    assert!(table.contains("yes"), "named by a path: {table}");
 
     // Installed, it is the default: meaning, not shared words, decides the nearest memory.
     for text in [

@@ -217,11 +217,7 @@ impl HttpEmbedder {
                     continue;
                 }
             };
-            let tries = if attempt == 1 {
-                "1 attempt"
-            } else {
-                "attempts"
-            };
+            let tries = if attempt == 1 { "attempt" } else { "attempts" };
             return Err(self.service_error(format!("{reason} (after {attempt} {tries})")));
         }
     }

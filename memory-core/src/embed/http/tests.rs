@@ -327,6 +327,12 @@ fn an_unreachable_service_is_named_in_the_error() {
     assert!(message.contains("(after 2 attempts)"), "{message}");
     assert_eq!(embedder.dimension(), 0, "unknown, and said so");
     assert_eq!(embedder.id(), "http:m:unknown");
+
+    let once =
+        HttpEmbedder::new(HttpEmbedderConfig::new(&url, "m").with_retries(0, Duration::ZERO))
+            .unwrap();
+    let message = once.embed(&["hello"]).unwrap_err().to_string();
+    assert!(message.ends_with("(after 1 attempt)"), "{message}");
 }
 
 #[test]
