@@ -8,9 +8,7 @@ use std::{collections::BTreeMap, path::PathBuf, time::Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use memory_core::{
-    NewRecord, Ranking, RecordId, RecordKind, RecordSearch, Records, Scope, Timestamp,
-};
+use memory_core::{NewRecord, Ranking, RecordId, RecordKind, Records, Scope, Search, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -187,22 +185,32 @@ pub async fn run(
     for (i, conversation) in conversations.iter().enumerate() {
         let scope = Scope::new(format!("eval:{}:{}", i + 1, slug(&conversation.name)))?;
         bar.set_message("storing");
-        let mut ids: BTreeMap<&str, RecordId> = BTreeMap::new();
-        for (turn, date) in &conversation.turns {
-            let mut new = NewRecord::new(
-                scope.clone(),
-                RecordKind::Conversation,
-                format!("{}: {}", turn.speaker, turn.text),
-            );
-            new.source = Some(turn.dia_id.clone());
-            new.created_at = *date;
-            let stored = records
-                .store(new)
-                .await
-                .with_context(|| format!("{}: turn {}", conversation.name, turn.dia_id))?;
-            ids.insert(&turn.dia_id, stored.id);
-            bar.inc(1);
-        }
+        let turns = &conversation.turns;
+        let new: Vec<NewRecord> = turns
+            .iter()
+            .enumerate()
+            .map(|(i, (turn, date))| {
+                let mut new = NewRecord::new(
+                    scope.clone(),
+                    RecordKind::Conversation,
+                    format!("{}: {}", turn.speaker, turn.text),
+                );
+                new.source = Some(turn.dia_id.clone());
+                new.created_at = *date;
+                new.context = Some(neighbours(turns, i));
+                new
+            })
+            .collect();
+        let stored = records
+            .store_many(new)
+            .await
+            .with_context(|| format!("storing {}", conversation.name))?;
+        let ids: BTreeMap<&str, RecordId> = turns
+            .iter()
+            .zip(&stored)
+            .map(|((turn, _), stored)| (turn.dia_id.as_str(), stored.id))
+            .collect();
+        bar.inc(turns.len() as u64);
         bar.set_message("searching");
         for qa in conversation.qa.iter().filter(|q| asked(q)) {
             let relevant: Vec<RecordId> = qa
@@ -210,14 +218,10 @@ pub async fn run(
                 .iter()
                 .filter_map(|d| ids.get(d.as_str()).copied())
                 .collect();
-            let search = RecordSearch {
-                scope: scope.clone(),
-                text: qa.question.clone(),
-                kind: None,
-                tag: None,
+            let search = Search {
                 limit: TOP_K,
                 ranking,
-                embedding: None,
+                ..Search::new(scope.clone(), qa.question.clone())
             };
             let started = Instant::now();
             let hits = records.search(&search).await?;
@@ -245,6 +249,20 @@ pub async fn run(
             _ => format!("{} with {}", ranking.as_str(), records.embedder().id()),
         },
     })
+}
+
+/// The context a turn is stored with: the turns just before and after it in its session, which say what a
+/// short reply ("yes, in March!") is about.
+fn neighbours(turns: &[(Turn, Option<Timestamp>)], i: usize) -> String {
+    let session = |j: usize| turns[j].0.dia_id.split(':').next();
+    let around = [i.checked_sub(1), Some(i + 1)];
+    around
+        .into_iter()
+        .flatten()
+        .filter(|&j| j < turns.len() && session(j) == session(i))
+        .map(|j| format!("{}: {}", turns[j].0.speaker, turns[j].0.text))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn asked(qa: &Qa) -> bool {

@@ -100,6 +100,9 @@ enum Command {
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
+    /// Re-embed every memory and episode with the embedder in use and make it the store's model (needed after
+    /// changing --embedder or installing a model).
+    Reembed,
     /// Install and list local embedding models.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -159,6 +162,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     &eval::run(records, conversations, args.ranking).await?,
                     format,
                 )
+            })
+            .await
+        }
+        Command::Reembed => {
+            with_store(global, open::db_config(global)?, async |_, records| {
+                records::reembed(records, format).await
             })
             .await
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use std::sync::Arc;
 
-use memory_core::{CachedStore, EpisodeStore, Memory, RecordStore, Records};
+use memory_core::{CachedStore, ChangeFeed, Memory, RecordStore, Records};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 
@@ -42,9 +42,10 @@ pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
 }
 
 /// Episodes and memory records over one store.
-fn both<S: EpisodeStore + RecordStore>(store: S) -> (Memory, Records) {
+fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
     let store = Arc::new(store);
-    (Memory::from_arc(store.clone()), Records::from_arc(store))
+    let records = Records::from_arc(store.clone()).with_episodes(store.clone());
+    (Memory::from_arc(store), records)
 }
 
 /// Like [`open`], with the memory records façade over the same store, embedding with the embedder the options

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use memory_core::{
     Json, MemoryRecord, NewRecord, Ranking, RecordHit, RecordId, RecordKind, RecordQuery,
-    RecordSearch, RecordStats, RecordUpdate, Records, Scope, Stored,
+    RecordStats, RecordUpdate, Records, Scope, Search, Stored,
 };
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ pub enum RecordCommand {
     Delete(IdArgs),
     /// List a scope's memories, newest first.
     List(ListArgs),
-    /// Full-text search of a scope's memories (BM25 over content, summary, context and tags), best first.
+    /// Search a scope's memories by words and meaning, best first, with each result's score.
     Search(SearchArgs),
     /// Counts by kind, tag and scope, content size, oldest and newest.
     Stats {
@@ -122,35 +122,24 @@ pub struct Filters {
 /// How `memory search` and `query` rank.
 #[derive(Debug, Args)]
 pub struct RankingArg {
-    /// bm25 (full text), vector (embedding similarity) or hybrid (both, fused by reciprocal rank). bm25 is the
-    /// default because, with the built-in lexical embedder, the other two do not beat it yet.
-    #[arg(long, default_value = "bm25", value_parser = |s: &str| s.parse::<Ranking>())]
-    ranking: Ranking,
+    /// hybrid (full text and embedding similarity, weighted, with recency, importance and context match), bm25
+    /// (full text alone) or vector (embedding similarity alone).
+    #[arg(long, default_value = "hybrid", value_parser = |s: &str| s.parse::<Ranking>())]
+    pub ranking: Ranking,
 }
 
 impl Filters {
-    /// A search for `text` with these filters (the façade embeds the text and validates it).
-    pub fn search(
-        self,
-        text: String,
-        limit: u32,
-        ranking: &RankingArg,
-    ) -> anyhow::Result<RecordSearch> {
-        let search = RecordSearch {
-            scope: scope(&self.scope)?,
-            text,
+    /// A checked search for `text` with these filters.
+    pub fn search(self, text: String, limit: u32, ranking: &RankingArg) -> anyhow::Result<Search> {
+        let search = Search {
             kind: self.kind,
             tag: self.tag,
             limit,
-            ranking: Ranking::Bm25,
-            embedding: None,
-        };
-        // Everything but the embedding, which the store's embedder adds, is checked before the store is opened.
-        search.validate()?;
-        Ok(RecordSearch {
             ranking: ranking.ranking,
-            ..search
-        })
+            ..Search::new(scope(&self.scope)?, text)
+        };
+        search.validate()?;
+        Ok(search)
     }
 }
 
@@ -195,7 +184,7 @@ pub enum Action {
     /// List a scope.
     List(RecordQuery),
     /// Search a scope.
-    Search(RecordSearch),
+    Search(Search),
     /// Count.
     Stats(Option<Scope>),
 }
@@ -363,10 +352,11 @@ pub fn render(reply: &Reply, format: Format) -> anyhow::Result<String> {
             .map(|(rank, h)| {
                 let r = &h.record;
                 format!(
-                    "{:>3}.  {}  {:<12}  {}\n",
+                    "{:>3}.  {}  {:<12}  {:.3}  {}\n",
                     rank + 1,
                     r.id,
                     r.kind.as_str(),
+                    h.score.total,
                     first_line(r)
                 )
             })
@@ -435,4 +425,28 @@ fn stats_text(s: &RecordStats) -> String {
         }
     }
     out
+}
+
+/// `memory-cli reembed`: re-embeds everything with a progress bar on stderr.
+pub async fn reembed(records: &Records, format: Format) -> anyhow::Result<String> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "re-embedding {bar:40} {pos}/{len} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let done = records
+        .reembed(&|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    Ok(match format {
+        Format::Json => json(&done)?,
+        Format::Human => format!(
+            "{} texts now embedded by {} ({} dimensions); {} embedded by this run\n",
+            done.texts, done.model.id, done.model.dimension, done.embedded
+        ),
+    })
 }

@@ -8,9 +8,10 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    Appended, ChangeFeed, Embedding, Episode, EpisodeCache, EpisodeId, EpisodeQuery, EpisodeStore,
-    EpisodeSummary, ExecutionStep, MemoryRecord, RecordHit, RecordId, RecordQuery, RecordSearch,
-    RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored, Versioned,
+    Appended, Change, ChangeFeed, Embedding, EmbeddingModel, Episode, EpisodeCache, EpisodeId,
+    EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordChange,
+    RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored,
+    Versioned,
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
@@ -165,19 +166,36 @@ impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
     }
 }
 
-/// Memory records are not cached yet: the pair passes them to the source.
+/// The pair's change feed is its source's.
+#[async_trait]
+impl<P: ChangeFeed, C: EpisodeCache> ChangeFeed for CachedStore<P, C> {
+    async fn store_id(&self) -> Result<String> {
+        self.primary.store_id().await
+    }
+
+    async fn head(&self) -> Result<Revision> {
+        self.primary.head().await
+    }
+
+    async fn changes_since(&self, after: Revision) -> Result<Vec<Change>> {
+        self.primary.changes_since(after).await
+    }
+}
+
+/// Memory records are not cached: the pair passes them to the source (the search index in [`crate::Records`]
+/// keeps what searches need in memory).
 #[async_trait]
 impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P, C> {
-    async fn store_record(
-        &self,
-        record: &MemoryRecord,
-        embedding: Option<&Embedding>,
-    ) -> Result<Stored> {
-        self.primary.store_record(record, embedding).await
+    async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>> {
+        self.primary.store_records(records).await
     }
 
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
         self.primary.get_record(scope, id).await
+    }
+
+    async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {
+        self.primary.get_records(ids).await
     }
 
     async fn update_record(
@@ -197,11 +215,44 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P
         self.primary.list_records(query).await
     }
 
+    async fn scan_records(
+        &self,
+        scope: &Scope,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<Versioned<MemoryRecord>>> {
+        self.primary.scan_records(scope, after, limit).await
+    }
+
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
         self.primary.record_stats(scope).await
     }
 
-    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
-        self.primary.search_records(search).await
+    async fn record_head(&self) -> Result<Revision> {
+        self.primary.record_head().await
+    }
+
+    async fn record_changes(&self, after: Revision) -> Result<Vec<RecordChange>> {
+        self.primary.record_changes(after).await
+    }
+
+    async fn embedding_model(&self) -> Result<Option<EmbeddingModel>> {
+        self.primary.embedding_model().await
+    }
+
+    async fn embeddings(&self, model: &str, keys: &[String]) -> Result<Vec<(String, Vec<f32>)>> {
+        self.primary.embeddings(model, keys).await
+    }
+
+    async fn put_embeddings(
+        &self,
+        model: &EmbeddingModel,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()> {
+        self.primary.put_embeddings(model, vectors).await
+    }
+
+    async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()> {
+        self.primary.set_embedding_model(model).await
     }
 }

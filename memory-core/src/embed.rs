@@ -1,7 +1,5 @@
 //! Text embeddings: the [`Embedder`] trait and the built-in [`LexicalEmbedder`].
 
-use std::collections::HashMap;
-
 use crate::Result;
 
 #[cfg(feature = "local-model")]
@@ -67,28 +65,38 @@ impl LexicalEmbedder {
     }
 
     fn embed_one(&self, text: &str) -> Vec<f32> {
+        use crate::{fnv1a64, fnv1a64_extend};
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
-        let mut counts: HashMap<(u8, String), u32> = HashMap::new();
+        // Every occurrence of every feature as (hash, kind); sorted, equal neighbours are one feature's count.
+        let mut features: Vec<(u64, u8)> = Vec::with_capacity(words.len() * 8);
+        let (word_seed, pair_seed, gram_seed) = (fnv1a64(&[0]), fnv1a64(&[1]), fnv1a64(&[2]));
+        let mut buf = [0u8; 4];
         for word in &words {
-            *counts.entry((0, word.clone())).or_default() += 1;
-            let marked: Vec<char> = format!("^{word}$").chars().collect();
+            features.push((fnv1a64_extend(word_seed, word.as_bytes()), 0));
+            let marked: Vec<char> = std::iter::once('^')
+                .chain(word.chars())
+                .chain(['$'])
+                .collect();
             for gram in marked.windows(3) {
-                *counts.entry((2, gram.iter().collect())).or_default() += 1;
+                let hash = gram.iter().fold(gram_seed, |h, c| {
+                    fnv1a64_extend(h, c.encode_utf8(&mut buf).as_bytes())
+                });
+                features.push((hash, 2));
             }
         }
         for pair in words.windows(2) {
-            *counts
-                .entry((1, format!("{} {}", pair[0], pair[1])))
-                .or_default() += 1;
+            let hash = fnv1a64_extend(fnv1a64_extend(pair_seed, pair[0].as_bytes()), b" ");
+            features.push((fnv1a64_extend(hash, pair[1].as_bytes()), 1));
         }
+        features.sort_unstable();
         let mut vector = vec![0.0f32; self.dimension];
-        for ((kind, feature), count) in counts {
-            let weight = [1.0, 0.7, 0.3][kind as usize] * (1.0 + (count as f32).ln());
-            let hash = fnv1a(kind, &feature);
+        for run in features.chunk_by(|a, b| a == b) {
+            let (hash, kind) = run[0];
+            let weight = [1.0, 0.7, 0.3][kind as usize] * (1.0 + (run.len() as f32).ln());
             let bucket = (hash % self.dimension as u64) as usize;
             let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
             vector[bucket] += sign * weight;
@@ -111,10 +119,6 @@ pub(crate) fn normalise(vector: &mut [f32]) {
     if norm > 0.0 {
         vector.iter_mut().for_each(|x| *x /= norm);
     }
-}
-
-fn fnv1a(kind: u8, feature: &str) -> u64 {
-    crate::fnv1a64_extend(crate::fnv1a64(&[kind]), feature.as_bytes())
 }
 
 impl Embedder for LexicalEmbedder {

@@ -51,11 +51,15 @@ mod embed;
 mod episode;
 mod error;
 mod hash;
+pub mod index;
 mod memory;
+mod rank;
 mod record;
 mod records;
 pub mod reflection;
+mod retrieve;
 pub mod reward;
+mod search;
 mod storage;
 pub mod validate;
 
@@ -78,9 +82,10 @@ pub use record::{
     MemoryRecord, NewRecord, RecordId, RecordKind, RecordStats, RecordUpdate, Scope, Stored,
     content_hash,
 };
-pub use records::Records;
+pub use records::{Records, Reembedded};
+pub use retrieve::EpisodeSource;
+pub use search::{Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit, Score, Search};
 pub use storage::{
-    Appended, Change, ChangeFeed, Embedding, EpisodeCache, EpisodeQuery, EpisodeStore,
-    MAX_LIST_LIMIT, MAX_SEARCH_LIMIT, Ranking, RecordHit, RecordQuery, RecordSearch, RecordStore,
-    Revision, Versioned,
+    Appended, Change, ChangeFeed, Embedding, EmbeddingModel, EpisodeCache, EpisodeQuery,
+    EpisodeStore, MAX_LIST_LIMIT, RecordChange, RecordQuery, RecordStore, Revision, Versioned,
 };

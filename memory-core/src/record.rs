@@ -162,6 +162,12 @@ impl MemoryRecord {
             None => self.content.clone(),
         }
     }
+
+    /// The key its vector is stored under: the SHA-256 of its embedding text, so records with the same text share
+    /// one vector per model.
+    pub fn embedding_key(&self) -> String {
+        content_hash(&self.embedding_text())
+    }
 }
 
 /// A memory to store, as given to [`Records::store`](crate::Records::store).

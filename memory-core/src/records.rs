@@ -1,19 +1,28 @@
-//! The façade for memory records: validation in front of any [`RecordStore`].
+//! The façade for memory records and retrieval: validation in front of any [`RecordStore`], embedding, and the
+//! in-process search index over the scope's records and, when given, the episodes.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
+
+use tokio::sync::Mutex;
 
 use crate::{
-    Embedder, Embedding, Error, LexicalEmbedder, MemoryRecord, NewRecord, Ranking, RecordHit,
-    RecordId, RecordQuery, RecordSearch, RecordStats, RecordStore, RecordUpdate, Result, Scope,
-    Stored,
+    Embedder, Embedding, EmbeddingModel, EpisodeId, Error, Found, Hit, LexicalEmbedder,
+    MemoryRecord, NewRecord, Ranking, RecordHit, RecordId, RecordQuery, RecordStats, RecordStore,
+    RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
+    index::{DocKey, docs},
+    rank,
+    retrieve::{EMBED_BATCH, EpisodePages, EpisodeSource, IndexState, RecordPages, Shared, Source},
 };
 
 /// Memory records over any [`RecordStore`], with the [`Embedder`] that embeds them (the built-in
-/// [`LexicalEmbedder`] unless another is given). Cloning is cheap and shares the store.
+/// [`LexicalEmbedder`] unless another is given) and the index that searches them. Cloning is cheap and shares the
+/// store and the index.
 #[derive(Clone)]
 pub struct Records {
     store: Arc<dyn RecordStore>,
+    episodes: Option<Arc<dyn EpisodeSource>>,
     embedder: Arc<dyn Embedder>,
+    index: Arc<Mutex<IndexState>>,
 }
 
 impl Records {
@@ -26,13 +35,23 @@ impl Records {
     pub fn from_arc(store: Arc<dyn RecordStore>) -> Self {
         Records {
             store,
+            episodes: None,
             embedder: Arc::new(LexicalEmbedder::default()),
+            index: Arc::default(),
         }
     }
 
-    /// The same records, embedded by `embedder`.
+    /// The same records, embedded by `embedder` (with an index of its own).
     pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = embedder;
+        self.index = Arc::default();
+        self
+    }
+
+    /// The same records, with [`Records::query`] searching the episodes of `episodes` too.
+    pub fn with_episodes(mut self, episodes: Arc<dyn EpisodeSource>) -> Self {
+        self.episodes = Some(episodes);
+        self.index = Arc::default();
         self
     }
 
@@ -41,22 +60,49 @@ impl Records {
         &self.embedder
     }
 
-    fn embed(&self, text: &str) -> Result<Embedding> {
-        let vector = crate::run_blocking(|| self.embedder.embed(&[text]))?
-            .pop()
-            .ok_or_else(|| Error::validation("embedding", "the embedder returned no vector"))?;
-        Ok(Embedding {
-            model: self.embedder.id().to_string(),
-            vector,
-        })
+    /// The store underneath.
+    pub fn backend(&self) -> &Arc<dyn RecordStore> {
+        &self.store
+    }
+
+    fn source(&self) -> Source<'_> {
+        Source {
+            store: &self.store,
+            episodes: self.episodes.as_ref(),
+            embedder: &self.embedder,
+        }
     }
 
     /// Validates, embeds and stores a memory; storing the same content again in the same scope returns the
     /// existing id and says it was a duplicate.
     pub async fn store(&self, new: NewRecord) -> Result<Stored> {
-        let record = new.into_record()?;
-        let embedding = self.embed(&record.embedding_text())?;
-        self.store.store_record(&record, Some(&embedding)).await
+        let mut stored = self.store_many(vec![new]).await?;
+        stored
+            .pop()
+            .ok_or_else(|| Error::Corrupt("the store acknowledged no record".into()))
+    }
+
+    /// Validates, embeds (in batches) and stores many memories in one transaction: all or none are written.
+    pub async fn store_many(&self, new: Vec<NewRecord>) -> Result<Vec<Stored>> {
+        let records = new
+            .into_iter()
+            .map(NewRecord::into_record)
+            .collect::<Result<Vec<_>>>()?;
+        let texts: Vec<String> = records.iter().map(MemoryRecord::embedding_text).collect();
+        let vectors = self.source().embed(&texts)?;
+        let model = self.embedder.id().to_string();
+        let items: Vec<(MemoryRecord, Embedding)> = records
+            .into_iter()
+            .zip(vectors)
+            .map(|(record, vector)| {
+                let embedding = Embedding {
+                    model: model.clone(),
+                    vector,
+                };
+                (record, embedding)
+            })
+            .collect();
+        self.store.store_records(&items).await
     }
 
     /// Reads a record of `scope`; [`Error::NotFound`] if there is none there.
@@ -96,23 +142,201 @@ impl Records {
         self.store.list_records(query).await
     }
 
-    /// Full-text search of a scope's records, best first.
-    pub async fn search(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
-        let mut search = search.clone();
-        if search.ranking != Ranking::Bm25
-            && search.embedding.is_none()
-            && !search.text.trim().is_empty()
-        {
-            search.embedding = Some(self.embed(&search.text)?);
-        }
-        search.validate()?;
-        self.store.search_records(&search).await
-    }
-
     /// Counts and sizes for one scope, or for every scope.
     pub async fn stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
         self.store.record_stats(scope).await
     }
+
+    /// Loads the index of `scope` (and the episodes', when the façade has them), or brings it up to date with
+    /// every write so far. Searches do this themselves; a server calls it to answer its first query fast.
+    pub async fn sync(&self, scope: &Scope) -> Result<()> {
+        let mut state = self.index.lock().await;
+        let source = self.source();
+        source.records(&mut state, scope).await?;
+        source.episodes(&mut state).await?;
+        Ok(())
+    }
+
+    /// Re-embeds every memory and episode with this façade's embedder and makes it the store's model (vectors of
+    /// other models are then deleted). Vectors are written before the switch, so an interrupted run loses nothing
+    /// and a rerun continues where it stopped. `progress(done, total)` is called after each batch.
+    pub async fn reembed(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Reembedded> {
+        let model = self.source().model();
+        let mut texts: HashMap<String, String> = HashMap::new();
+        let stats = self.store.record_stats(None).await?;
+        for scope in stats.by_scope.keys() {
+            let scope = Scope::new(scope.as_str())?;
+            let mut pages = RecordPages::new(self.store.as_ref(), &scope);
+            while let Some(page) = pages.next().await? {
+                for v in page {
+                    texts.insert(v.value.embedding_key(), v.value.embedding_text());
+                }
+            }
+        }
+        if let Some(episodes) = &self.episodes {
+            let mut pages = EpisodePages::new(episodes.as_ref());
+            while let Some(page) = pages.next().await? {
+                for v in page {
+                    texts.insert(docs::episode_key(&v.value), docs::episode_text(&v.value));
+                }
+            }
+        }
+        let mut keys: Vec<String> = texts.keys().cloned().collect();
+        keys.sort();
+        let mut done_already = 0;
+        let mut todo = Vec::new();
+        for chunk in keys.chunks(500) {
+            let have: std::collections::HashSet<String> = self
+                .store
+                .embeddings(&model.id, chunk)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            done_already += have.len();
+            todo.extend(chunk.iter().filter(|k| !have.contains(*k)).cloned());
+        }
+        let total = keys.len();
+        progress(done_already, total);
+        for (i, batch) in todo.chunks(EMBED_BATCH * 4).enumerate() {
+            let batch_texts: Vec<String> = batch.iter().map(|k| texts[k].clone()).collect();
+            let vectors = self.source().embed(&batch_texts)?;
+            let items: Vec<(String, Vec<f32>)> = batch.iter().cloned().zip(vectors).collect();
+            self.store.put_embeddings(&model, &items).await?;
+            progress((done_already + (i + 1) * EMBED_BATCH * 4).min(total), total);
+        }
+        self.store.set_embedding_model(&model).await?;
+        *self.index.lock().await = IndexState::default();
+        Ok(Reembedded {
+            model,
+            texts: total,
+            embedded: todo.len(),
+        })
+    }
+
+    /// The query's embedding, unless the ranking is BM25 alone.
+    fn query_vector(&self, search: &Search) -> Result<Option<Vec<f32>>> {
+        if search.ranking == Ranking::Bm25 {
+            return Ok(None);
+        }
+        Ok(self
+            .source()
+            .embed(std::slice::from_ref(&search.text))?
+            .pop())
+    }
+
+    /// The search's best records of its scope.
+    pub async fn search(&self, search: &Search) -> Result<Vec<RecordHit>> {
+        search.validate()?;
+        let vector = self.query_vector(search)?;
+        let collection = {
+            let mut state = self.index.lock().await;
+            self.source().records(&mut state, &search.scope).await?
+        };
+        let ranked = ranked(&collection, search, vector.as_deref());
+        let hits = self.query_hits(ranked, search).await?;
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| match hit.found {
+                Found::Memory { record } => Some(RecordHit {
+                    record: *record,
+                    score: hit.score,
+                }),
+                Found::Episode { .. } => None,
+            })
+            .collect())
+    }
+
+    /// The search's best results among its scope's records and, when `search.episodes` is set and the façade was
+    /// given them ([`Records::with_episodes`]), the episodes; merged by score.
+    pub async fn query(&self, search: &Search) -> Result<Vec<Hit>> {
+        search.validate()?;
+        let vector = self.query_vector(search)?;
+        let (records, episodes) = {
+            let mut state = self.index.lock().await;
+            let source = self.source();
+            let episodes = match search.episodes {
+                true => source.episodes(&mut state).await?,
+                false => None,
+            };
+            (source.records(&mut state, &search.scope).await?, episodes)
+        };
+        let mut ranked = ranked(&records, search, vector.as_deref());
+        if let Some(episodes) = episodes {
+            ranked.extend(self::ranked(&episodes, search, vector.as_deref()));
+            ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
+            ranked.truncate(search.limit as usize);
+        }
+        self.query_hits(ranked, search).await
+    }
+
+    /// Reads what the ranked keys name, in order; anything deleted meanwhile is left out.
+    async fn query_hits(&self, ranked: Vec<(DocKey, Score)>, search: &Search) -> Result<Vec<Hit>> {
+        let ids: Vec<RecordId> = ranked
+            .iter()
+            .filter_map(|(k, _)| match k {
+                DocKey::Record(id) => Some(*id),
+                DocKey::Episode(_) => None,
+            })
+            .collect();
+        let mut records: HashMap<RecordId, MemoryRecord> = HashMap::new();
+        if !ids.is_empty() {
+            for v in self.store.get_records(&ids).await? {
+                if v.value.scope == search.scope {
+                    records.insert(v.value.id, v.value);
+                }
+            }
+        }
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (key, score) in ranked {
+            let found = match key {
+                DocKey::Record(id) => records.remove(&id).map(|record| Found::Memory {
+                    record: Box::new(record),
+                }),
+                DocKey::Episode(id) => self.episode(id).await?,
+            };
+            if let Some(found) = found {
+                hits.push(Hit { found, score });
+            }
+        }
+        Ok(hits)
+    }
+
+    async fn episode(&self, id: EpisodeId) -> Result<Option<Found>> {
+        let Some(source) = &self.episodes else {
+            return Ok(None);
+        };
+        Ok(source.get_episode(id).await?.map(|v| Found::Episode {
+            episode: Box::new(v.value),
+        }))
+    }
+}
+
+/// The search's best documents of one collection, with their scores.
+fn ranked(collection: &Shared, search: &Search, vector: Option<&[f32]>) -> Vec<(DocKey, Score)> {
+    let c = collection.read().unwrap_or_else(|e| e.into_inner());
+    let keep = |meta: &_| rank::keep(search, meta);
+    let n = rank::candidates(search.limit);
+    let lexical = match search.ranking {
+        Ranking::Vector => Vec::new(),
+        _ => c.bm25(&search.text, &keep, n),
+    };
+    let semantic = vector.map_or_else(Vec::new, |v| c.nearest(v, &keep, n));
+    rank::rank(&c, search, &lexical, &semantic, Timestamp::now())
+        .into_iter()
+        .map(|(slot, score)| (c.doc(slot).0, score))
+        .collect()
+}
+
+/// What [`Records::reembed`] did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Reembedded {
+    /// The store's model now.
+    pub model: EmbeddingModel,
+    /// Distinct texts (memories and episodes) the store holds.
+    pub texts: usize,
+    /// How many of them were embedded by this run (the rest had vectors of the model already).
+    pub embedded: usize,
 }
 
 fn not_found(scope: &Scope, id: RecordId) -> Error {

@@ -247,39 +247,6 @@ impl RecordQuery {
     }
 }
 
-/// Most results one search returns.
-pub const MAX_SEARCH_LIMIT: u32 = 100;
-
-/// How a search ranks records. BM25 is the default: with the built-in lexical embedder, vector and hybrid
-/// ranking do not beat it yet (see the README's measurements).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Ranking {
-    /// Full-text BM25 over content, summary, context and tags.
-    #[default]
-    Bm25,
-    /// Cosine similarity of embeddings.
-    Vector,
-    /// Both lists fused by reciprocal rank (`1 / (60 + rank)` summed over the lists a record is in).
-    Hybrid,
-}
-
-impl Ranking {
-    /// Every ranking, in declaration order.
-    pub const ALL: [Ranking; 3] = [Ranking::Bm25, Ranking::Vector, Ranking::Hybrid];
-
-    /// The snake_case name used in JSON and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ranking::Bm25 => "bm25",
-            Ranking::Vector => "vector",
-            Ranking::Hybrid => "hybrid",
-        }
-    }
-}
-
-crate::episode::parse_by_name!(Ranking, "ranking");
-
 /// An embedding and the model that made it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embedding {
@@ -289,78 +256,45 @@ pub struct Embedding {
     pub vector: Vec<f32>,
 }
 
-/// A search of one scope's records.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordSearch {
-    /// The scope to search.
-    pub scope: Scope,
-    /// What to look for, in plain words.
-    pub text: String,
-    /// Only this kind.
-    pub kind: Option<RecordKind>,
-    /// Only records carrying this tag.
-    pub tag: Option<String>,
-    /// Results to return, 1 to [`MAX_SEARCH_LIMIT`].
-    pub limit: u32,
-    /// How to rank.
-    pub ranking: Ranking,
-    /// The text's embedding, which vector and hybrid ranking need ([`crate::Records::search`] fills it in).
-    pub embedding: Option<Embedding>,
+/// The embedding model a store's vectors were made by.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EmbeddingModel {
+    /// The embedder's id.
+    pub id: String,
+    /// The length of its vectors.
+    pub dimension: usize,
 }
 
-impl RecordSearch {
-    /// Checks the text, the limit and the tag.
-    pub fn validate(&self) -> Result<()> {
-        if self.text.trim().is_empty() {
-            return Err(Error::validation("query", "must not be empty"));
-        }
-        crate::validate::record_text("query", &self.text)?;
-        if self.limit == 0 || self.limit > MAX_SEARCH_LIMIT {
-            return Err(Error::validation(
-                "limit",
-                format!("must be 1 to {MAX_SEARCH_LIMIT}, got {}", self.limit),
-            ));
-        }
-        if let Some(tag) = &self.tag {
-            crate::validate::tags(std::slice::from_ref(tag))?;
-        }
-        if self.ranking != Ranking::Bm25 && self.embedding.is_none() {
-            return Err(Error::validation(
-                "embedding",
-                "vector and hybrid ranking need the query's embedding",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// A record found by a search, with the scores that ranked it (higher is better; each is only comparable within
-/// one search).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct RecordHit {
+/// A write to a memory record, as the record change feed reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordChange {
     /// The record.
-    pub record: MemoryRecord,
-    /// The score it was ranked by: BM25, cosine, or the fused reciprocal-rank score.
-    pub score: f64,
-    /// Its BM25 score, when the full-text search found it.
-    pub bm25: Option<f64>,
-    /// Cosine similarity of its embedding to the query's, when the vector search found it.
-    pub cosine: Option<f64>,
+    pub id: RecordId,
+    /// Its scope.
+    pub scope: Scope,
+    /// The revision of the write.
+    pub revision: Revision,
+    /// Whether the write deleted it.
+    pub deleted: bool,
 }
 
-/// A store of memory records. Every call names a scope, and a record is found only in its own scope.
+/// A store of memory records. Every call names a scope, and a record is found only in its own scope, except the
+/// change feed and [`RecordStore::get_records`], which serve the search index.
+///
+/// Record writes get revisions of their own sequence (independent of episodes'); vectors are kept per embedding
+/// key (see [`MemoryRecord::embedding_key`]) and model, and the store records which model its vectors are from.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
-    /// Stores `record` (with the embedding of its text, if given) unless a record with the same content hash exists
-    /// in its scope; then returns that one's id with `duplicate: true` and writes nothing.
-    async fn store_record(
-        &self,
-        record: &MemoryRecord,
-        embedding: Option<&Embedding>,
-    ) -> Result<Stored>;
+    /// Stores each record with its embedding, in one transaction, unless a record with the same content hash
+    /// exists in its scope (then that one's id comes back with `duplicate: true` and nothing is written for it).
+    /// Fails with [`Error::EmbedderMismatch`] and writes nothing when the store's vectors are from another model.
+    async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>>;
 
     /// Reads a record of `scope`.
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>>;
+
+    /// Reads records by id, whatever their scope, with their revisions; missing ids are left out.
+    async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>>;
 
     /// Applies `update` to a record of `scope`; returns the updated record, or `None` if there is none.
     async fn update_record(
@@ -376,9 +310,37 @@ pub trait RecordStore: Send + Sync + 'static {
     /// Lists the records of a scope, newest first.
     async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>>;
 
+    /// Records of `scope` in id order, after `after`, at most `limit`, with their revisions.
+    async fn scan_records(
+        &self,
+        scope: &Scope,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<Versioned<MemoryRecord>>>;
+
     /// Counts and sizes for one scope, or for every scope.
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats>;
 
-    /// Full-text search of one scope's records (content, summary, context, tags), best first.
-    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>>;
+    /// The latest record revision (0 before any record write).
+    async fn record_head(&self) -> Result<Revision>;
+
+    /// The latest write to each record written after `after`, in revision order.
+    async fn record_changes(&self, after: Revision) -> Result<Vec<RecordChange>>;
+
+    /// The model the store's vectors are from, once any vector was stored.
+    async fn embedding_model(&self) -> Result<Option<EmbeddingModel>>;
+
+    /// The stored vectors of `model` for `keys`, as `(key, vector)`; keys without one are left out.
+    async fn embeddings(&self, model: &str, keys: &[String]) -> Result<Vec<(String, Vec<f32>)>>;
+
+    /// Stores vectors of `model` by key (existing ones are kept); `model` becomes the store's model if it has
+    /// none yet. Vectors of another model than the store's are allowed: re-embedding writes them before it switches.
+    async fn put_embeddings(
+        &self,
+        model: &EmbeddingModel,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()>;
+
+    /// Makes `model` the store's model and deletes every vector of any other model.
+    async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()>;
 }

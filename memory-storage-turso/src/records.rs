@@ -2,9 +2,12 @@
 
 use async_trait::async_trait;
 use libsql::{Row, Value};
+use std::collections::HashMap;
+
 use memory_core::{
-    Embedding, Json, MemoryRecord, Ranking, RecordHit, RecordId, RecordKind, RecordQuery,
-    RecordSearch, RecordStats, RecordStore, RecordUpdate, Result, Scope, Stored, Timestamp, cosine,
+    Embedding, EmbeddingModel, Error, Json, MemoryRecord, RecordChange, RecordId, RecordKind,
+    RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored,
+    Timestamp, Versioned,
 };
 
 use crate::{
@@ -55,12 +58,15 @@ async fn read(db: &Db, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecor
     .await
 }
 
-async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
-    db.execute(
-        "DELETE FROM memory_record_tags WHERE record_id = ?1",
-        [id.to_string()],
-    )
-    .await?;
+/// Sets the tags of record `id`; `replace` drops the ones it had (a new record has none).
+async fn write_tags(db: &Db, id: RecordId, tags: &[String], replace: bool) -> Result<()> {
+    if replace {
+        db.execute(
+            "DELETE FROM memory_record_tags WHERE record_id = ?1",
+            [id.to_string()],
+        )
+        .await?;
+    }
     for tag in tags {
         db.execute(
             "INSERT OR IGNORE INTO memory_record_tags (tag, record_id) VALUES (?1, ?2)",
@@ -69,36 +75,6 @@ async fn write_tags(db: &Db, id: RecordId, tags: &[String]) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-/// English words too common to tell records apart. BM25 gives them almost no weight anyway, but every record
-/// containing one would still be scored, so they are left out of the query (unless the query is nothing else).
-const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from",
-    "had", "has", "have", "how", "i", "in", "is", "it", "its", "of", "on", "or", "that", "the",
-    "their", "there", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why",
-    "will", "with", "you",
-];
-
-/// Turns plain words into an FTS5 query: every word becomes a quoted term, and the terms are OR-ed so BM25 ranks
-/// records by how many of them they contain and how rare those are. Quoting keeps FTS5's operators (`AND`, `*`,
-/// `:`, `"`) in user text from being interpreted. `None` when the text has no word at all.
-pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let content: Vec<&String> = words
-        .iter()
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
-        .collect();
-    let terms: Vec<String> = if content.is_empty() {
-        words.iter().map(|w| format!("\"{w}\"")).collect()
-    } else {
-        content.iter().map(|w| format!("\"{w}\"")).collect()
-    };
-    (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
 /// Appends the optional kind and tag filters to a `WHERE` clause; `table` prefixes the columns (`"r."` or `""`).
@@ -122,11 +98,6 @@ fn filter(
     }
 }
 
-/// Candidates each list contributes to a hybrid search.
-const CANDIDATES: u32 = 50;
-/// The `k` of reciprocal-rank fusion: a record at rank `r` of a list scores `1 / (k + r)` from it.
-const RRF_K: f64 = 60.0;
-
 fn vector_bytes(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -138,193 +109,296 @@ fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// Reciprocal-rank fusion of a lexical and a semantic list, best first, at most `limit`.
-fn fuse(lexical: Vec<RecordHit>, semantic: Vec<RecordHit>, limit: usize) -> Vec<RecordHit> {
-    let mut fused: Vec<RecordHit> = Vec::new();
-    for (list, is_lexical) in [(lexical, true), (semantic, false)] {
-        for (rank, hit) in list.into_iter().enumerate() {
-            let share = 1.0 / (RRF_K + rank as f64 + 1.0);
-            match fused.iter_mut().find(|h| h.record.id == hit.record.id) {
-                Some(existing) => {
-                    existing.score += share;
-                    if is_lexical {
-                        existing.bm25 = hit.bm25;
-                    } else {
-                        existing.cosine = hit.cosine;
-                    }
-                }
-                None => fused.push(RecordHit {
-                    score: share,
-                    ..hit
-                }),
-            }
-        }
-    }
-    fused.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.record.id.cmp(&b.record.id))
-    });
-    fused.truncate(limit);
-    fused
+/// The revision for a record write; call inside the write transaction.
+async fn next_revision(db: &Db) -> Result<Revision> {
+    Ok(db
+        .query_first(HEAD, (), |row| row.get::<i64>(0).db())
+        .await?
+        .unwrap_or(0) as Revision
+        + 1)
 }
 
-impl TursoStore {
-    /// The best `limit` records of the search's scope and filters by BM25.
-    async fn bm25(&self, search: &RecordSearch, limit: u32) -> Result<Vec<RecordHit>> {
-        let columns = COLUMNS
-            .split(", ")
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // The inner query ranks and cuts to `limit` reading only what the filters need; the outer one reads the
-        // whole rows of the winners alone.
-        let mut sql = String::from(
-            "SELECT memory_records_fts.rowid AS rid, bm25(memory_records_fts) AS score, r.id AS record_id \
-             FROM memory_records_fts JOIN memory_records r ON r.rowid = memory_records_fts.rowid \
-             WHERE memory_records_fts MATCH ?1 AND r.scope = ?2",
-        );
-        let Some(query) = fts_query(&search.text) else {
-            return Ok(Vec::new());
-        };
-        let mut params = vec![Value::Text(query), Value::Text(search.scope.to_string())];
-        filter(
-            &mut sql,
-            &mut params,
-            "r.",
-            search.kind,
-            search.tag.as_deref(),
-        );
-        params.push(Value::Integer(i64::from(limit)));
-        sql.push_str(&format!(
-            " ORDER BY score, record_id LIMIT ?{}",
-            params.len()
-        ));
-        let sql = format!(
-            "SELECT {columns}, s.score FROM ({sql}) s JOIN memory_records r ON r.rowid = s.rid ORDER BY s.score, r.id"
-        );
-        self.read(|db| async move {
-            let mut rows = db.conn.query(&sql, params).await.db()?;
-            let mut hits = Vec::new();
-            while let Some(row) = rows.next().await.db()? {
-                // SQLite's bm25() is lower for better matches; the hit carries it negated, higher is better.
-                let bm25 = -row.get::<f64>(13).db()?;
-                hits.push(RecordHit {
-                    record: record_from_row(&row)?,
-                    score: bm25,
-                    bm25: Some(bm25),
-                    cosine: None,
-                });
-            }
-            Ok(hits)
-        })
-        .await
-    }
+/// The latest record revision: the largest stamp on a record or a tombstone.
+const HEAD: &str = "SELECT max(coalesce((SELECT max(revision) FROM memory_records), 0), \
+     coalesce((SELECT max(revision) FROM memory_record_tombstones), 0))";
 
-    /// The `limit` records of the search's scope and filters whose embeddings (by the same model) are nearest to
-    /// `embedding`. An exact scan: every vector of the scope is compared.
-    async fn nearest(
-        &self,
-        search: &RecordSearch,
-        embedding: &Embedding,
-        limit: u32,
-    ) -> Result<Vec<RecordHit>> {
-        let mut sql = String::from(
-            "SELECT id, embedding FROM memory_records WHERE scope = ?1 AND embedding_model = ?2",
-        );
-        let mut params = vec![
-            Value::Text(search.scope.to_string()),
-            Value::Text(embedding.model.clone()),
-        ];
-        filter(
-            &mut sql,
-            &mut params,
-            "",
-            search.kind,
-            search.tag.as_deref(),
-        );
-        let query = embedding.vector.clone();
-        let scope = search.scope.clone();
-        self.read(|db| async move {
-            let mut rows = db.conn.query(&sql, params).await.db()?;
-            let mut scored: Vec<(f64, String)> = Vec::new();
-            while let Some(row) = rows.next().await.db()? {
-                let vector = vector_from_bytes(&row.get::<Vec<u8>>(1).db()?);
-                scored.push((
-                    f64::from(cosine(&query, &vector)),
-                    row.get::<String>(0).db()?,
-                ));
-            }
-            drop(rows);
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            scored.truncate(limit as usize);
-            let mut hits = Vec::with_capacity(scored.len());
-            for (similarity, id) in scored {
-                let id: RecordId = id.parse().map_err(|e| corrupt("record id", e))?;
-                if let Some(record) = read(&db, &scope, id).await? {
-                    hits.push(RecordHit {
-                        record,
-                        score: similarity,
-                        bm25: None,
-                        cosine: Some(similarity),
-                    });
-                }
-            }
-            Ok(hits)
-        })
-        .await
+async fn stored_model(db: &Db) -> Result<Option<EmbeddingModel>> {
+    let rows = db
+        .query_map(
+            "SELECT key, value FROM store_meta WHERE key IN ('embedding_model', 'embedding_dimension')",
+            (),
+            |row| Ok((row.get::<String>(0).db()?, row.get::<String>(1).db()?)),
+        )
+        .await?;
+    let get = |k: &str| {
+        rows.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    match (get("embedding_model"), get("embedding_dimension")) {
+        (Some(id), Some(dimension)) => Ok(Some(EmbeddingModel {
+            id,
+            dimension: dimension
+                .parse()
+                .map_err(|e| corrupt("embedding_dimension", e))?,
+        })),
+        _ => Ok(None),
     }
+}
+
+/// Records `model` as the store's model unless it has one; fails if it has another.
+async fn claim_model(db: &Db, model: &EmbeddingModel) -> Result<()> {
+    match stored_model(db).await? {
+        Some(stored) if stored.id != model.id => Err(Error::EmbedderMismatch {
+            stored: stored.id,
+            configured: model.id.clone(),
+        }),
+        Some(_) => Ok(()),
+        None => write_model(db, model).await,
+    }
+}
+
+async fn write_model(db: &Db, model: &EmbeddingModel) -> Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('embedding_model', ?1), ('embedding_dimension', ?2)",
+        (model.id.clone(), model.dimension.to_string()),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn put_vectors(db: &Db, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+    for (key, vector) in vectors {
+        db.execute(
+            "INSERT OR IGNORE INTO embeddings (key, model, vector) VALUES (?1, ?2, ?3)",
+            vec![
+                Value::Text(key.clone()),
+                Value::Text(model.to_string()),
+                Value::Blob(vector_bytes(vector)),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// `?1, ?2, …, ?n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const VERSIONED_COLUMNS: &str = "id, scope, kind, content, summary, context, tags, metadata, importance, source, \
+     content_hash, created_at, updated_at, revision";
+
+fn versioned_from_row(row: &Row) -> Result<Versioned<MemoryRecord>> {
+    Ok(Versioned {
+        value: record_from_row(row)?,
+        revision: row.get::<i64>(13).db()? as Revision,
+    })
 }
 
 #[async_trait]
 impl RecordStore for TursoStore {
-    async fn store_record(
-        &self,
-        record: &MemoryRecord,
-        embedding: Option<&Embedding>,
-    ) -> Result<Stored> {
+    async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         self.write(|db| async move {
-            let existing = db
-                .query_first(
-                    "SELECT id FROM memory_records WHERE scope = ?1 AND content_hash = ?2",
-                    (record.scope.to_string(), record.content_hash.clone()),
-                    |row| row.get::<String>(0).db(),
+            let (_, first) = &records[0];
+            claim_model(&db, &EmbeddingModel { id: first.model.clone(), dimension: first.vector.len() }).await?;
+            let revision = next_revision(&db).await?;
+            let mut stored = Vec::with_capacity(records.len());
+            let mut batch: HashMap<(&Scope, &str), RecordId> = HashMap::new();
+            for (record, embedding) in records {
+                if embedding.model != first.model {
+                    return Err(Error::validation("embedding", "every record of a batch must be embedded by one model"));
+                }
+                let hash = (&record.scope, record.content_hash.as_str());
+                let existing = match batch.get(&hash) {
+                    Some(id) => Some(*id),
+                    None => db
+                        .query_first(
+                            "SELECT id FROM memory_records WHERE scope = ?1 AND content_hash = ?2",
+                            (record.scope.to_string(), record.content_hash.clone()),
+                            |row| row.get::<String>(0).db(),
+                        )
+                        .await?
+                        .map(|id| id.parse().map_err(|e| corrupt("record id", e)))
+                        .transpose()?,
+                };
+                if let Some(id) = existing {
+                    stored.push(Stored { id, duplicate: true });
+                    continue;
+                }
+                db.execute(
+                    "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
+                     importance, source, content_hash, created_at, updated_at, revision) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    vec![
+                        Value::Text(record.id.to_string()),
+                        Value::Text(record.scope.to_string()),
+                        Value::Text(record.kind.as_str().into()),
+                        Value::Text(record.content.clone()),
+                        text(&record.summary),
+                        text(&record.context),
+                        Value::Text(tags_json(&record.tags)),
+                        Value::Text(record.metadata.to_text()),
+                        Value::Real(record.importance),
+                        text(&record.source),
+                        Value::Text(record.content_hash.clone()),
+                        Value::Integer(record.created_at.as_micros()),
+                        Value::Integer(record.updated_at.as_micros()),
+                        Value::Integer(revision as i64),
+                    ],
                 )
                 .await?;
-            if let Some(id) = existing {
-                return Ok(Stored {
-                    id: id.parse().map_err(|e| corrupt("record id", e))?,
-                    duplicate: true,
-                });
+                write_tags(&db, record.id, &record.tags, false).await?;
+                put_vectors(&db, &embedding.model, &[(record.embedding_key(), embedding.vector.clone())]).await?;
+                batch.insert(hash, record.id);
+                stored.push(Stored { id: record.id, duplicate: false });
             }
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {VERSIONED_COLUMNS} FROM memory_records WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let params: Vec<Value> = chunk.iter().map(|id| Value::Text(id.to_string())).collect();
+            let rows = self
+                .read(|db| async move {
+                    let mut rows = db.conn.query(&sql, params).await.db()?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next().await.db()? {
+                        out.push(versioned_from_row(&row)?);
+                    }
+                    Ok(out)
+                })
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn scan_records(
+        &self,
+        scope: &Scope,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<Versioned<MemoryRecord>>> {
+        const SQL: &str = "SELECT id, scope, kind, content, summary, context, tags, metadata, importance, \
+             source, content_hash, created_at, updated_at, revision FROM memory_records \
+             WHERE scope = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+        let after = after.map_or(String::new(), |id| id.to_string());
+        self.read(|db| async move {
+            db.query_map(
+                SQL,
+                (scope.to_string(), after, i64::from(limit)),
+                versioned_from_row,
+            )
+            .await
+        })
+        .await
+    }
+
+    async fn record_head(&self) -> Result<Revision> {
+        self.read(|db| async move {
+            Ok(db
+                .query_first(HEAD, (), |row| row.get::<i64>(0).db())
+                .await?
+                .unwrap_or(0) as Revision)
+        })
+        .await
+    }
+
+    async fn record_changes(&self, after: Revision) -> Result<Vec<RecordChange>> {
+        const SQL: &str = "SELECT id, scope, revision, 0 FROM memory_records WHERE revision > ?1 \
+             UNION ALL SELECT id, scope, revision, 1 FROM memory_record_tombstones WHERE revision > ?1 \
+             ORDER BY 3";
+        self.read(|db| async move {
+            db.query_map(SQL, [after as i64], |row| {
+                Ok(RecordChange {
+                    id: row
+                        .get::<String>(0)
+                        .db()?
+                        .parse()
+                        .map_err(|e| corrupt("record id", e))?,
+                    scope: Scope::new(row.get::<String>(1).db()?)
+                        .map_err(|e| corrupt("scope", e))?,
+                    revision: row.get::<i64>(2).db()? as Revision,
+                    deleted: row.get::<i64>(3).db()? != 0,
+                })
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn embedding_model(&self) -> Result<Option<EmbeddingModel>> {
+        self.read(|db| async move { stored_model(&db).await }).await
+    }
+
+    async fn embeddings(&self, model: &str, keys: &[String]) -> Result<Vec<(String, Vec<f32>)>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let sql = format!(
+                "SELECT key, vector FROM embeddings WHERE model = ?1 AND key IN ({})",
+                (2..chunk.len() + 2)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut params = vec![Value::Text(model.to_string())];
+            params.extend(chunk.iter().map(|k| Value::Text(k.clone())));
+            let rows = self
+                .read(|db| async move {
+                    let mut rows = db.conn.query(&sql, params).await.db()?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next().await.db()? {
+                        out.push((
+                            row.get::<String>(0).db()?,
+                            vector_from_bytes(&row.get::<Vec<u8>>(1).db()?),
+                        ));
+                    }
+                    Ok(out)
+                })
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn put_embeddings(
+        &self,
+        model: &EmbeddingModel,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()> {
+        self.write(|db| async move {
+            if stored_model(&db).await?.is_none() {
+                write_model(&db, model).await?;
+            }
+            put_vectors(&db, &model.id, vectors).await
+        })
+        .await
+    }
+
+    async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()> {
+        self.write(|db| async move {
+            write_model(&db, model).await?;
             db.execute(
-                "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
-                 importance, source, content_hash, created_at, updated_at, embedding, embedding_model) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                vec![
-                    Value::Text(record.id.to_string()),
-                    Value::Text(record.scope.to_string()),
-                    Value::Text(record.kind.as_str().into()),
-                    Value::Text(record.content.clone()),
-                    text(&record.summary),
-                    text(&record.context),
-                    Value::Text(tags_json(&record.tags)),
-                    Value::Text(record.metadata.to_text()),
-                    Value::Real(record.importance),
-                    text(&record.source),
-                    Value::Text(record.content_hash.clone()),
-                    Value::Integer(record.created_at.as_micros()),
-                    Value::Integer(record.updated_at.as_micros()),
-                    embedding.map_or(Value::Null, |e| Value::Blob(vector_bytes(&e.vector))),
-                    embedding.map_or(Value::Null, |e| Value::Text(e.model.clone())),
-                ],
+                "DELETE FROM embeddings WHERE model <> ?1",
+                [model.id.clone()],
             )
             .await?;
-            write_tags(&db, record.id, &record.tags).await?;
-            Ok(Stored {
-                id: record.id,
-                duplicate: false,
-            })
+            Ok(())
         })
         .await
     }
@@ -346,7 +420,7 @@ impl RecordStore for TursoStore {
             };
             if let Some(tags) = &update.tags {
                 record.tags = tags.clone();
-                write_tags(&db, id, tags).await?;
+                write_tags(&db, id, tags, true).await?;
             }
             if let Some(importance) = update.importance {
                 record.importance = importance;
@@ -355,13 +429,16 @@ impl RecordStore for TursoStore {
                 record.metadata = metadata.clone();
             }
             record.updated_at = Timestamp::now().max(record.updated_at);
+            let revision = next_revision(&db).await?;
             db.execute(
-                "UPDATE memory_records SET tags = ?1, importance = ?2, metadata = ?3, updated_at = ?4 WHERE id = ?5",
+                "UPDATE memory_records SET tags = ?1, importance = ?2, metadata = ?3, updated_at = ?4, \
+                 revision = ?5 WHERE id = ?6",
                 vec![
                     Value::Text(tags_json(&record.tags)),
                     Value::Real(record.importance),
                     Value::Text(record.metadata.to_text()),
                     Value::Integer(record.updated_at.as_micros()),
+                    Value::Integer(revision as i64),
                     Value::Text(id.to_string()),
                 ],
             )
@@ -383,6 +460,12 @@ impl RecordStore for TursoStore {
                 db.execute(
                     "DELETE FROM memory_record_tags WHERE record_id = ?1",
                     [id.to_string()],
+                )
+                .await?;
+                let revision = next_revision(&db).await?;
+                db.execute(
+                    "INSERT OR REPLACE INTO memory_record_tombstones (id, scope, revision) VALUES (?1, ?2, ?3)",
+                    (id.to_string(), scope.to_string(), revision as i64),
                 )
                 .await?;
             }
@@ -412,22 +495,6 @@ impl RecordStore for TursoStore {
             Ok(out)
         })
         .await
-    }
-
-    async fn search_records(&self, search: &RecordSearch) -> Result<Vec<RecordHit>> {
-        search.validate()?;
-        let candidates = search.limit.max(CANDIDATES);
-        match (search.ranking, &search.embedding) {
-            (Ranking::Bm25, _) | (_, None) => self.bm25(search, search.limit).await,
-            (Ranking::Vector, Some(embedding)) => {
-                self.nearest(search, embedding, search.limit).await
-            }
-            (Ranking::Hybrid, Some(embedding)) => {
-                let lexical = self.bm25(search, candidates).await?;
-                let semantic = self.nearest(search, embedding, candidates).await?;
-                Ok(fuse(lexical, semantic, search.limit as usize))
-            }
-        }
     }
 
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
@@ -489,32 +556,5 @@ impl RecordStore for TursoStore {
             Ok(stats)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fts_query;
-
-    #[test]
-    fn user_text_becomes_quoted_or_terms() {
-        assert_eq!(
-            fts_query("Why is the *settlement* test \"flaky\"?").as_deref(),
-            Some(r#""settlement" OR "test" OR "flaky""#)
-        );
-        assert_eq!(
-            fts_query("Who was it?").as_deref(),
-            Some(r#""who" OR "was" OR "it""#),
-            "only stopwords: kept"
-        );
-        assert_eq!(
-            fts_query("tokio::time::pause").as_deref(),
-            Some(r#""tokio" OR "time" OR "pause""#)
-        );
-        assert_eq!(
-            fts_query("NEAR(x b) AND c").as_deref(),
-            Some(r#""near" OR "x" OR "b" OR "c""#)
-        );
-        assert_eq!(fts_query("?! -- :"), None);
     }
 }

@@ -38,10 +38,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "memory_record_embeddings",
         sql: include_str!("migrations/0004_memory_record_embeddings.sql"),
     },
+    Migration {
+        version: 5,
+        name: "record_index_feed",
+        sql: include_str!("migrations/0005_record_index_feed.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

@@ -16,6 +16,16 @@ async fn embedded_store_conforms() {
     test_utils::store_conformance(|| local(&dir)).await;
     test_utils::change_feed_conformance(|| local(&dir)).await;
     test_utils::record_conformance(|| local(&dir)).await;
+    test_utils::retrieval_conformance(|| async {
+        let path = dir.path().join(format!("{}.db", uuid::Uuid::now_v7()));
+        let open = || async {
+            TursoStore::open(&DbConfig::local(&path))
+                .await
+                .expect("open local")
+        };
+        (open().await, open().await)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,4 +41,14 @@ async fn remote_store_conforms() {
     test_utils::store_conformance(&mut fresh).await;
     test_utils::change_feed_conformance(&mut fresh).await;
     test_utils::record_conformance(&mut fresh).await;
+    test_utils::retrieval_conformance(|| {
+        let server = Sqld::start(Auth::None);
+        let config = DbConfig::remote(server.url.clone(), None);
+        servers.push(server);
+        async move {
+            let open = || async { TursoStore::open(&config).await.expect("open remote") };
+            (open().await, open().await)
+        }
+    })
+    .await;
 }

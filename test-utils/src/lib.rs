@@ -3,11 +3,13 @@
 
 mod conformance;
 mod records;
+mod retrieval;
 pub mod sqld;
 mod workload;
 
 pub use conformance::{cache_conformance, change_feed_conformance, store_conformance};
 pub use records::record_conformance;
+pub use retrieval::retrieval_conformance;
 pub use workload::Workload;
 
 /// Runs a future to completion on a fresh current-thread runtime (for sync test harnesses).

@@ -3,8 +3,9 @@
 use std::future::Future;
 
 use memory_core::{
-    Embedder, Embedding, Json, LexicalEmbedder, MemoryRecord, NewRecord, Ranking, RecordId,
-    RecordKind, RecordQuery, RecordSearch, RecordStore, RecordUpdate, Scope, Stored,
+    Embedder, Embedding, EmbeddingModel, Error, Json, LexicalEmbedder, MemoryRecord, NewRecord,
+    Ranking, RecordId, RecordKind, RecordQuery, RecordStore, RecordUpdate, Records, Scope, Search,
+    Stored,
 };
 use serde_json::json;
 
@@ -45,119 +46,251 @@ where
     dedup_and_isolation(&fresh().await).await;
     updates_and_deletes(&fresh().await).await;
     listing_and_stats(&fresh().await).await;
-    search(&fresh().await).await;
+    feed_and_embeddings(&fresh().await).await;
+    search(fresh().await).await;
 }
 
-async fn search(store: &impl RecordStore) {
-    let flaky = record(
+async fn search(store: impl RecordStore) {
+    let records = Records::new(store);
+    let flaky = new_record(
         "project:payments",
         RecordKind::Fact,
         "The settlement test is flaky because retries sleep on the wall clock; tokio::time::pause fixes it",
         &["testing"],
     );
-    let deploys = record(
+    let deploys = new_record(
         "project:payments",
         RecordKind::Note,
         "Deploys go out on Tuesdays after the standup",
         &[],
     );
-    let backoff = record(
+    let backoff = new_record(
         "project:payments",
         RecordKind::Decision,
         "Use exponential backoff with jitter for webhook retries",
         &[],
     );
-    let alice = record(
+    let alice = new_record(
         "user:alice",
         RecordKind::Note,
         "flaky settlement test notes from alice",
         &[],
     );
-    for r in [&flaky, &deploys, &backoff, &alice] {
-        store
-            .store_record(r, Some(&embedding(r)))
+    let ids: Vec<RecordId> = records
+        .store_many(vec![flaky, deploys, backoff, alice])
+        .await
+        .expect("store")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let (flaky, backoff) = (ids[0], ids[2]);
+    let payments = scope("project:payments");
+    for ranking in Ranking::ALL {
+        let query = |text: &str| Search {
+            ranking,
+            ..Search::new(payments.clone(), text)
+        };
+        let hits = records
+            .search(&query("Why is the settlement test flaky?"))
             .await
-            .expect("store");
-    }
-    let query = |text: &str| RecordSearch {
-        scope: flaky.scope.clone(),
-        text: text.into(),
-        kind: None,
-        tag: None,
-        limit: 10,
-        ranking: Ranking::Bm25,
-        embedding: None,
-    };
-    let hits = store
-        .search_records(&query("Why is the settlement test flaky?"))
-        .await
-        .expect("search");
-    assert_eq!(
-        hits.first().map(|h| h.record.id),
-        Some(flaky.id),
-        "the matching record ranks first"
-    );
-    assert!(
-        hits.iter().all(|h| h.record.scope == flaky.scope),
-        "search stays in its scope"
-    );
-    assert!(
-        hits.windows(2).all(|w| w[0].bm25 >= w[1].bm25),
-        "best first"
-    );
-    assert_eq!(hits[0].record, flaky);
+            .expect("search");
+        assert_eq!(
+            hits.first().map(|h| h.record.id),
+            Some(flaky),
+            "{ranking:?}: the matching record ranks first"
+        );
+        assert!(
+            hits.iter().all(|h| h.record.scope == payments),
+            "search stays in its scope"
+        );
+        assert!(
+            hits.windows(2)
+                .all(|w| w[0].score.total >= w[1].score.total),
+            "best first"
+        );
 
-    let decisions = RecordSearch {
-        kind: Some(RecordKind::Decision),
-        ..query("retries")
-    };
-    let found: Vec<_> = store
-        .search_records(&decisions)
-        .await
-        .expect("search")
-        .into_iter()
-        .map(|h| h.record.id)
-        .collect();
-    assert_eq!(found, vec![backoff.id], "kind filter");
-    let tagged = RecordSearch {
-        tag: Some("testing".into()),
-        ..query("retries clock")
-    };
-    let found: Vec<_> = store
-        .search_records(&tagged)
-        .await
-        .expect("search")
-        .into_iter()
-        .map(|h| h.record.id)
-        .collect();
-    assert_eq!(found, vec![flaky.id], "tag filter");
-    // FTS5 operators in user text are quoted as words: a search for them runs instead of failing to parse.
-    store
-        .search_records(&query("AND OR \"* : NEAR("))
+        let decisions = Search {
+            kind: Some(RecordKind::Decision),
+            ..query("retries")
+        };
+        let found: Vec<_> = records
+            .search(&decisions)
+            .await
+            .expect("search")
+            .into_iter()
+            .map(|h| h.record.id)
+            .collect();
+        assert_eq!(found, vec![backoff], "{ranking:?}: kind filter");
+        let tagged = Search {
+            tag: Some("testing".into()),
+            ..query("retries clock")
+        };
+        let found: Vec<_> = records
+            .search(&tagged)
+            .await
+            .expect("search")
+            .into_iter()
+            .map(|h| h.record.id)
+            .collect();
+        assert_eq!(found, vec![flaky], "{ranking:?}: tag filter");
+    }
+    records
+        .search(&Search::new(payments.clone(), "AND OR \"* : NEAR("))
         .await
         .expect("operators are searched as words");
+
+    records.delete(&payments, flaky).await.expect("delete");
+    let after = records
+        .search(&Search::new(payments.clone(), "settlement flaky"))
+        .await
+        .expect("search");
+    assert!(
+        after.iter().all(|h| h.record.id != flaky),
+        "a deleted record is not found"
+    );
+}
+
+fn new_record(scope_name: &str, kind: RecordKind, content: &str, tags: &[&str]) -> NewRecord {
+    let mut new = NewRecord::new(scope(scope_name), kind, content);
+    new.tags = tags.iter().map(|t| t.to_string()).collect();
+    new
+}
+
+/// The change feed reports every write and deletion, and vectors are kept per key and model.
+async fn feed_and_embeddings(store: &impl RecordStore) {
+    assert_eq!(store.record_head().await.expect("head"), 0);
+    assert_eq!(store.embedding_model().await.expect("model"), None);
+    let a = record("project:payments", RecordKind::Fact, "first", &[]);
+    let b = record("project:payments", RecordKind::Fact, "second", &[]);
+    store
+        .store_records(&[(a.clone(), embedding(&a)), (b.clone(), embedding(&b))])
+        .await
+        .expect("store");
+    let model = store
+        .embedding_model()
+        .await
+        .expect("model")
+        .expect("claimed by the first store");
+    assert_eq!(model.id, LexicalEmbedder::default().id());
+    assert_eq!(model.dimension, 512);
+    let head = store.record_head().await.expect("head");
+    let changes = store.record_changes(0).await.expect("changes");
+    assert_eq!(changes.len(), 2);
+    assert!(
+        changes
+            .iter()
+            .all(|c| !c.deleted && c.revision == head && c.scope == a.scope)
+    );
+    assert_eq!(
+        store
+            .scan_records(&a.scope, None, 10)
+            .await
+            .expect("scan")
+            .len(),
+        2
+    );
+    let first = store.scan_records(&a.scope, None, 1).await.expect("scan");
+    let rest = store
+        .scan_records(&a.scope, Some(first[0].value.id), 10)
+        .await
+        .expect("scan");
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].value.id, first[0].value.id);
     assert!(
         store
-            .search_records(&query("?!"))
+            .scan_records(&scope("elsewhere"), None, 10)
             .await
-            .expect("no words")
+            .expect("scan")
             .is_empty()
     );
 
+    store.delete_record(&a.scope, a.id).await.expect("delete");
+    store
+        .update_record(
+            &b.scope,
+            b.id,
+            &RecordUpdate {
+                importance: Some(0.9),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("update");
+    let changes = store.record_changes(head).await.expect("changes");
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes[0].deleted && changes[0].id == a.id);
+    assert!(
+        !changes[1].deleted && changes[1].id == b.id && changes[1].revision > changes[0].revision
+    );
     assert!(
         store
-            .delete_record(&flaky.scope, flaky.id)
+            .record_changes(changes[1].revision)
             .await
-            .expect("delete")
+            .expect("changes")
+            .is_empty()
     );
-    let after = store
-        .search_records(&query("settlement flaky"))
+    let got = store.get_records(&[a.id, b.id]).await.expect("get");
+    assert_eq!(got.len(), 1, "the deleted one is gone");
+    assert_eq!(got[0].revision, changes[1].revision);
+
+    let key = b.embedding_key();
+    let vectors = store
+        .embeddings(&model.id, std::slice::from_ref(&key))
         .await
-        .expect("search");
+        .expect("vectors");
+    assert_eq!(vectors, vec![(key.clone(), embedding(&b).vector)]);
     assert!(
-        after.iter().all(|h| h.record.id != flaky.id),
-        "a deleted record is not found"
+        store
+            .embeddings("other", std::slice::from_ref(&key))
+            .await
+            .expect("vectors")
+            .is_empty()
     );
+
+    // Another model's records are refused, whole batch and all.
+    let c = record("project:payments", RecordKind::Fact, "third", &[]);
+    let other = Embedding {
+        model: "other-model".into(),
+        vector: vec![1.0, 0.0],
+    };
+    let err = store
+        .store_records(&[(c.clone(), other.clone())])
+        .await
+        .expect_err("another model");
+    assert!(matches!(err, Error::EmbedderMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("memory-cli reembed"), "{err}");
+    assert_eq!(
+        store.get_record(&c.scope, c.id).await.expect("get"),
+        None,
+        "nothing written"
+    );
+    // Switching keeps the new model's vectors and drops the rest.
+    let next = EmbeddingModel {
+        id: "other-model".into(),
+        dimension: 2,
+    };
+    store
+        .put_embeddings(&next, &[(key.clone(), vec![1.0, 0.0])])
+        .await
+        .expect("put");
+    assert_eq!(
+        store.embedding_model().await.expect("model"),
+        Some(model.clone()),
+        "put does not switch"
+    );
+    store.set_embedding_model(&next).await.expect("switch");
+    assert_eq!(store.embedding_model().await.expect("model"), Some(next));
+    assert!(
+        store
+            .embeddings(&model.id, std::slice::from_ref(&key))
+            .await
+            .expect("vectors")
+            .is_empty()
+    );
+    store
+        .store_records(&[(c.clone(), other)])
+        .await
+        .expect("the new model is accepted");
 }
 
 async fn dedup_and_isolation(store: &impl RecordStore) {
@@ -168,9 +301,10 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         &["async"],
     );
     let stored = store
-        .store_record(&a, Some(&embedding(&a)))
+        .store_records(&[(a.clone(), embedding(&a))])
         .await
-        .expect("store");
+        .expect("store")
+        .remove(0);
     assert_eq!(
         stored,
         Stored {
@@ -191,9 +325,10 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         &[],
     );
     let dup = store
-        .store_record(&again, Some(&embedding(&again)))
+        .store_records(&[(again.clone(), embedding(&again))])
         .await
-        .expect("store duplicate");
+        .expect("store duplicate")
+        .remove(0);
     assert_eq!(
         dup,
         Stored {
@@ -218,9 +353,10 @@ async fn dedup_and_isolation(store: &impl RecordStore) {
         &[],
     );
     let stored = store
-        .store_record(&other, Some(&embedding(&other)))
+        .store_records(&[(other.clone(), embedding(&other))])
         .await
-        .expect("store in another scope");
+        .expect("store in another scope")
+        .remove(0);
     assert!(
         !stored.duplicate,
         "the same content in another scope is a new record"
@@ -260,9 +396,10 @@ async fn updates_and_deletes(store: &impl RecordStore) {
         &["review"],
     );
     store
-        .store_record(&a, Some(&embedding(&a)))
+        .store_records(&[(a.clone(), embedding(&a))])
         .await
-        .expect("store");
+        .expect("store")
+        .remove(0);
     let update = RecordUpdate {
         tags: Some(vec!["process".into(), "review-size".into()]),
         importance: Some(0.9),
@@ -334,16 +471,18 @@ async fn listing_and_stats(store: &impl RecordStore) {
             tags,
         );
         store
-            .store_record(&r, Some(&embedding(&r)))
+            .store_records(&[(r.clone(), embedding(&r))])
             .await
-            .expect("store");
+            .expect("store")
+            .remove(0);
         stored.push(r);
     }
     let bob = record("user:bob", RecordKind::Note, "elsewhere", &["even"]);
     store
-        .store_record(&bob, Some(&embedding(&bob)))
+        .store_records(&[(bob.clone(), embedding(&bob))])
         .await
-        .expect("store");
+        .expect("store")
+        .remove(0);
     let scope = scope("project:cli");
     stored.reverse();
     let all = store

@@ -1,0 +1,399 @@
+//! The in-process search index: BM25 postings and quantised vectors of one collection of documents (the records
+//! of one scope, or the episodes), rebuilt from the store and kept current by its change feed.
+//!
+//! Full-text ranking is Okapi BM25 (`k1` = 1.2, `b` = 0.75) over weighted fields (BM25F: a term's frequency
+//! is the sum of its frequencies in each field times the field's weight). Vectors are kept twice, small: as int8
+//! codes with one scale per vector (`x ≈ scale · code`, `scale = max|x| / 127`) and as sign bits. A vector search
+//! scans the sign bits of every document (Hamming distance, 64 bytes per 512 dimensions) for a shortlist, then
+//! ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the measurements behind this choice.
+
+use std::collections::HashMap;
+
+use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, TaskType, Timestamp};
+
+pub mod docs;
+pub(crate) mod text;
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// What a document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DocKey {
+    /// A memory record.
+    Record(RecordId),
+    /// An episode.
+    Episode(EpisodeId),
+}
+
+/// What filters and ranking need to know of a document besides its text and vector.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DocMeta {
+    /// When it happened or was stored.
+    pub time: Timestamp,
+    /// A record's importance (episodes: 0.5).
+    pub importance: f32,
+    /// A record's kind.
+    pub kind: Option<RecordKind>,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// An episode's domain.
+    pub domain: Option<String>,
+    /// An episode's language.
+    pub language: Option<String>,
+    /// An episode's framework.
+    pub framework: Option<String>,
+    /// An episode's task type.
+    pub task_type: Option<TaskType>,
+    /// How an episode ended.
+    pub outcome: Option<OutcomeKind>,
+    /// An episode's total reward.
+    pub reward: Option<f32>,
+}
+
+/// A document to index: weighted text fields, an optional vector and its metadata.
+#[derive(Clone, Debug)]
+pub struct Doc {
+    /// Which document.
+    pub key: DocKey,
+    /// The revision of the write it reflects; an older copy never replaces a newer one.
+    pub revision: Revision,
+    /// Text fields and their BM25F weights.
+    pub fields: Vec<(String, f32)>,
+    /// Its embedding (L2-normalised), if it has one.
+    pub vector: Option<Vec<f32>>,
+    /// Filter and ranking data.
+    pub meta: DocMeta,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Posting {
+    slot: u32,
+    tf: f32,
+}
+
+#[derive(Debug)]
+struct Slot {
+    key: DocKey,
+    revision: Revision,
+    alive: bool,
+    len: f32,
+    has_vector: bool,
+    meta: DocMeta,
+}
+
+/// One collection's index. Deleting marks a slot dead; dead slots are dropped when they outnumber live ones.
+#[derive(Debug)]
+pub struct Collection {
+    dimension: usize,
+    slots: Vec<Slot>,
+    by_key: HashMap<DocKey, u32>,
+    postings: HashMap<String, Vec<Posting>>,
+    total_len: f64,
+    live: usize,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    bits: Vec<u64>,
+}
+
+/// Quantises a vector to int8 codes and its scale.
+fn quantise(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
+    let max = vector.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    codes.extend(
+        vector
+            .iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+    );
+    scale
+}
+
+/// 64-bit words of sign bits per vector.
+fn words(dimension: usize) -> usize {
+    dimension.div_ceil(64)
+}
+
+/// Appends the sign bits of `codes` (bit set for positive).
+fn signs(codes: &[i8], bits: &mut Vec<u64>) {
+    for chunk in codes.chunks(64) {
+        bits.push(
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &c)| w | (u64::from(c > 0) << i)),
+        );
+    }
+}
+
+/// The Hamming distance of two sign-bit vectors.
+fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// How many documents the sign-bit pass keeps for the int8 pass, for `n` results.
+fn shortlist(n: usize) -> usize {
+    (n * 8).max(400)
+}
+
+/// The dot product of two code vectors. Written as a plain fold so the compiler vectorises it.
+fn dot(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum()
+}
+
+/// The best `n` of `scored` (by score, then slot), best first.
+fn top(mut scored: Vec<(u32, f32)>, n: usize) -> Vec<(u32, f32)> {
+    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if scored.len() > n && n > 0 {
+        scored.select_nth_unstable_by(n - 1, order);
+        scored.truncate(n);
+    }
+    scored.sort_unstable_by(order);
+    scored.truncate(n);
+    scored
+}
+
+impl Collection {
+    /// An empty collection of vectors of `dimension`.
+    pub fn new(dimension: usize) -> Self {
+        Collection {
+            dimension,
+            slots: Vec::new(),
+            by_key: HashMap::new(),
+            postings: HashMap::new(),
+            total_len: 0.0,
+            live: 0,
+            codes: Vec::new(),
+            scales: Vec::new(),
+            bits: Vec::new(),
+        }
+    }
+
+    /// Documents in the collection.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether it holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The revision of the indexed copy of `key`.
+    pub fn revision(&self, key: DocKey) -> Option<Revision> {
+        self.by_key
+            .get(&key)
+            .map(|&s| self.slots[s as usize].revision)
+    }
+
+    /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored.
+    pub fn upsert(&mut self, doc: Doc) {
+        if let Some(&slot) = self.by_key.get(&doc.key) {
+            if self.slots[slot as usize].revision > doc.revision {
+                return;
+            }
+            self.kill(slot);
+        }
+        let slot = self.slots.len() as u32;
+        let mut tf: HashMap<String, f32> = HashMap::new();
+        let mut len = 0.0;
+        for (text, weight) in &doc.fields {
+            for term in text::terms(text) {
+                *tf.entry(term).or_default() += weight;
+                len += weight;
+            }
+        }
+        for (term, tf) in tf {
+            self.postings
+                .entry(term)
+                .or_default()
+                .push(Posting { slot, tf });
+        }
+        let has_vector = match &doc.vector {
+            Some(v) if v.len() == self.dimension => {
+                let start = self.codes.len();
+                let scale = quantise(v, &mut self.codes);
+                signs(&self.codes[start..], &mut self.bits);
+                self.scales.push(scale);
+                true
+            }
+            _ => {
+                self.codes.extend(std::iter::repeat_n(0, self.dimension));
+                self.bits
+                    .extend(std::iter::repeat_n(0, words(self.dimension)));
+                self.scales.push(0.0);
+                false
+            }
+        };
+        self.slots.push(Slot {
+            key: doc.key,
+            revision: doc.revision,
+            alive: true,
+            len,
+            has_vector,
+            meta: doc.meta,
+        });
+        self.by_key.insert(doc.key, slot);
+        self.total_len += f64::from(len);
+        self.live += 1;
+        self.compact_if_sparse();
+    }
+
+    /// Removes `key`, as of `revision` (an older removal than the indexed copy is ignored).
+    pub fn remove(&mut self, key: DocKey, revision: Revision) {
+        if let Some(&slot) = self.by_key.get(&key)
+            && self.slots[slot as usize].revision <= revision
+        {
+            self.kill(slot);
+            self.by_key.remove(&key);
+            self.compact_if_sparse();
+        }
+    }
+
+    fn kill(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        if s.alive {
+            s.alive = false;
+            self.total_len -= f64::from(s.len);
+            self.live -= 1;
+        }
+    }
+
+    /// Drops dead slots once they are more than half of all and at least 1024.
+    fn compact_if_sparse(&mut self) {
+        let dead = self.slots.len() - self.live;
+        if dead < 1024 || dead < self.live {
+            return;
+        }
+        let mut remap = vec![u32::MAX; self.slots.len()];
+        let (mut codes, mut scales, mut bits) = (Vec::new(), Vec::new(), Vec::new());
+        let w = words(self.dimension);
+        let mut slots = Vec::with_capacity(self.live);
+        for (old, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
+            if slot.alive {
+                remap[old] = slots.len() as u32;
+                codes.extend_from_slice(
+                    &self.codes[old * self.dimension..(old + 1) * self.dimension],
+                );
+                scales.push(self.scales[old]);
+                bits.extend_from_slice(&self.bits[old * w..(old + 1) * w]);
+                slots.push(slot);
+            }
+        }
+        self.postings.retain(|_, list| {
+            list.retain_mut(|p| {
+                p.slot = remap[p.slot as usize];
+                p.slot != u32::MAX
+            });
+            !list.is_empty()
+        });
+        self.by_key = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key, i as u32))
+            .collect();
+        (self.slots, self.codes, self.scales, self.bits) = (slots, codes, scales, bits);
+    }
+
+    /// The key and metadata of a slot returned by a search.
+    pub fn doc(&self, slot: u32) -> (DocKey, &DocMeta) {
+        let s = &self.slots[slot as usize];
+        (s.key, &s.meta)
+    }
+
+    /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
+    pub fn bm25(&self, query: &str, keep: &dyn Fn(&DocMeta) -> bool, n: usize) -> Vec<(u32, f32)> {
+        let mut terms = text::terms(query);
+        terms.sort();
+        terms.dedup();
+        if terms.is_empty() || self.live == 0 {
+            return Vec::new();
+        }
+        let docs = self.live as f32;
+        let avg = (self.total_len / self.live as f64).max(1e-6) as f32;
+        let mut scores = vec![0.0f32; self.slots.len()];
+        let mut touched = Vec::new();
+        for term in &terms {
+            let Some(list) = self.postings.get(term) else {
+                continue;
+            };
+            let df = list.len() as f32;
+            let idf = (1.0 + (docs - df + 0.5).max(0.0) / (df + 0.5)).ln();
+            for p in list {
+                let slot = &self.slots[p.slot as usize];
+                if !slot.alive {
+                    continue;
+                }
+                let norm = K1 * (1.0 - B + B * slot.len / avg);
+                let score = &mut scores[p.slot as usize];
+                if *score == 0.0 {
+                    touched.push(p.slot);
+                }
+                *score += idf * p.tf * (K1 + 1.0) / (p.tf + norm);
+            }
+        }
+        let scored = touched
+            .into_iter()
+            .filter(|&s| keep(&self.slots[s as usize].meta))
+            .map(|s| (s, scores[s as usize]))
+            .collect();
+        top(scored, n)
+    }
+
+    /// The best `n` live documents passing `keep` by cosine similarity to `query` (L2-normalised), best first:
+    /// a sign-bit pass over every document, then the int8 pass over its shortlist.
+    pub fn nearest(
+        &self,
+        query: &[f32],
+        keep: &dyn Fn(&DocMeta) -> bool,
+        n: usize,
+    ) -> Vec<(u32, f32)> {
+        if query.len() != self.dimension || self.live == 0 || n == 0 {
+            return Vec::new();
+        }
+        let (d, w) = (self.dimension, words(self.dimension));
+        let mut q = Vec::with_capacity(d);
+        let q_scale = quantise(query, &mut q);
+        let mut q_bits = Vec::with_capacity(w);
+        signs(&q, &mut q_bits);
+        let candidates: Vec<(u32, f32)> = self
+            .bits
+            .chunks_exact(w)
+            .zip(&self.slots)
+            .enumerate()
+            .filter(|(_, (_, s))| s.alive && s.has_vector && keep(&s.meta))
+            .map(|(i, (bits, _))| (i as u32, -(hamming(&q_bits, bits) as f32)))
+            .collect();
+        let scored = top(candidates, shortlist(n))
+            .into_iter()
+            .map(|(slot, _)| {
+                let i = slot as usize;
+                (
+                    slot,
+                    dot(&q, &self.codes[i * d..(i + 1) * d]) as f32 * q_scale * self.scales[i],
+                )
+            })
+            .collect();
+        top(scored, n)
+    }
+
+    /// The cosine similarity of two indexed documents, from their codes (0 when either has no vector).
+    pub fn similarity(&self, a: u32, b: u32) -> f32 {
+        let (a, b) = (a as usize, b as usize);
+        if !self.slots[a].has_vector || !self.slots[b].has_vector {
+            return 0.0;
+        }
+        let d = self.dimension;
+        dot(
+            &self.codes[a * d..(a + 1) * d],
+            &self.codes[b * d..(b + 1) * d],
+        ) as f32
+            * self.scales[a]
+            * self.scales[b]
+    }
+}
+
+#[cfg(test)]
+mod tests;

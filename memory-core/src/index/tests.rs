@@ -1,0 +1,161 @@
+use super::*;
+use crate::{LexicalEmbedder, cosine, embed::Embedder};
+
+fn doc(n: u128, text: &str, revision: Revision) -> Doc {
+    let vector = LexicalEmbedder::new(64).embed(&[text]).unwrap().pop();
+    Doc {
+        key: DocKey::Record(RecordId(uuid::Uuid::from_u128(n))),
+        revision,
+        fields: vec![(text.to_string(), 1.0)],
+        vector,
+        meta: DocMeta::default(),
+    }
+}
+
+fn keys(c: &Collection, hits: &[(u32, f32)]) -> Vec<DocKey> {
+    hits.iter().map(|&(s, _)| c.doc(s).0).collect()
+}
+
+fn all(_: &DocMeta) -> bool {
+    true
+}
+
+fn key(n: u128) -> DocKey {
+    DocKey::Record(RecordId(uuid::Uuid::from_u128(n)))
+}
+
+#[test]
+fn bm25_prefers_rare_terms_and_short_documents() {
+    let mut c = Collection::new(64);
+    c.upsert(doc(1, "the settlement test is flaky under load", 1));
+    c.upsert(doc(2, "the test passes", 2));
+    c.upsert(doc(
+        3,
+        "a test, a test, and one more test about nothing in particular at all",
+        3,
+    ));
+    let hits = c.bm25("flaky test", &all, 10);
+    assert_eq!(
+        keys(&c, &hits)[0],
+        key(1),
+        "the only one with the rare term"
+    );
+    assert_eq!(hits.len(), 3);
+    assert!(c.bm25("", &all, 10).is_empty());
+    assert!(c.bm25("unrelated words", &all, 10).is_empty());
+}
+
+#[test]
+fn field_weights_count() {
+    let mut c = Collection::new(64);
+    let mut a = doc(1, "deploy", 1);
+    a.fields.push(("payments".into(), 0.2));
+    let mut b = doc(2, "payments", 1);
+    b.fields.push(("deploy".into(), 0.2));
+    c.upsert(a);
+    c.upsert(b);
+    assert_eq!(keys(&c, &c.bm25("payments", &all, 2)), [key(2), key(1)]);
+}
+
+#[test]
+fn newer_revisions_win_and_removal_is_final() {
+    let mut c = Collection::new(64);
+    c.upsert(doc(1, "alpha", 5));
+    c.upsert(doc(1, "beta", 4));
+    assert_eq!(
+        c.bm25("alpha", &all, 5).len(),
+        1,
+        "the older copy is ignored"
+    );
+    c.upsert(doc(1, "gamma", 6));
+    assert!(c.bm25("alpha", &all, 5).is_empty());
+    assert_eq!(c.len(), 1);
+    c.remove(key(1), 3);
+    assert_eq!(c.len(), 1, "an older removal is ignored");
+    c.remove(key(1), 7);
+    assert!(c.is_empty());
+    assert!(c.bm25("gamma", &all, 5).is_empty());
+    assert!(
+        c.nearest(&doc(9, "gamma", 0).vector.unwrap(), &all, 5)
+            .is_empty()
+    );
+}
+
+#[test]
+fn filters_apply_before_the_cut() {
+    let mut c = Collection::new(64);
+    for n in 0..20 {
+        let mut d = doc(n, "shared words here", n as Revision);
+        d.meta.importance = if n == 13 { 1.0 } else { 0.0 };
+        c.upsert(d);
+    }
+    let keep = |m: &DocMeta| m.importance > 0.5;
+    assert_eq!(keys(&c, &c.bm25("shared", &keep, 1)), [key(13)]);
+    let query = doc(99, "shared words here", 0).vector.unwrap();
+    assert_eq!(keys(&c, &c.nearest(&query, &keep, 1)), [key(13)]);
+}
+
+#[test]
+fn quantised_scan_finds_the_exact_neighbours() {
+    // Pseudo-random unit vectors from a fixed LCG, so the test is deterministic.
+    let mut state = 42u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    let dim = 48;
+    let mut c = Collection::new(dim);
+    let mut vectors = Vec::new();
+    for n in 0..2000u128 {
+        let mut v: Vec<f32> = (0..dim).map(|_| next()).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        c.upsert(Doc {
+            key: key(n),
+            revision: 1,
+            fields: vec![],
+            vector: Some(v.clone()),
+            meta: DocMeta::default(),
+        });
+        vectors.push(v);
+    }
+    let mut found = 0;
+    for q in vectors.iter().take(50) {
+        let mut exact: Vec<(usize, f32)> =
+            vectors.iter().map(|v| cosine(q, v)).enumerate().collect();
+        exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let truth: Vec<DocKey> = exact[..10].iter().map(|&(i, _)| key(i as u128)).collect();
+        let got = keys(&c, &c.nearest(q, &all, 10));
+        found += got.iter().filter(|k| truth.contains(k)).count();
+        let (best, score) = c.nearest(q, &all, 1)[0];
+        assert_eq!(c.doc(best).0, truth[0]);
+        assert!((score - 1.0).abs() < 0.02, "self-similarity {score}");
+    }
+    assert!(
+        found as f32 / 500.0 >= 0.95,
+        "recall@10 {}",
+        found as f32 / 500.0
+    );
+}
+
+#[test]
+fn compaction_keeps_every_live_document() {
+    let mut c = Collection::new(64);
+    for n in 0..3000u128 {
+        c.upsert(doc(n, &format!("word{} common", n % 7), 1));
+    }
+    for n in 0..2500u128 {
+        c.remove(key(n), 2);
+    }
+    assert_eq!(c.len(), 500);
+    assert!(c.slots.len() < 3000, "dead slots were dropped");
+    assert_eq!(c.bm25("common", &all, 1000).len(), 500);
+    assert_eq!(
+        c.bm25("word3", &all, 1000).len(),
+        (2500..3000).filter(|n| n % 7 == 3).count()
+    );
+    let q = doc(2999, "word3 common", 0).vector.unwrap();
+    assert_eq!(c.nearest(&q, &all, 1000).len(), 500);
+}

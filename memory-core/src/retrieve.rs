@@ -1,0 +1,321 @@
+//! Keeping the in-process index of [`crate::Records`] current: collections are loaded from the store on first
+//! use (a scope's records, or the episodes) and, before every search, brought up to date by the store's change
+//! feeds, so writes by other processes on the same database show up too.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use crate::{
+    ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
+    RecordStore, Result, Revision, Scope, Versioned,
+    index::{Collection, Doc, DocKey, docs},
+};
+
+/// Where episodes come from for retrieval: any episode store with a change feed.
+pub trait EpisodeSource: EpisodeStore + ChangeFeed {}
+
+impl<T: EpisodeStore + ChangeFeed> EpisodeSource for T {}
+
+/// A collection shared between the refresher and searches.
+pub(crate) type Shared = Arc<RwLock<Collection>>;
+
+/// Rows read per page when a collection is loaded.
+const PAGE: u32 = 1000;
+/// Texts embedded per call.
+pub(crate) const EMBED_BATCH: usize = 64;
+
+/// The loaded collections and how far each change feed has been applied.
+#[derive(Default)]
+pub(crate) struct IndexState {
+    checked: bool,
+    record_applied: Revision,
+    scopes: HashMap<Scope, Shared>,
+    episode_applied: Revision,
+    episodes: Option<Shared>,
+}
+
+/// A document waiting for its vector: stored under `key`, made from `text`.
+struct Pending {
+    doc: Doc,
+    key: String,
+    text: String,
+}
+
+impl Pending {
+    fn record(v: Versioned<MemoryRecord>) -> Pending {
+        Pending {
+            doc: docs::record(&v.value, v.revision),
+            key: v.value.embedding_key(),
+            text: v.value.embedding_text(),
+        }
+    }
+
+    fn episode(v: &Versioned<Episode>) -> Pending {
+        Pending {
+            doc: docs::episode(&v.value, v.revision),
+            key: docs::episode_key(&v.value),
+            text: docs::episode_text(&v.value),
+        }
+    }
+}
+
+/// A scope's records, a page at a time, in id order.
+pub(crate) struct RecordPages<'a> {
+    store: &'a dyn RecordStore,
+    scope: &'a Scope,
+    after: Option<crate::RecordId>,
+    done: bool,
+}
+
+impl<'a> RecordPages<'a> {
+    pub(crate) fn new(store: &'a dyn RecordStore, scope: &'a Scope) -> Self {
+        RecordPages {
+            store,
+            scope,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page; `None` after the last.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<Versioned<MemoryRecord>>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .scan_records(self.scope, self.after, PAGE)
+            .await?;
+        self.done = page.len() < PAGE as usize;
+        self.after = page.last().map(|v| v.value.id);
+        Ok((!page.is_empty()).then_some(page))
+    }
+}
+
+/// Every episode, a page at a time, newest first.
+pub(crate) struct EpisodePages<'a> {
+    source: &'a dyn EpisodeSource,
+    query: EpisodeQuery,
+    done: bool,
+}
+
+impl<'a> EpisodePages<'a> {
+    pub(crate) fn new(source: &'a dyn EpisodeSource) -> Self {
+        let query = EpisodeQuery {
+            limit: PAGE,
+            ..EpisodeQuery::default()
+        };
+        EpisodePages {
+            source,
+            query,
+            done: false,
+        }
+    }
+
+    /// The next page; `None` after the last.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<Versioned<Episode>>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.source.list_episodes(&self.query).await?;
+        self.done = page.len() < PAGE as usize;
+        self.query.offset += PAGE;
+        let mut out = Vec::with_capacity(page.len());
+        for summary in &page {
+            out.extend(self.source.get_episode(summary.id).await?);
+        }
+        Ok((!page.is_empty()).then_some(out))
+    }
+}
+
+/// What the refresher works with.
+pub(crate) struct Source<'a> {
+    pub store: &'a Arc<dyn RecordStore>,
+    pub episodes: Option<&'a Arc<dyn EpisodeSource>>,
+    pub embedder: &'a Arc<dyn Embedder>,
+}
+
+fn write(c: &Shared) -> std::sync::RwLockWriteGuard<'_, Collection> {
+    c.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Source<'_> {
+    pub(crate) fn model(&self) -> EmbeddingModel {
+        EmbeddingModel {
+            id: self.embedder.id().to_string(),
+            dimension: self.embedder.dimension(),
+        }
+    }
+
+    /// Embeds `texts` in batches, off the async workers.
+    pub(crate) fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(EMBED_BATCH) {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            let vectors = crate::run_blocking(|| self.embedder.embed(&refs))?;
+            if vectors.len() != refs.len() {
+                return Err(Error::validation(
+                    "embedding",
+                    format!(
+                        "the embedder returned {} vectors for {} texts",
+                        vectors.len(),
+                        refs.len()
+                    ),
+                ));
+            }
+            out.extend(vectors);
+        }
+        Ok(out)
+    }
+
+    /// Fails when the store's vectors are from another model than the embedder's.
+    async fn check_model(&self, state: &mut IndexState) -> Result<()> {
+        if !state.checked {
+            if let Some(stored) = self.store.embedding_model().await?
+                && stored.id != self.embedder.id()
+            {
+                return Err(Error::EmbedderMismatch {
+                    stored: stored.id,
+                    configured: self.embedder.id().to_string(),
+                });
+            }
+            state.checked = true;
+        }
+        Ok(())
+    }
+
+    /// Gives every pending document its stored vector, embedding (and storing) those that have none yet.
+    async fn with_vectors(&self, pending: Vec<Pending>) -> Result<Vec<Doc>> {
+        let model = self.model();
+        let mut found: HashMap<String, Vec<f32>> = HashMap::new();
+        for chunk in pending.chunks(500) {
+            let keys: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
+            found.extend(self.store.embeddings(&model.id, &keys).await?);
+        }
+        let missing: Vec<&Pending> = pending
+            .iter()
+            .filter(|p| !found.contains_key(&p.key))
+            .collect();
+        if !missing.is_empty() {
+            let texts: Vec<String> = missing.iter().map(|p| p.text.clone()).collect();
+            let vectors = self.embed(&texts)?;
+            let made: Vec<(String, Vec<f32>)> =
+                missing.iter().map(|p| p.key.clone()).zip(vectors).collect();
+            self.store.put_embeddings(&model, &made).await?;
+            found.extend(made);
+        }
+        Ok(pending
+            .into_iter()
+            .map(|mut p| {
+                p.doc.vector = found.get(&p.key).cloned();
+                p.doc
+            })
+            .collect())
+    }
+
+    /// The collection of `scope`'s records, current with every write so far.
+    pub(crate) async fn records(&self, state: &mut IndexState, scope: &Scope) -> Result<Shared> {
+        self.check_model(state).await?;
+        if state.scopes.is_empty() {
+            // Nothing to keep current yet: start following the feed from here.
+            state.record_applied = self.store.record_head().await?;
+        } else {
+            self.follow_records(state).await?;
+        }
+        if let Some(c) = state.scopes.get(scope) {
+            return Ok(c.clone());
+        }
+        let mut collection = Collection::new(self.embedder.dimension());
+        let mut pages = RecordPages::new(self.store.as_ref(), scope);
+        while let Some(page) = pages.next().await? {
+            for doc in self
+                .with_vectors(page.into_iter().map(Pending::record).collect())
+                .await?
+            {
+                collection.upsert(doc);
+            }
+        }
+        let shared = Arc::new(RwLock::new(collection));
+        state.scopes.insert(scope.clone(), shared.clone());
+        Ok(shared)
+    }
+
+    /// Applies the record changes after `record_applied` to the loaded scopes.
+    async fn follow_records(&self, state: &mut IndexState) -> Result<()> {
+        let changes = self.store.record_changes(state.record_applied).await?;
+        let Some(last) = changes.last() else {
+            return Ok(());
+        };
+        let head = last.revision.max(state.record_applied);
+        let mut written = Vec::new();
+        for change in &changes {
+            let Some(c) = state.scopes.get(&change.scope) else {
+                continue;
+            };
+            if change.deleted {
+                write(c).remove(DocKey::Record(change.id), change.revision);
+            } else {
+                written.push(change.id);
+            }
+        }
+        let scope_of: HashMap<_, _> = changes.iter().map(|c| (c.id, &c.scope)).collect();
+        for ids in written.chunks(500) {
+            let pending = self
+                .store
+                .get_records(ids)
+                .await?
+                .into_iter()
+                .map(Pending::record);
+            for doc in self.with_vectors(pending.collect()).await? {
+                if let DocKey::Record(id) = doc.key
+                    && let Some(c) = scope_of.get(&id).and_then(|s| state.scopes.get(*s))
+                {
+                    write(c).upsert(doc);
+                }
+            }
+        }
+        state.record_applied = head;
+        Ok(())
+    }
+
+    /// The episode collection, current with every write so far; `None` without an episode source.
+    pub(crate) async fn episodes(&self, state: &mut IndexState) -> Result<Option<Shared>> {
+        let Some(source) = self.episodes else {
+            return Ok(None);
+        };
+        self.check_model(state).await?;
+        if let Some(c) = state.episodes.clone() {
+            let changes = source.changes_since(state.episode_applied).await?;
+            let mut pending = Vec::new();
+            for change in &changes {
+                match source.get_episode(change.id).await? {
+                    Some(v) => pending.push(Pending::episode(&v)),
+                    None => write(&c).remove(DocKey::Episode(change.id), change.revision),
+                }
+            }
+            for doc in self.with_vectors(pending).await? {
+                write(&c).upsert(doc);
+            }
+            if let Some(last) = changes.last() {
+                state.episode_applied = state.episode_applied.max(last.revision);
+            }
+            return Ok(Some(c));
+        }
+        state.episode_applied = source.head().await?;
+        let mut collection = Collection::new(self.embedder.dimension());
+        let mut pages = EpisodePages::new(source.as_ref());
+        while let Some(page) = pages.next().await? {
+            for doc in self
+                .with_vectors(page.iter().map(Pending::episode).collect())
+                .await?
+            {
+                collection.upsert(doc);
+            }
+        }
+        let shared = Arc::new(RwLock::new(collection));
+        state.episodes = Some(shared.clone());
+        Ok(Some(shared))
+    }
+}
