@@ -31,7 +31,7 @@ pub struct RetrievalArgs {
     #[arg(long, value_name = "FILE")]
     pub dataset: PathBuf,
     /// bm25, vector or hybrid.
-    #[arg(long, default_value = "bm25", value_parser = |s: &str| s.parse::<Ranking>())]
+    #[arg(long, default_value = "hybrid", value_parser = |s: &str| s.parse::<Ranking>())]
     pub ranking: Ranking,
 }
 

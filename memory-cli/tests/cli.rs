@@ -8,5 +8,6 @@ mod human;
 mod lifecycle;
 mod models;
 mod records;
+mod reembed;
 mod remote;
 mod support;

@@ -12,7 +12,14 @@ fn fixture() -> String {
 #[test]
 fn retrieval_eval_reports_every_category_of_the_fixture() {
     let cli = Cli::new();
-    let report = cli.json(&["eval", "retrieval", "--dataset", &fixture()]);
+    let report = cli.json(&[
+        "eval",
+        "retrieval",
+        "--ranking",
+        "bm25",
+        "--dataset",
+        &fixture(),
+    ]);
     assert_eq!(report["conversations"], 2);
     assert_eq!(report["turns"], 27);
     assert_eq!(
@@ -36,16 +43,17 @@ fn retrieval_eval_reports_every_category_of_the_fixture() {
     // Every evidence turn of this fixture shares words with its question, so BM25 finds it in the top 10.
     assert_eq!(report["overall"]["recall_at_10"], 1.0);
     assert_eq!(report["ranking"], "bm25");
-    let hybrid = cli.json(&[
-        "eval",
-        "retrieval",
-        "--ranking",
-        "hybrid",
-        "--dataset",
-        &fixture(),
-    ]);
-    assert_eq!(hybrid["ranking"], "hybrid with lexical-v1-512");
+    let hybrid = cli.json(&["eval", "retrieval", "--dataset", &fixture()]);
+    assert_eq!(
+        hybrid["ranking"], "hybrid with lexical-v1-512",
+        "hybrid is the default"
+    );
     assert_eq!(hybrid["overall"]["questions"], 12);
+    let bm25_mrr = report["overall"]["mrr"].as_f64().expect("mrr");
+    assert!(
+        hybrid["overall"]["mrr"].as_f64().expect("mrr") >= bm25_mrr,
+        "hybrid ranks the evidence at least as well as BM25: {hybrid} vs {report}"
+    );
     let table = cli.text(&["eval", "retrieval", "--dataset", &fixture()]);
     assert!(
         table.contains("4 single-hop") && table.contains("overall"),

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::support::{Cli, failed, parse_json, succeeded};
 
 /// all-MiniLM-L6-v2 as `scripts/install-test-deps.sh` installs it.
-fn minilm_dir() -> PathBuf {
+pub(crate) fn minilm_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/models/all-MiniLM-L6-v2");
     assert!(
         dir.join("model.safetensors").is_file(),

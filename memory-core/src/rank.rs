@@ -26,10 +26,10 @@ pub struct Weights {
 }
 
 impl Weights {
-    /// The weights of `ranking`: BM25 and vector use their own list alone; hybrid weighs the text more than the
-    /// vector (full text is the stronger signal on agents' notes and conversations, see the README's
-    /// measurements) and adds small amounts of the rest, which order near-ties rather than override relevance.
-    pub fn of(ranking: Ranking) -> Weights {
+    /// The weights of `ranking`: BM25 and vector use their own list alone; hybrid gives the vector `semantic`
+    /// (the embedder's [`crate::Embedder::semantic_weight`]) and the text the rest, and adds small amounts of
+    /// the other components, which order near-ties rather than override relevance.
+    pub fn of(ranking: Ranking, semantic: f64) -> Weights {
         let none = Weights {
             text: 0.0,
             semantic: 0.0,
@@ -45,8 +45,8 @@ impl Weights {
                 ..none
             },
             Ranking::Hybrid => Weights {
-                text: 0.7,
-                semantic: 0.3,
+                text: 1.0 - semantic,
+                semantic,
                 recency: 0.02,
                 importance: 0.02,
                 context: 0.1,
@@ -108,9 +108,10 @@ pub(crate) fn rank(
     search: &Search,
     lexical: &[(u32, f32)],
     semantic: &[(u32, f32)],
+    semantic_weight: f64,
     now: Timestamp,
 ) -> Vec<(u32, Score)> {
-    let weights = Weights::of(search.ranking);
+    let weights = Weights::of(search.ranking, semantic_weight);
     let best = |list: &[(u32, f32)]| list.first().map_or(1.0, |&(_, s)| f64::from(s).max(1e-9));
     let (best_text, best_semantic) = (best(lexical), best(semantic));
     let mut scores: HashMap<u32, Score> = HashMap::new();

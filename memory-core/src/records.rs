@@ -233,7 +233,12 @@ impl Records {
             let mut state = self.index.lock().await;
             self.source().records(&mut state, &search.scope).await?
         };
-        let ranked = ranked(&collection, search, vector.as_deref());
+        let ranked = ranked(
+            &collection,
+            search,
+            vector.as_deref(),
+            self.embedder.semantic_weight(),
+        );
         let hits = self.query_hits(ranked, search).await?;
         Ok(hits
             .into_iter()
@@ -261,9 +266,19 @@ impl Records {
             };
             (source.records(&mut state, &search.scope).await?, episodes)
         };
-        let mut ranked = ranked(&records, search, vector.as_deref());
+        let mut ranked = ranked(
+            &records,
+            search,
+            vector.as_deref(),
+            self.embedder.semantic_weight(),
+        );
         if let Some(episodes) = episodes {
-            ranked.extend(self::ranked(&episodes, search, vector.as_deref()));
+            ranked.extend(self::ranked(
+                &episodes,
+                search,
+                vector.as_deref(),
+                self.embedder.semantic_weight(),
+            ));
             ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
             ranked.truncate(search.limit as usize);
         }
@@ -312,20 +327,50 @@ impl Records {
     }
 }
 
+/// Collections from this size on are searched on two threads.
+const PARALLEL_FROM: usize = 20_000;
+
 /// The search's best documents of one collection, with their scores.
-fn ranked(collection: &Shared, search: &Search, vector: Option<&[f32]>) -> Vec<(DocKey, Score)> {
+fn ranked(
+    collection: &Shared,
+    search: &Search,
+    vector: Option<&[f32]>,
+    semantic_weight: f64,
+) -> Vec<(DocKey, Score)> {
     let c = collection.read().unwrap_or_else(|e| e.into_inner());
     let keep = |meta: &_| rank::keep(search, meta);
     let n = rank::candidates(search.limit);
-    let lexical = match search.ranking {
+    let lexical = || match search.ranking {
         Ranking::Vector => Vec::new(),
         _ => c.bm25(&search.text, &keep, n),
     };
-    let semantic = vector.map_or_else(Vec::new, |v| c.nearest(v, &keep, n));
-    rank::rank(&c, search, &lexical, &semantic, Timestamp::now())
-        .into_iter()
-        .map(|(slot, score)| (c.doc(slot).0, score))
-        .collect()
+    let semantic = || vector.map_or_else(Vec::new, |v| c.nearest(v, &keep, n));
+    // Both lists scan the whole collection; on a large one, one thread each.
+    let (lexical, semantic) = if c.len() >= PARALLEL_FROM && vector.is_some() {
+        std::thread::scope(|s| {
+            let semantic = s.spawn(semantic);
+            let lexical = lexical();
+            (
+                lexical,
+                semantic
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            )
+        })
+    } else {
+        (lexical(), semantic())
+    };
+    rank::rank(
+        &c,
+        search,
+        &lexical,
+        &semantic,
+        semantic_weight,
+        Timestamp::now(),
+    )
+    .into_iter()
+    .map(|(slot, score)| (c.doc(slot).0, score))
+    .collect()
 }
 
 /// What [`Records::reembed`] did.

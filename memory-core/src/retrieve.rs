@@ -215,6 +215,33 @@ impl Source<'_> {
             .collect())
     }
 
+    /// A collection of the documents `read` sends, indexed on a thread of its own while `read` reads the next
+    /// ones from the store.
+    async fn build(
+        &self,
+        read: impl AsyncFnOnce(&dyn Fn(Vec<Doc>)) -> Result<()>,
+    ) -> Result<Collection> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Doc>>();
+        let dimension = self.embedder.dimension();
+        let indexer = std::thread::spawn(move || {
+            let mut collection = Collection::new(dimension);
+            for docs in rx {
+                collection.upsert_many(docs);
+            }
+            collection
+        });
+        let send = |docs| {
+            // The indexer only stops when the channel closes, so a send cannot fail while it runs.
+            let _ = tx.send(docs);
+        };
+        let read = read(&send).await;
+        drop(tx);
+        let collection = indexer
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        read.map(|()| collection)
+    }
+
     /// The collection of `scope`'s records, current with every write so far.
     pub(crate) async fn records(&self, state: &mut IndexState, scope: &Scope) -> Result<Shared> {
         self.check_model(state).await?;
@@ -227,16 +254,18 @@ impl Source<'_> {
         if let Some(c) = state.scopes.get(scope) {
             return Ok(c.clone());
         }
-        let mut collection = Collection::new(self.embedder.dimension());
         let mut pages = RecordPages::new(self.store.as_ref(), scope);
-        while let Some(page) = pages.next().await? {
-            for doc in self
-                .with_vectors(page.into_iter().map(Pending::record).collect())
-                .await?
-            {
-                collection.upsert(doc);
-            }
-        }
+        let collection = self
+            .build(async |send| {
+                while let Some(page) = pages.next().await? {
+                    send(
+                        self.with_vectors(page.into_iter().map(Pending::record).collect())
+                            .await?,
+                    );
+                }
+                Ok(())
+            })
+            .await?;
         let shared = Arc::new(RwLock::new(collection));
         state.scopes.insert(scope.clone(), shared.clone());
         Ok(shared)
@@ -304,16 +333,18 @@ impl Source<'_> {
             return Ok(Some(c));
         }
         state.episode_applied = source.head().await?;
-        let mut collection = Collection::new(self.embedder.dimension());
         let mut pages = EpisodePages::new(source.as_ref());
-        while let Some(page) = pages.next().await? {
-            for doc in self
-                .with_vectors(page.iter().map(Pending::episode).collect())
-                .await?
-            {
-                collection.upsert(doc);
-            }
-        }
+        let collection = self
+            .build(async |send| {
+                while let Some(page) = pages.next().await? {
+                    send(
+                        self.with_vectors(page.iter().map(Pending::episode).collect())
+                            .await?,
+                    );
+                }
+                Ok(())
+            })
+            .await?;
         let shared = Arc::new(RwLock::new(collection));
         state.episodes = Some(shared.clone());
         Ok(Some(shared))

@@ -3,9 +3,10 @@
 //!
 //! Full-text ranking is Okapi BM25 (`k1` = 1.2, `b` = 0.75) over weighted fields (BM25F: a term's frequency
 //! is the sum of its frequencies in each field times the field's weight). Vectors are kept twice, small: as int8
-//! codes with one scale per vector (`x ≈ scale · code`, `scale = max|x| / 127`) and as sign bits. A vector search
-//! scans the sign bits of every document (Hamming distance, 64 bytes per 512 dimensions) for a shortlist, then
-//! ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the measurements behind this choice.
+//! codes with one scale per vector (`x ≈ scale · code`, `scale = max|x| / 127`) and as two bit planes, the
+//! positive and the negative signs (a zero code is in neither, which keeps sparse vectors apart). A vector search
+//! scores every document by its sign agreements minus disagreements with the query (popcounts over 128 bytes per
+//! 512 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the measurements behind this choice.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,9 @@ pub(crate) mod text;
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
+
+/// A filter over documents, shareable between the threads of one search.
+pub type Keep<'a> = dyn Fn(&DocMeta) -> bool + Sync + 'a;
 
 /// What a document is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,13 +92,50 @@ pub struct Collection {
     dimension: usize,
     slots: Vec<Slot>,
     by_key: HashMap<DocKey, u32>,
-    postings: HashMap<String, Vec<Posting>>,
+    postings: HashMap<String, Vec<Posting>, FnvBuild>,
     total_len: f64,
     live: usize,
     codes: Vec<i8>,
     scales: Vec<f32>,
     bits: Vec<u64>,
 }
+
+/// A document's distinct terms with their weighted frequencies, and its weighted length.
+fn analyse(fields: &[(String, f32)]) -> (Vec<(String, f32)>, f32) {
+    let mut tf: HashMap<String, f32, FnvBuild> = HashMap::default();
+    let mut len = 0.0;
+    for (text, weight) in fields {
+        for term in text::terms(text) {
+            *tf.entry(term).or_default() += weight;
+            len += weight;
+        }
+    }
+    (tf.into_iter().collect(), len)
+}
+
+/// FNV-1a as a `HashMap` hasher: terms are short, and SipHash's DoS resistance buys nothing for an index of
+/// one's own documents.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = crate::fnv1a64_extend(
+            if self.0 == 0 {
+                crate::FNV1A64_OFFSET
+            } else {
+                self.0
+            },
+            bytes,
+        );
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 /// Quantises a vector to int8 codes and its scale.
 fn quantise(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
@@ -108,31 +149,41 @@ fn quantise(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
     scale
 }
 
-/// 64-bit words of sign bits per vector.
+/// 64-bit words of sign bits per vector: a positive plane, then a negative one.
 fn words(dimension: usize) -> usize {
-    dimension.div_ceil(64)
+    2 * dimension.div_ceil(64)
 }
 
-/// Appends the sign bits of `codes` (bit set for positive).
+/// Appends the sign planes of `codes`.
 fn signs(codes: &[i8], bits: &mut Vec<u64>) {
-    for chunk in codes.chunks(64) {
-        bits.push(
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |w, (i, &c)| w | (u64::from(c > 0) << i)),
-        );
+    for positive in [true, false] {
+        for chunk in codes.chunks(64) {
+            bits.push(chunk.iter().enumerate().fold(0u64, |w, (i, &c)| {
+                let set = if positive { c > 0 } else { c < 0 };
+                w | (u64::from(set) << i)
+            }));
+        }
     }
 }
 
-/// The Hamming distance of two sign-bit vectors.
-fn hamming(a: &[u64], b: &[u64]) -> u32 {
-    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+/// Sign agreements minus disagreements of two sign-plane vectors: the dot product of their sign vectors.
+fn sign_dot(a: &[u64], b: &[u64]) -> i32 {
+    let half = a.len() / 2;
+    let (ap, an) = a.split_at(half);
+    let (bp, bn) = b.split_at(half);
+    let mut score = 0i32;
+    for i in 0..half {
+        let agree = (ap[i] & bp[i]) | (an[i] & bn[i]);
+        let disagree = (ap[i] & bn[i]) | (an[i] & bp[i]);
+        score += agree.count_ones() as i32 - disagree.count_ones() as i32;
+    }
+    score
 }
 
-/// How many documents the sign-bit pass keeps for the int8 pass, for `n` results.
-fn shortlist(n: usize) -> usize {
-    (n * 8).max(400)
+/// How many documents the sign pass keeps for the int8 pass, for `n` results out of `live` documents: at least
+/// 400 and 1 in 64, so the int8 pass costs about a tenth of the sign pass.
+fn shortlist(n: usize, live: usize) -> usize {
+    (n * 8).max(400).max(live / 64)
 }
 
 /// The dot product of two code vectors. Written as a plain fold so the compiler vectorises it.
@@ -162,7 +213,7 @@ impl Collection {
             dimension,
             slots: Vec::new(),
             by_key: HashMap::new(),
-            postings: HashMap::new(),
+            postings: HashMap::default(),
             total_len: 0.0,
             live: 0,
             codes: Vec::new(),
@@ -197,15 +248,8 @@ impl Collection {
             self.kill(slot);
         }
         let slot = self.slots.len() as u32;
-        let mut tf: HashMap<String, f32> = HashMap::new();
-        let mut len = 0.0;
-        for (text, weight) in &doc.fields {
-            for term in text::terms(text) {
-                *tf.entry(term).or_default() += weight;
-                len += weight;
-            }
-        }
-        for (term, tf) in tf {
+        let (terms, len) = analyse(&doc.fields);
+        for (term, tf) in terms {
             self.postings
                 .entry(term)
                 .or_default()
@@ -239,6 +283,13 @@ impl Collection {
         self.total_len += f64::from(len);
         self.live += 1;
         self.compact_if_sparse();
+    }
+
+    /// Adds many documents.
+    pub fn upsert_many(&mut self, docs: Vec<Doc>) {
+        for doc in docs {
+            self.upsert(doc);
+        }
     }
 
     /// Removes `key`, as of `revision` (an older removal than the indexed copy is ignored).
@@ -304,7 +355,7 @@ impl Collection {
     }
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
-    pub fn bm25(&self, query: &str, keep: &dyn Fn(&DocMeta) -> bool, n: usize) -> Vec<(u32, f32)> {
+    pub fn bm25(&self, query: &str, keep: &Keep<'_>, n: usize) -> Vec<(u32, f32)> {
         let mut terms = text::terms(query);
         terms.sort();
         terms.dedup();
@@ -343,7 +394,7 @@ impl Collection {
     }
 
     /// The best `n` live documents passing `keep` by cosine similarity to `query` (L2-normalised), best first:
-    /// a sign-bit pass over every document, then the int8 pass over its shortlist.
+    /// a sign pass over every document, then the int8 pass over its shortlist.
     pub fn nearest(
         &self,
         query: &[f32],
@@ -364,9 +415,9 @@ impl Collection {
             .zip(&self.slots)
             .enumerate()
             .filter(|(_, (_, s))| s.alive && s.has_vector && keep(&s.meta))
-            .map(|(i, (bits, _))| (i as u32, -(hamming(&q_bits, bits) as f32)))
+            .map(|(i, (bits, _))| (i as u32, sign_dot(&q_bits, bits) as f32))
             .collect();
-        let scored = top(candidates, shortlist(n))
+        let scored = top(candidates, shortlist(n, self.live))
             .into_iter()
             .map(|(slot, _)| {
                 let i = slot as usize;

@@ -1,6 +1,9 @@
 //! Text analysis for full-text ranking: words, lowercased, without common English words, stemmed.
 
-use std::sync::LazyLock;
+use std::{
+    collections::HashMap,
+    sync::{LazyLock, RwLock},
+};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -19,6 +22,25 @@ const STOPWORDS: &[&str] = &[
     "will", "with", "would", "you", "your", "yours",
 ];
 
+/// Stems already computed: text repeats its words, and a lookup is several times cheaper than the stemmer.
+/// Cleared when it reaches [`STEM_CACHE`] words.
+const STEM_CACHE: usize = 100_000;
+
+static STEMS: LazyLock<RwLock<HashMap<String, String>>> = LazyLock::new(Default::default);
+
+fn stem(word: String) -> String {
+    if let Some(stem) = STEMS.read().unwrap_or_else(|e| e.into_inner()).get(&word) {
+        return stem.clone();
+    }
+    let stem = STEMMER.stem(&word).into_owned();
+    let mut stems = STEMS.write().unwrap_or_else(|e| e.into_inner());
+    if stems.len() >= STEM_CACHE {
+        stems.clear();
+    }
+    stems.insert(word, stem.clone());
+    stem
+}
+
 /// The stemmed terms of `text`, in order, repeats kept. Words are maximal runs of letters and digits; single
 /// letters and stopwords are dropped.
 pub fn terms(text: &str) -> Vec<String> {
@@ -32,7 +54,7 @@ pub fn terms(text: &str) -> Vec<String> {
         if STOPWORDS.binary_search(&word.as_str()).is_ok() {
             continue;
         }
-        out.push(STEMMER.stem(&word).into_owned());
+        out.push(stem(word));
     }
     out
 }
