@@ -144,8 +144,22 @@ impl Embedder for LexicalEmbedder {
         self.dimension
     }
 
+    /// Large batches are split over two threads.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(texts.iter().map(|t| self.embed_one(t)).collect())
+        let embed = |texts: &[&str]| texts.iter().map(|t| self.embed_one(t)).collect::<Vec<_>>();
+        if texts.len() < 64 {
+            return Ok(embed(texts));
+        }
+        let (a, b) = texts.split_at(texts.len() / 2);
+        Ok(std::thread::scope(|s| {
+            let first = s.spawn(|| embed(a));
+            let second = embed(b);
+            let mut first = first
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            first.extend(second);
+            first
+        }))
     }
 }
 

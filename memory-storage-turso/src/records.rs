@@ -14,6 +14,7 @@ use crate::{
     TursoStore,
     db::Db,
     error::{MapErr, corrupt},
+    rows::{Insert, insert_sql},
 };
 
 const COLUMNS: &str = "id, scope, kind, content, summary, context, tags, metadata, importance, source, \
@@ -168,18 +169,88 @@ async fn write_model(db: &Db, model: &EmbeddingModel) -> Result<()> {
 }
 
 async fn put_vectors(db: &Db, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
-    for (key, vector) in vectors {
-        db.execute(
-            "INSERT OR IGNORE INTO embeddings (key, model, vector) VALUES (?1, ?2, ?3)",
+    let rows = vectors
+        .iter()
+        .map(|(key, vector)| {
             vec![
                 Value::Text(key.clone()),
                 Value::Text(model.to_string()),
                 Value::Blob(vector_bytes(vector)),
-            ],
-        )
-        .await?;
+            ]
+        })
+        .collect();
+    VECTORS.rows(db, rows).await
+}
+
+const RECORD_HEAD: &str = "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
+     importance, source, content_hash, created_at, updated_at, revision) VALUES";
+/// Inserts records; bind with [`record_params`].
+static RECORDS: Insert = Insert::new(
+    || insert_sql(RECORD_HEAD, 14, 1),
+    || insert_sql(RECORD_HEAD, 14, Insert::CHUNK),
+);
+const RECORD_TAG_HEAD: &str = "INSERT OR IGNORE INTO memory_record_tags (tag, record_id) VALUES";
+/// Inserts tags; bind with `(tag, record_id)`.
+static RECORD_TAGS: Insert = Insert::new(
+    || insert_sql(RECORD_TAG_HEAD, 2, 1),
+    || insert_sql(RECORD_TAG_HEAD, 2, Insert::CHUNK),
+);
+const VECTOR_HEAD: &str = "INSERT OR IGNORE INTO embeddings (key, model, vector) VALUES";
+/// Inserts vectors unless their key and model have one; bind with `(key, model, vector)`.
+static VECTORS: Insert = Insert::new(
+    || insert_sql(VECTOR_HEAD, 3, 1),
+    || insert_sql(VECTOR_HEAD, 3, Insert::CHUNK),
+);
+
+fn record_params(record: &MemoryRecord, revision: Revision) -> Vec<Value> {
+    vec![
+        Value::Text(record.id.to_string()),
+        Value::Text(record.scope.to_string()),
+        Value::Text(record.kind.as_str().into()),
+        Value::Text(record.content.clone()),
+        text(&record.summary),
+        text(&record.context),
+        Value::Text(tags_json(&record.tags)),
+        Value::Text(record.metadata.to_text()),
+        Value::Real(record.importance),
+        text(&record.source),
+        Value::Text(record.content_hash.clone()),
+        Value::Integer(record.created_at.as_micros()),
+        Value::Integer(record.updated_at.as_micros()),
+        Value::Integer(revision as i64),
+    ]
+}
+
+/// The ids of the records already stored under the batch's `(scope, content hash)` pairs.
+async fn existing(
+    db: &Db,
+    records: &[(MemoryRecord, Embedding)],
+) -> Result<HashMap<(String, String), RecordId>> {
+    let mut by_scope: HashMap<&Scope, Vec<&str>> = HashMap::new();
+    for (r, _) in records {
+        by_scope.entry(&r.scope).or_default().push(&r.content_hash);
     }
-    Ok(())
+    let mut known = HashMap::new();
+    for (scope, hashes) in by_scope {
+        for chunk in hashes.chunks(500) {
+            let sql = format!(
+                "SELECT content_hash, id FROM memory_records WHERE scope = ?1 AND content_hash IN ({})",
+                (2..chunk.len() + 2)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut params = vec![Value::Text(scope.to_string())];
+            params.extend(chunk.iter().map(|h| Value::Text(h.to_string())));
+            let mut rows = db.conn.query(&sql, params).await.db()?;
+            while let Some(row) = rows.next().await.db()? {
+                let id: String = row.get(1).db()?;
+                let id = id.parse().map_err(|e| corrupt("record id", e))?;
+                known.insert((scope.to_string(), row.get::<String>(0).db()?), id);
+            }
+        }
+    }
+    Ok(known)
 }
 
 /// `?1, ?2, …, ?n`.
@@ -206,60 +277,53 @@ impl RecordStore for TursoStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        let (_, first) = &records[0];
+        if records.iter().any(|(_, e)| e.model != first.model) {
+            return Err(Error::validation(
+                "embedding",
+                "every record of a batch must be embedded by one model",
+            ));
+        }
+        let model = EmbeddingModel {
+            id: first.model.clone(),
+            dimension: first.vector.len(),
+        };
         self.write(|db| async move {
-            let (_, first) = &records[0];
-            claim_model(&db, &EmbeddingModel { id: first.model.clone(), dimension: first.vector.len() }).await?;
+            claim_model(&db, &model).await?;
             let revision = next_revision(&db).await?;
-            let mut stored = Vec::with_capacity(records.len());
-            let mut batch: HashMap<(&Scope, &str), RecordId> = HashMap::new();
+            let mut known = existing(&db, records).await?;
+            let (mut stored, mut rows, mut tags, mut vectors) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (record, embedding) in records {
-                if embedding.model != first.model {
-                    return Err(Error::validation("embedding", "every record of a batch must be embedded by one model"));
-                }
-                let hash = (&record.scope, record.content_hash.as_str());
-                let existing = match batch.get(&hash) {
-                    Some(id) => Some(*id),
-                    None => db
-                        .query_first(
-                            "SELECT id FROM memory_records WHERE scope = ?1 AND content_hash = ?2",
-                            (record.scope.to_string(), record.content_hash.clone()),
-                            |row| row.get::<String>(0).db(),
-                        )
-                        .await?
-                        .map(|id| id.parse().map_err(|e| corrupt("record id", e)))
-                        .transpose()?,
-                };
-                if let Some(id) = existing {
-                    stored.push(Stored { id, duplicate: true });
+                let hash = (record.scope.to_string(), record.content_hash.clone());
+                if let Some(&id) = known.get(&hash) {
+                    stored.push(Stored {
+                        id,
+                        duplicate: true,
+                    });
                     continue;
                 }
-                db.execute(
-                    "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
-                     importance, source, content_hash, created_at, updated_at, revision) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    vec![
+                known.insert(hash, record.id);
+                rows.push(record_params(record, revision));
+                for tag in &record.tags {
+                    tags.push(vec![
+                        Value::Text(tag.clone()),
                         Value::Text(record.id.to_string()),
-                        Value::Text(record.scope.to_string()),
-                        Value::Text(record.kind.as_str().into()),
-                        Value::Text(record.content.clone()),
-                        text(&record.summary),
-                        text(&record.context),
-                        Value::Text(tags_json(&record.tags)),
-                        Value::Text(record.metadata.to_text()),
-                        Value::Real(record.importance),
-                        text(&record.source),
-                        Value::Text(record.content_hash.clone()),
-                        Value::Integer(record.created_at.as_micros()),
-                        Value::Integer(record.updated_at.as_micros()),
-                        Value::Integer(revision as i64),
-                    ],
-                )
-                .await?;
-                write_tags(&db, record.id, &record.tags, false).await?;
-                put_vectors(&db, &embedding.model, &[(record.embedding_key(), embedding.vector.clone())]).await?;
-                batch.insert(hash, record.id);
-                stored.push(Stored { id: record.id, duplicate: false });
+                    ]);
+                }
+                vectors.push(vec![
+                    Value::Text(record.embedding_key()),
+                    Value::Text(model.id.clone()),
+                    Value::Blob(vector_bytes(&embedding.vector)),
+                ]);
+                stored.push(Stored {
+                    id: record.id,
+                    duplicate: false,
+                });
             }
+            RECORDS.rows(&db, rows).await?;
+            RECORD_TAGS.rows(&db, tags).await?;
+            VECTORS.rows(&db, vectors).await?;
             Ok(stored)
         })
         .await

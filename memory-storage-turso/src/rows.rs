@@ -78,7 +78,7 @@ impl Insert {
     /// paid once per statement: in bulk imports that halves the cost of a row.
     pub(crate) const CHUNK: usize = 64;
 
-    const fn new(one: fn() -> String, many: fn() -> String) -> Self {
+    pub(crate) const fn new(one: fn() -> String, many: fn() -> String) -> Self {
         Insert {
             one: LazyLock::new(one),
             many: LazyLock::new(many),
@@ -111,7 +111,8 @@ impl Insert {
     }
 }
 
-fn insert_sql(head: &str, columns: usize, rows: usize) -> String {
+/// `head` followed by `rows` rows of `columns` placeholders.
+pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     format!("{head} {}", vec![row; rows].join(", "))
 }

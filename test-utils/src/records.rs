@@ -47,6 +47,7 @@ where
     updates_and_deletes(&fresh().await).await;
     listing_and_stats(&fresh().await).await;
     feed_and_embeddings(&fresh().await).await;
+    batch_duplicates(&fresh().await).await;
     search(fresh().await).await;
 }
 
@@ -154,6 +155,43 @@ fn new_record(scope_name: &str, kind: RecordKind, content: &str, tags: &[&str]) 
     let mut new = NewRecord::new(scope(scope_name), kind, content);
     new.tags = tags.iter().map(|t| t.to_string()).collect();
     new
+}
+
+/// A batch that repeats a content stores it once; the repeat is reported as its duplicate.
+async fn batch_duplicates(store: &impl RecordStore) {
+    let a = record("project:payments", RecordKind::Fact, "said twice", &["x"]);
+    let again = record("project:payments", RecordKind::Note, "said twice", &[]);
+    let elsewhere = record("user:alice", RecordKind::Note, "said twice", &[]);
+    let stored = store
+        .store_records(&[
+            (a.clone(), embedding(&a)),
+            (again.clone(), embedding(&again)),
+            (elsewhere.clone(), embedding(&elsewhere)),
+        ])
+        .await
+        .expect("store");
+    assert_eq!(
+        stored,
+        vec![
+            Stored {
+                id: a.id,
+                duplicate: false
+            },
+            Stored {
+                id: a.id,
+                duplicate: true
+            },
+            Stored {
+                id: elsewhere.id,
+                duplicate: false
+            },
+        ]
+    );
+    assert_eq!(
+        store.get_record(&a.scope, again.id).await.expect("get"),
+        None
+    );
+    assert_eq!(store.record_stats(None).await.expect("stats").total, 2);
 }
 
 /// The change feed reports every write and deletion, and vectors are kept per key and model.

@@ -15,6 +15,8 @@ use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, TaskType, Ti
 pub mod docs;
 pub(crate) mod text;
 
+use text::Vocabulary;
+
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
@@ -92,50 +94,15 @@ pub struct Collection {
     dimension: usize,
     slots: Vec<Slot>,
     by_key: HashMap<DocKey, u32>,
-    postings: HashMap<String, Vec<Posting>, FnvBuild>,
+    vocabulary: Vocabulary,
+    /// By term.
+    postings: Vec<Vec<Posting>>,
     total_len: f64,
     live: usize,
     codes: Vec<i8>,
     scales: Vec<f32>,
     bits: Vec<u64>,
 }
-
-/// A document's distinct terms with their weighted frequencies, and its weighted length.
-fn analyse(fields: &[(String, f32)]) -> (Vec<(String, f32)>, f32) {
-    let mut tf: HashMap<String, f32, FnvBuild> = HashMap::default();
-    let mut len = 0.0;
-    for (text, weight) in fields {
-        for term in text::terms(text) {
-            *tf.entry(term).or_default() += weight;
-            len += weight;
-        }
-    }
-    (tf.into_iter().collect(), len)
-}
-
-/// FNV-1a as a `HashMap` hasher: terms are short, and SipHash's DoS resistance buys nothing for an index of
-/// one's own documents.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = crate::fnv1a64_extend(
-            if self.0 == 0 {
-                crate::FNV1A64_OFFSET
-            } else {
-                self.0
-            },
-            bytes,
-        );
-    }
-}
-
-type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 /// Quantises a vector to int8 codes and its scale.
 fn quantise(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
@@ -213,7 +180,8 @@ impl Collection {
             dimension,
             slots: Vec::new(),
             by_key: HashMap::new(),
-            postings: HashMap::default(),
+            vocabulary: Vocabulary::default(),
+            postings: Vec::new(),
             total_len: 0.0,
             live: 0,
             codes: Vec::new(),
@@ -248,12 +216,19 @@ impl Collection {
             self.kill(slot);
         }
         let slot = self.slots.len() as u32;
-        let (terms, len) = analyse(&doc.fields);
-        for (term, tf) in terms {
-            self.postings
-                .entry(term)
-                .or_default()
-                .push(Posting { slot, tf });
+        let mut terms: Vec<(u32, f32)> = Vec::new();
+        for (text, weight) in &doc.fields {
+            self.vocabulary
+                .intern(text, |term| terms.push((term, *weight)));
+        }
+        let len: f32 = terms.iter().map(|(_, w)| w).sum();
+        terms.sort_unstable_by_key(|&(term, _)| term);
+        if self.postings.len() < self.vocabulary.len() {
+            self.postings.resize_with(self.vocabulary.len(), Vec::new);
+        }
+        for run in terms.chunk_by(|a, b| a.0 == b.0) {
+            let tf = run.iter().map(|(_, w)| w).sum();
+            self.postings[run[0].0 as usize].push(Posting { slot, tf });
         }
         let has_vector = match &doc.vector {
             Some(v) if v.len() == self.dimension => {
@@ -333,13 +308,12 @@ impl Collection {
                 slots.push(slot);
             }
         }
-        self.postings.retain(|_, list| {
+        for list in &mut self.postings {
             list.retain_mut(|p| {
                 p.slot = remap[p.slot as usize];
                 p.slot != u32::MAX
             });
-            !list.is_empty()
-        });
+        }
         self.by_key = slots
             .iter()
             .enumerate()
@@ -356,9 +330,7 @@ impl Collection {
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
     pub fn bm25(&self, query: &str, keep: &Keep<'_>, n: usize) -> Vec<(u32, f32)> {
-        let mut terms = text::terms(query);
-        terms.sort();
-        terms.dedup();
+        let terms = self.vocabulary.lookup(query);
         if terms.is_empty() || self.live == 0 {
             return Vec::new();
         }
@@ -367,7 +339,7 @@ impl Collection {
         let mut scores = vec![0.0f32; self.slots.len()];
         let mut touched = Vec::new();
         for term in &terms {
-            let Some(list) = self.postings.get(term) else {
+            let Some(list) = self.postings.get(*term as usize) else {
                 continue;
             };
             let df = list.len() as f32;

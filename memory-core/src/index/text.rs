@@ -1,9 +1,6 @@
 //! Text analysis for full-text ranking: words, lowercased, without common English words, stemmed.
 
-use std::{
-    collections::HashMap,
-    sync::{LazyLock, RwLock},
-};
+use std::{collections::HashMap, sync::LazyLock};
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -22,42 +19,108 @@ const STOPWORDS: &[&str] = &[
     "will", "with", "would", "you", "your", "yours",
 ];
 
-/// Stems already computed: text repeats its words, and a lookup is several times cheaper than the stemmer.
-/// Cleared when it reaches [`STEM_CACHE`] words.
-const STEM_CACHE: usize = 100_000;
-
-static STEMS: LazyLock<RwLock<HashMap<String, String>>> = LazyLock::new(Default::default);
-
-fn stem(word: String) -> String {
-    if let Some(stem) = STEMS.read().unwrap_or_else(|e| e.into_inner()).get(&word) {
-        return stem.clone();
-    }
-    let stem = STEMMER.stem(&word).into_owned();
-    let mut stems = STEMS.write().unwrap_or_else(|e| e.into_inner());
-    if stems.len() >= STEM_CACHE {
-        stems.clear();
-    }
-    stems.insert(word, stem.clone());
-    stem
-}
-
-/// The stemmed terms of `text`, in order, repeats kept. Words are maximal runs of letters and digits; single
-/// letters and stopwords are dropped.
-pub fn terms(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// Calls `f` with every word of `text` that counts, lowercased: words are maximal runs of letters and digits;
+/// single letters (not digits) and stopwords are dropped.
+fn words(text: &str, mut f: impl FnMut(&str)) {
+    let mut lower = String::new();
     for word in text.split(|c: char| !c.is_alphanumeric()) {
         if word.is_empty() || (word.chars().nth(1).is_none() && !word.starts_with(char::is_numeric))
         {
             continue;
         }
-        let word = word.to_lowercase();
-        if STOPWORDS.binary_search(&word.as_str()).is_ok() {
-            continue;
+        let word = if word.chars().any(char::is_uppercase) {
+            lower.clear();
+            lower.extend(word.chars().flat_map(char::to_lowercase));
+            lower.as_str()
+        } else {
+            word
+        };
+        if STOPWORDS.binary_search(&word).is_err() {
+            f(word);
         }
-        out.push(stem(word));
     }
+}
+
+/// The stemmed terms of `text`, in order, repeats kept.
+#[cfg(test)]
+fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    words(text, |w| out.push(STEMMER.stem(w).into_owned()));
     out
 }
+
+/// A collection's terms, numbered: each distinct word is stemmed once, when first seen.
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    /// Lowercased word → its term.
+    words: HashMap<String, u32, FnvBuild>,
+    /// Stem → its term.
+    stems: HashMap<String, u32, FnvBuild>,
+}
+
+impl Vocabulary {
+    /// The terms of `text`, in order, repeats kept, numbering new ones.
+    pub fn intern(&mut self, text: &str, mut f: impl FnMut(u32)) {
+        words(text, |w| {
+            let term = match self.words.get(w) {
+                Some(&term) => term,
+                None => {
+                    let next = self.stems.len() as u32;
+                    let term = *self
+                        .stems
+                        .entry(STEMMER.stem(w).into_owned())
+                        .or_insert(next);
+                    self.words.insert(w.to_string(), term);
+                    term
+                }
+            };
+            f(term);
+        });
+    }
+
+    /// The distinct known terms of `text` (a query's: unknown words match nothing).
+    pub fn lookup(&self, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        words(text, |w| {
+            let term = match self.words.get(w) {
+                Some(&term) => Some(term),
+                None => self.stems.get(STEMMER.stem(w).as_ref()).copied(),
+            };
+            out.extend(term);
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// How many terms there are.
+    pub fn len(&self) -> usize {
+        self.stems.len()
+    }
+}
+
+/// FNV-1a as a `HashMap` hasher: words are short, and SipHash's resistance to crafted keys buys little for an
+/// index of one's own documents.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let start = if self.0 == 0 {
+            crate::FNV1A64_OFFSET
+        } else {
+            self.0
+        };
+        self.0 = crate::fnv1a64_extend(start, bytes);
+    }
+}
+
+/// Builds [`Fnv`] hashers.
+pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 #[cfg(test)]
 mod tests {
@@ -66,6 +129,17 @@ mod tests {
     #[test]
     fn stopwords_are_sorted_for_binary_search() {
         assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_vocabulary_numbers_stems_once() {
+        let mut v = Vocabulary::default();
+        let mut seen = Vec::new();
+        v.intern("Tests test testing; the flaky TESTS", |t| seen.push(t));
+        assert_eq!(seen, [0, 0, 0, 1, 0]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.lookup("Why is the test flaky? unknown"), [0, 1]);
+        assert!(v.lookup("the of").is_empty());
     }
 
     #[test]
