@@ -59,3 +59,38 @@ fn another_embedder_is_refused_until_reembed_migrates_the_store() {
             .expect("json");
     assert_eq!(again["embedded"], 0, "a rerun has nothing left to do");
 }
+
+#[test]
+fn a_failed_embedding_writes_nothing() {
+    let cli = Cli::new();
+    let url = format!("http://127.0.0.1:{}", test_utils::sqld::free_port());
+    let out = cli
+        .command()
+        .env("MEMORY_EMBEDDER", "http")
+        .env("MEMORY_EMBED_URL", &url)
+        .env("MEMORY_EMBED_MODEL", "tiny")
+        .env("MEMORY_EMBED_DIMENSION", "3")
+        .arg("--db")
+        .arg(&cli.db)
+        .args(["memory", "store", "--scope", "s", "never stored"])
+        .output()
+        .expect("run memory-cli");
+    // Each retry is logged as a warning; the error is the last line.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: embedding service ") && last.contains(&url),
+        "{stderr}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&succeeded(
+        cli.command()
+            .arg("--db")
+            .arg(&cli.db)
+            .args(["--format", "json", "memory", "stats"])
+            .output()
+            .expect("run memory-cli"),
+    ))
+    .expect("json");
+    assert_eq!(stats["total"], 0, "the failed store left nothing: {stats}");
+}
