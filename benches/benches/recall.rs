@@ -7,13 +7,10 @@
 //!
 //! `cargo bench -p memory-benches --bench recall` (the model comes from `scripts/install-test-deps.sh`).
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memory_core::{
-    BertEmbedder, Embedder, NewRecord, Ranking, RecordId, RecordKind, Records, Scope, Search,
-    cosine,
-};
+use memory_core::{BertEmbedder, NewRecord, RecordKind, Records, Scope, Search};
 use memory_storage_turso::{DbConfig, TursoStore};
 use tokio::runtime::Runtime;
 
@@ -90,50 +87,11 @@ fn bench(c: &mut Criterion) {
         records
     });
 
-    let (found, total) = rt.block_on(async {
-        let store = records.backend();
-        let mut stored: Vec<(RecordId, Vec<f32>)> = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.scan_records(&scope, after, 1000).await.expect("scan");
-            let Some(last) = page.last() else { break };
-            after = Some(last.value.id);
-            let keys: Vec<String> = page.iter().map(|v| v.value.embedding_key()).collect();
-            let vectors: HashMap<String, Vec<f32>> = store
-                .embeddings(model.id(), &keys)
-                .await
-                .expect("vectors")
-                .into_iter()
-                .collect();
-            stored.extend(
-                page.iter()
-                    .zip(&keys)
-                    .filter_map(|(v, k)| Some((v.value.id, vectors.get(k)?.clone()))),
-            );
-        }
-        let (mut found, mut total) = (0, 0);
-        for q in questions.iter().take(200) {
-            let v = model.embed(&[q.as_str()]).expect("embed").remove(0);
-            let mut exact: Vec<(f32, RecordId)> =
-                stored.iter().map(|(id, x)| (cosine(&v, x), *id)).collect();
-            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let search = Search {
-                ranking: Ranking::Vector,
-                ..Search::new(scope.clone(), q.clone())
-            };
-            let got = records.search(&search).await.expect("search");
-            total += 10;
-            found += exact[..10]
-                .iter()
-                .filter(|(_, id)| got.iter().any(|h| h.record.id == *id))
-                .count();
-        }
-        (found, total)
-    });
-    println!(
-        "all-MiniLM-L6-v2, {n} memories: vector recall@10 against an exact scan {:.3}",
-        found as f64 / total as f64
-    );
+    let queries: Vec<String> = questions.iter().take(200).cloned().collect();
+    let recall = rt.block_on(test_utils::recall::vector_recall_at_10(
+        &records, &scope, &queries,
+    ));
+    println!("all-MiniLM-L6-v2, {n} memories: vector recall@10 against an exact scan {recall:.3}");
 
     let mut group = c.benchmark_group("recall");
     let mut i = 0;

@@ -16,9 +16,7 @@ use std::{
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memory_core::{
-    Embedder, LexicalEmbedder, NewRecord, Ranking, RecordKind, Records, Scope, Search, cosine,
-};
+use memory_core::{NewRecord, Ranking, RecordKind, Records, Scope, Search};
 use memory_storage_turso::{DbConfig, TursoStore};
 use tokio::runtime::Runtime;
 
@@ -140,7 +138,12 @@ fn bench(c: &mut Criterion) {
         );
         records
     });
-    vector_recall(&rt, &records, &scope, &queries[..50]);
+    let recall = rt.block_on(test_utils::recall::vector_recall_at_10(
+        &records,
+        &scope,
+        &queries[..50],
+    ));
+    println!("vector recall@10 against an exact scan: {recall:.3}");
 
     let mut group = c.benchmark_group("records");
     let store_scope = Scope::new("bench:store").expect("scope");
@@ -187,64 +190,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// Recall@10 of the index's vector search against an exact cosine scan over the stored vectors.
-fn vector_recall(rt: &Runtime, records: &Records, scope: &Scope, queries: &[String]) {
-    let embedder = LexicalEmbedder::default();
-    let (found, total) = rt.block_on(async {
-        let all = stored_vectors(records, scope, embedder.id()).await;
-        let (mut found, mut total) = (0, 0);
-        for q in queries {
-            let v = embedder.embed(&[q.as_str()]).expect("embed").remove(0);
-            let mut exact: Vec<(f32, memory_core::RecordId)> =
-                all.iter().map(|(id, x)| (cosine(&v, x), *id)).collect();
-            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let search = Search {
-                ranking: Ranking::Vector,
-                ..Search::new(scope.clone(), q.clone())
-            };
-            let got = records.search(&search).await.expect("search");
-            total += 10;
-            found += exact[..10]
-                .iter()
-                .filter(|(_, id)| got.iter().any(|h| h.record.id == *id))
-                .count();
-        }
-        (found, total)
-    });
-    println!(
-        "vector recall@10 against an exact scan: {:.3}",
-        found as f64 / total as f64
-    );
-}
-
-/// Every stored vector of `scope`, read straight from the store.
-async fn stored_vectors(
-    records: &Records,
-    scope: &Scope,
-    model: &str,
-) -> Vec<(memory_core::RecordId, Vec<f32>)> {
-    let store = records.backend();
-    let (mut out, mut after) = (Vec::new(), None);
-    loop {
-        let page = store.scan_records(scope, after, 1000).await.expect("scan");
-        let Some(last) = page.last() else { break };
-        after = Some(last.value.id);
-        let keys: Vec<String> = page.iter().map(|v| v.value.embedding_key()).collect();
-        let vectors: std::collections::HashMap<String, Vec<f32>> = store
-            .embeddings(model, &keys)
-            .await
-            .expect("vectors")
-            .into_iter()
-            .collect();
-        for (v, key) in page.iter().zip(&keys) {
-            if let Some(vector) = vectors.get(key) {
-                out.push((v.value.id, vector.clone()));
-            }
-        }
-    }
-    out
 }
 
 criterion_group!(benches, bench);

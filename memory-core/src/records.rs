@@ -338,13 +338,14 @@ fn ranked(
     semantic_weight: f64,
 ) -> Vec<(DocKey, Score)> {
     let c = collection.read().unwrap_or_else(|e| e.into_inner());
-    let keep = |meta: &_| rank::keep(search, meta);
+    let filter = |meta: &_| rank::keep(search, meta);
+    let keep: Option<&crate::index::Keep<'_>> = search.has_filters().then_some(&filter);
     let n = rank::candidates(search.limit);
     let lexical = || match search.ranking {
         Ranking::Vector => Vec::new(),
-        _ => c.bm25(&search.text, &keep, n),
+        _ => c.bm25(&search.text, keep, n),
     };
-    let semantic = || vector.map_or_else(Vec::new, |v| c.nearest(v, &keep, n));
+    let semantic = || vector.map_or_else(Vec::new, |v| c.nearest(v, keep, n));
     // Both lists scan the whole collection; on a large one, one thread each.
     let (lexical, semantic) = if c.len() >= PARALLEL_FROM && vector.is_some() {
         std::thread::scope(|s| {

@@ -151,6 +151,15 @@ impl Search {
         Ok(())
     }
 
+    /// Whether any filter is set.
+    pub(crate) fn has_filters(&self) -> bool {
+        self.kind.is_some()
+            || self.tag.is_some()
+            || self.episodes_only()
+            || self.after.is_some()
+            || self.before.is_some()
+    }
+
     /// Whether an episode filter is set, which leaves records out.
     pub(crate) fn episodes_only(&self) -> bool {
         self.domain.is_some() || self.task_type.is_some() || self.outcome.is_some()

@@ -265,11 +265,9 @@ async fn configure(conn: &Connection, local: bool, label: &str) -> Result<()> {
             .map_err(|e| not_a_database(label, e))?;
         while rows.next().await.db()?.is_some() {}
         // 16 MiB of page cache per connection (SQLite's default is 2 MiB): at 100K episodes the indexes that
-        // every write touches no longer fit in the default and each write would reread pages. Checkpoints at 4000
-        // WAL pages (16 MiB) rather than 1000: each costs a copy and an fsync, and batches of memories with their
-        // vectors write megabytes, so at 1000 pages nearly every batch paid one (ingestion 16K/s against 12K/s).
+        // every write touches no longer fit in the default and each write would reread pages.
         conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=4000;",
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
         )
         .await
         .db()?;

@@ -2,6 +2,7 @@
 //! suites every storage backend must pass.
 
 mod conformance;
+pub mod recall;
 mod records;
 mod retrieval;
 pub mod sqld;

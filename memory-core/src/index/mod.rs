@@ -20,7 +20,7 @@ use text::Vocabulary;
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
-/// A filter over documents, shareable between the threads of one search.
+/// A filter over documents, shareable between the threads of one search (`None` where one is taken: keep all).
 pub type Keep<'a> = dyn Fn(&DocMeta) -> bool + Sync + 'a;
 
 /// What a document is.
@@ -102,6 +102,8 @@ pub struct Collection {
     codes: Vec<i8>,
     scales: Vec<f32>,
     bits: Vec<u64>,
+    /// By slot: alive with a vector. Kept apart from the slots so a vector scan reads one byte per document.
+    searchable: Vec<bool>,
 }
 
 /// Quantises a vector to int8 codes and its scale.
@@ -187,6 +189,7 @@ impl Collection {
             codes: Vec::new(),
             scales: Vec::new(),
             bits: Vec::new(),
+            searchable: Vec::new(),
         }
     }
 
@@ -246,6 +249,7 @@ impl Collection {
                 false
             }
         };
+        self.searchable.push(has_vector);
         self.slots.push(Slot {
             key: doc.key,
             revision: doc.revision,
@@ -280,6 +284,7 @@ impl Collection {
 
     fn kill(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
+        self.searchable[slot as usize] = false;
         if s.alive {
             s.alive = false;
             self.total_len -= f64::from(s.len);
@@ -319,6 +324,7 @@ impl Collection {
             .enumerate()
             .map(|(i, s)| (s.key, i as u32))
             .collect();
+        self.searchable = slots.iter().map(|s| s.has_vector).collect();
         (self.slots, self.codes, self.scales, self.bits) = (slots, codes, scales, bits);
     }
 
@@ -329,7 +335,7 @@ impl Collection {
     }
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
-    pub fn bm25(&self, query: &str, keep: &Keep<'_>, n: usize) -> Vec<(u32, f32)> {
+    pub fn bm25(&self, query: &str, keep: Option<&Keep<'_>>, n: usize) -> Vec<(u32, f32)> {
         let terms = self.vocabulary.lookup(query);
         if terms.is_empty() || self.live == 0 {
             return Vec::new();
@@ -359,7 +365,7 @@ impl Collection {
         }
         let scored = touched
             .into_iter()
-            .filter(|&s| keep(&self.slots[s as usize].meta))
+            .filter(|&s| keep.is_none_or(|keep| keep(&self.slots[s as usize].meta)))
             .map(|s| (s, scores[s as usize]))
             .collect();
         top(scored, n)
@@ -367,13 +373,8 @@ impl Collection {
 
     /// The best `n` live documents passing `keep` by cosine similarity to `query` (L2-normalised), best first:
     /// a sign pass over every document, then the int8 pass over its shortlist.
-    pub fn nearest(
-        &self,
-        query: &[f32],
-        keep: &dyn Fn(&DocMeta) -> bool,
-        n: usize,
-    ) -> Vec<(u32, f32)> {
-        if query.len() != self.dimension || self.live == 0 || n == 0 {
+    pub fn nearest(&self, query: &[f32], keep: Option<&Keep<'_>>, n: usize) -> Vec<(u32, f32)> {
+        if query.len() != self.dimension || self.dimension == 0 || self.live == 0 || n == 0 {
             return Vec::new();
         }
         let (d, w) = (self.dimension, words(self.dimension));
@@ -381,15 +382,50 @@ impl Collection {
         let q_scale = quantise(query, &mut q);
         let mut q_bits = Vec::with_capacity(w);
         signs(&q, &mut q_bits);
-        let candidates: Vec<(u32, f32)> = self
+        // Sign scores lie in [-d, d]: a histogram finds the shortlist's cut without sorting.
+        let excluded = i32::MIN;
+        let sign_scores: Vec<i32> = self
             .bits
             .chunks_exact(w)
-            .zip(&self.slots)
+            .zip(&self.searchable)
             .enumerate()
-            .filter(|(_, (_, s))| s.alive && s.has_vector && keep(&s.meta))
-            .map(|(i, (bits, _))| (i as u32, sign_dot(&q_bits, bits) as f32))
+            .map(|(i, (bits, &searchable))| {
+                let wanted = searchable && keep.is_none_or(|keep| keep(&self.slots[i].meta));
+                if wanted {
+                    sign_dot(&q_bits, bits)
+                } else {
+                    excluded
+                }
+            })
             .collect();
-        let scored = top(candidates, shortlist(n, self.live))
+        let mut histogram = vec![0usize; 2 * d + 1];
+        for &score in sign_scores.iter().filter(|&&s| s != excluded) {
+            histogram[(score + d as i32) as usize] += 1;
+        }
+        let (want, mut taken, mut cut) = (shortlist(n, self.live), 0, 0);
+        for (bucket, count) in histogram.iter().enumerate().rev() {
+            taken += count;
+            cut = bucket as i32 - d as i32;
+            if taken >= want {
+                break;
+            }
+        }
+        // Everything above the cut, and from the cut's bucket only what the shortlist still has room for.
+        let mut room = want.saturating_sub(taken - histogram[(cut + d as i32) as usize]);
+        let candidates: Vec<(u32, f32)> = sign_scores
+            .iter()
+            .enumerate()
+            .filter(|&(_, &score)| {
+                score != excluded
+                    && (score > cut
+                        || (score == cut && room > 0 && {
+                            room -= 1;
+                            true
+                        }))
+            })
+            .map(|(i, &score)| (i as u32, score as f32))
+            .collect();
+        let scored = candidates
             .into_iter()
             .map(|(slot, _)| {
                 let i = slot as usize;

@@ -16,10 +16,6 @@ fn keys(c: &Collection, hits: &[(u32, f32)]) -> Vec<DocKey> {
     hits.iter().map(|&(s, _)| c.doc(s).0).collect()
 }
 
-fn all(_: &DocMeta) -> bool {
-    true
-}
-
 fn key(n: u128) -> DocKey {
     DocKey::Record(RecordId(uuid::Uuid::from_u128(n)))
 }
@@ -34,15 +30,15 @@ fn bm25_prefers_rare_terms_and_short_documents() {
         "a test, a test, and one more test about nothing in particular at all",
         3,
     ));
-    let hits = c.bm25("flaky test", &all, 10);
+    let hits = c.bm25("flaky test", None, 10);
     assert_eq!(
         keys(&c, &hits)[0],
         key(1),
         "the only one with the rare term"
     );
     assert_eq!(hits.len(), 3);
-    assert!(c.bm25("", &all, 10).is_empty());
-    assert!(c.bm25("unrelated words", &all, 10).is_empty());
+    assert!(c.bm25("", None, 10).is_empty());
+    assert!(c.bm25("unrelated words", None, 10).is_empty());
 }
 
 #[test]
@@ -54,7 +50,7 @@ fn field_weights_count() {
     b.fields.push(("deploy".into(), 0.2));
     c.upsert(a);
     c.upsert(b);
-    assert_eq!(keys(&c, &c.bm25("payments", &all, 2)), [key(2), key(1)]);
+    assert_eq!(keys(&c, &c.bm25("payments", None, 2)), [key(2), key(1)]);
 }
 
 #[test]
@@ -63,20 +59,20 @@ fn newer_revisions_win_and_removal_is_final() {
     c.upsert(doc(1, "alpha", 5));
     c.upsert(doc(1, "beta", 4));
     assert_eq!(
-        c.bm25("alpha", &all, 5).len(),
+        c.bm25("alpha", None, 5).len(),
         1,
         "the older copy is ignored"
     );
     c.upsert(doc(1, "gamma", 6));
-    assert!(c.bm25("alpha", &all, 5).is_empty());
+    assert!(c.bm25("alpha", None, 5).is_empty());
     assert_eq!(c.len(), 1);
     c.remove(key(1), 3);
     assert_eq!(c.len(), 1, "an older removal is ignored");
     c.remove(key(1), 7);
     assert!(c.is_empty());
-    assert!(c.bm25("gamma", &all, 5).is_empty());
+    assert!(c.bm25("gamma", None, 5).is_empty());
     assert!(
-        c.nearest(&doc(9, "gamma", 0).vector.unwrap(), &all, 5)
+        c.nearest(&doc(9, "gamma", 0).vector.unwrap(), None, 5)
             .is_empty()
     );
 }
@@ -90,9 +86,9 @@ fn filters_apply_before_the_cut() {
         c.upsert(d);
     }
     let keep = |m: &DocMeta| m.importance > 0.5;
-    assert_eq!(keys(&c, &c.bm25("shared", &keep, 1)), [key(13)]);
+    assert_eq!(keys(&c, &c.bm25("shared", Some(&keep), 1)), [key(13)]);
     let query = doc(99, "shared words here", 0).vector.unwrap();
-    assert_eq!(keys(&c, &c.nearest(&query, &keep, 1)), [key(13)]);
+    assert_eq!(keys(&c, &c.nearest(&query, Some(&keep), 1)), [key(13)]);
 }
 
 #[test]
@@ -127,9 +123,9 @@ fn quantised_scan_finds_the_exact_neighbours() {
             vectors.iter().map(|v| cosine(q, v)).enumerate().collect();
         exact.sort_by(|a, b| b.1.total_cmp(&a.1));
         let truth: Vec<DocKey> = exact[..10].iter().map(|&(i, _)| key(i as u128)).collect();
-        let got = keys(&c, &c.nearest(q, &all, 10));
+        let got = keys(&c, &c.nearest(q, None, 10));
         found += got.iter().filter(|k| truth.contains(k)).count();
-        let (best, score) = c.nearest(q, &all, 1)[0];
+        let (best, score) = c.nearest(q, None, 1)[0];
         assert_eq!(c.doc(best).0, truth[0]);
         assert!((score - 1.0).abs() < 0.02, "self-similarity {score}");
     }
@@ -151,11 +147,11 @@ fn compaction_keeps_every_live_document() {
     }
     assert_eq!(c.len(), 500);
     assert!(c.slots.len() < 3000, "dead slots were dropped");
-    assert_eq!(c.bm25("common", &all, 1000).len(), 500);
+    assert_eq!(c.bm25("common", None, 1000).len(), 500);
     assert_eq!(
-        c.bm25("word3", &all, 1000).len(),
+        c.bm25("word3", None, 1000).len(),
         (2500..3000).filter(|n| n % 7 == 3).count()
     );
     let q = doc(2999, "word3 common", 0).vector.unwrap();
-    assert_eq!(c.nearest(&q, &all, 1000).len(), 500);
+    assert_eq!(c.nearest(&q, None, 1000).len(), 500);
 }
