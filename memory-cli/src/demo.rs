@@ -1,4 +1,5 @@
-//! `memory-cli demo`: records a handful of realistic coding-agent episodes, then lists them and shows the first.
+//! `memory-cli demo`: records a handful of realistic coding-agent episodes, lists them, shows the first, and asks
+//! a question of what it recorded.
 //!
 //! It opens the store, writes through the [`Memory`] façade and renders with the same code the `episode`
 //! commands use. Unless a database is named explicitly it works in a fresh temporary directory, which it keeps
@@ -6,8 +7,8 @@
 
 use anyhow::Context as _;
 use memory_core::{
-    Complexity, EpisodeId, EpisodeQuery, ExecutionStep, Json, Memory, NewEpisode, StepResult,
-    TaskContext, TaskOutcome, TaskType,
+    Complexity, EpisodeId, EpisodeQuery, ExecutionStep, Json, Memory, NewEpisode, Records, Scope,
+    Search, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_turso::DbConfig;
 use serde::Serialize;
@@ -30,10 +31,10 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         (DbConfig::local(dir.join("memory.db")), true)
     };
-    let memory = open::open(&config, global.no_cache)
+    let (memory, records) = open::open_both(&config, global)
         .await
         .with_context(|| format!("demo database {}", config.label()))?;
-    let text = record_and_render(&memory, &config, temporary, global.format).await;
+    let text = record_and_render(&memory, &records, &config, temporary, global.format).await;
     crate::finish(&memory, text).await
 }
 
@@ -43,10 +44,16 @@ struct DemoJson<'a> {
     temporary: bool,
     episodes: &'a [memory_core::EpisodeSummary],
     first: &'a memory_core::Episode,
+    question: &'a str,
+    answer: &'a memory_core::context::Context,
 }
+
+/// What the demo asks of the experience it recorded.
+const QUESTION: &str = "how did we fix the flaky async test in the payments service?";
 
 async fn record_and_render(
     memory: &Memory,
+    records: &Records,
     config: &DbConfig,
     temporary: bool,
     format: Format,
@@ -58,12 +65,23 @@ async fn record_and_render(
     let first = *ids.first().context("the demo has no episodes")?;
     let rows = memory.list_episodes(&EpisodeQuery::default()).await?;
     let episode = memory.get_episode(first).await?;
+    let query = crate::query::Query::new(
+        Search {
+            episodes: true,
+            limit: 3,
+            ..Search::new(Scope::new("default")?, QUESTION)
+        },
+        600,
+    );
+    let answer = query.run(records).await?;
     if format == Format::Json {
         return output::json(&DemoJson {
             database: config.label(),
             temporary,
             episodes: &rows,
             first: &episode,
+            question: QUESTION,
+            answer: &answer,
         });
     }
     let mut text = format!(
@@ -81,6 +99,10 @@ async fn record_and_render(
     text.push_str(&output::render(&Reply::Listed(rows), format)?);
     text.push('\n');
     text.push_str(&output::render(&Reply::Shown(episode), format)?);
+    text.push_str(&format!(
+        "\nquery \"{QUESTION}\" (the best 3, at most 600 tokens):\n\n"
+    ));
+    text.push_str(&answer.text);
     Ok(text)
 }
 

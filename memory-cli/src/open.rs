@@ -33,14 +33,6 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("memory").join("memory.db"))
 }
 
-/// Opens the database and, unless `no_cache`, the cache in front of it.
-///
-/// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
-/// command runs on the database alone after one warning line.
-pub async fn open(config: &DbConfig, no_cache: bool) -> anyhow::Result<Memory> {
-    open_store(config, no_cache).await.map(|(memory, _)| memory)
-}
-
 /// Episodes and memory records over one store.
 fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
     let store = Arc::new(store);
@@ -48,8 +40,11 @@ fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
     (Memory::from_arc(store), records)
 }
 
-/// Like [`open`], with the memory records façade over the same store, embedding with the embedder the options
-/// choose.
+/// Opens the database and, unless `--no-cache`, the cache in front of it: the episodes façade, and the records
+/// and retrieval façade over the same store, embedding with the embedder the options choose.
+///
+/// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
+/// command runs on the database alone after one warning line.
 pub async fn open_both(
     config: &DbConfig,
     global: &GlobalArgs,

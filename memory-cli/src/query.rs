@@ -52,6 +52,11 @@ impl QueryArgs {
 }
 
 impl Query {
+    /// A query of `search`, assembled within `budget` tokens.
+    pub fn new(search: Search, budget: usize) -> Self {
+        Query { search, budget }
+    }
+
     /// Searches episodes and memories and assembles the block.
     pub async fn run(self, records: &Records) -> memory_core::Result<Context> {
         let hits = records.query(&self.search).await?;

@@ -54,6 +54,13 @@ fn demo_writes_into_an_explicit_database() {
     assert_eq!(out["temporary"], false);
     assert_eq!(out["episodes"].as_array().map(Vec::len), Some(6));
     assert!(out["first"]["reward"]["total"].as_f64().is_some());
+    let answer = out["answer"]["text"].as_str().expect("the query's block");
+    let first_task = out["first"]["task_description"].as_str().expect("task");
+    assert!(
+        answer.starts_with("<episode ") && answer.contains(first_task),
+        "the flaky-test episode answers the demo's question first: {answer}"
+    );
+    assert!(out["answer"]["tokens"].as_u64().expect("tokens") <= 600);
     assert_eq!(cli.listing().as_array().map(Vec::len), Some(6));
     assert_eq!(
         std::fs::read_dir(cli.path().join("tmp"))
