@@ -21,6 +21,7 @@ mod records;
 mod rows;
 mod schema;
 mod store;
+mod vectors;
 
 pub use schema::SCHEMA_VERSION;
 pub use store::{DbConfig, TursoStore};

@@ -14,7 +14,10 @@ use crate::{
     TursoStore,
     db::Db,
     error::{MapErr, corrupt},
-    rows::{Insert, insert_sql},
+    rows::{Insert, insert_sql, placeholders},
+    vectors::{
+        VECTORS, claim_model, put_vectors, read_vectors, stored_model, vector_bytes, write_model,
+    },
 };
 
 const COLUMNS: &str = "id, scope, kind, content, summary, context, tags, metadata, importance, source, \
@@ -99,17 +102,6 @@ fn filter(
     }
 }
 
-fn vector_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 /// The revision for a record write; call inside the write transaction.
 async fn next_revision(db: &Db) -> Result<Revision> {
     Ok(db
@@ -122,65 +114,6 @@ async fn next_revision(db: &Db) -> Result<Revision> {
 /// The latest record revision: the largest stamp on a record or a tombstone.
 const HEAD: &str = "SELECT max(coalesce((SELECT max(revision) FROM memory_records), 0), \
      coalesce((SELECT max(revision) FROM memory_record_tombstones), 0))";
-
-async fn stored_model(db: &Db) -> Result<Option<EmbeddingModel>> {
-    let rows = db
-        .query_map(
-            "SELECT key, value FROM store_meta WHERE key IN ('embedding_model', 'embedding_dimension')",
-            (),
-            |row| Ok((row.get::<String>(0).db()?, row.get::<String>(1).db()?)),
-        )
-        .await?;
-    let get = |k: &str| {
-        rows.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    match (get("embedding_model"), get("embedding_dimension")) {
-        (Some(id), Some(dimension)) => Ok(Some(EmbeddingModel {
-            id,
-            dimension: dimension
-                .parse()
-                .map_err(|e| corrupt("embedding_dimension", e))?,
-        })),
-        _ => Ok(None),
-    }
-}
-
-/// Records `model` as the store's model unless it has one; fails if it has another.
-async fn claim_model(db: &Db, model: &EmbeddingModel) -> Result<()> {
-    match stored_model(db).await? {
-        Some(stored) if stored.id != model.id => Err(Error::EmbedderMismatch {
-            stored: stored.id,
-            configured: model.id.clone(),
-        }),
-        Some(_) => Ok(()),
-        None => write_model(db, model).await,
-    }
-}
-
-async fn write_model(db: &Db, model: &EmbeddingModel) -> Result<()> {
-    db.execute(
-        "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('embedding_model', ?1), ('embedding_dimension', ?2)",
-        (model.id.clone(), model.dimension.to_string()),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn put_vectors(db: &Db, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
-    let rows = vectors
-        .iter()
-        .map(|(key, vector)| {
-            vec![
-                Value::Text(key.clone()),
-                Value::Text(model.to_string()),
-                Value::Blob(vector_bytes(vector)),
-            ]
-        })
-        .collect();
-    VECTORS.rows(db, rows).await
-}
 
 const RECORD_HEAD: &str = "INSERT INTO memory_records (id, scope, kind, content, summary, context, tags, metadata, \
      importance, source, content_hash, created_at, updated_at, revision) VALUES";
@@ -195,13 +128,6 @@ static RECORD_TAGS: Insert = Insert::new(
     || insert_sql(RECORD_TAG_HEAD, 2, 1),
     || insert_sql(RECORD_TAG_HEAD, 2, Insert::CHUNK),
 );
-const VECTOR_HEAD: &str = "INSERT OR IGNORE INTO embeddings (key, model, vector) VALUES";
-/// Inserts vectors unless their key and model have one; bind with `(key, model, vector)`.
-static VECTORS: Insert = Insert::new(
-    || insert_sql(VECTOR_HEAD, 3, 1),
-    || insert_sql(VECTOR_HEAD, 3, Insert::CHUNK),
-);
-
 fn record_params(record: &MemoryRecord, revision: Revision) -> Vec<Value> {
     vec![
         Value::Text(record.id.to_string()),
@@ -235,10 +161,7 @@ async fn existing(
         for chunk in hashes.chunks(500) {
             let sql = format!(
                 "SELECT content_hash, id FROM memory_records WHERE scope = ?1 AND content_hash IN ({})",
-                (2..chunk.len() + 2)
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                placeholders(2, chunk.len())
             );
             let mut params = vec![Value::Text(scope.to_string())];
             params.extend(chunk.iter().map(|h| Value::Text(h.to_string())));
@@ -251,14 +174,6 @@ async fn existing(
         }
     }
     Ok(known)
-}
-
-/// `?1, ?2, …, ?n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 const VERSIONED_COLUMNS: &str = "id, scope, kind, content, summary, context, tags, metadata, importance, source, \
@@ -334,7 +249,7 @@ impl RecordStore for TursoStore {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "SELECT {VERSIONED_COLUMNS} FROM memory_records WHERE id IN ({})",
-                placeholders(chunk.len())
+                placeholders(1, chunk.len())
             );
             let params: Vec<Value> = chunk.iter().map(|id| Value::Text(id.to_string())).collect();
             let rows = self
@@ -413,29 +328,10 @@ impl RecordStore for TursoStore {
     async fn embeddings(&self, model: &str, keys: &[String]) -> Result<Vec<(String, Vec<f32>)>> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
-            let sql = format!(
-                "SELECT key, vector FROM embeddings WHERE model = ?1 AND key IN ({})",
-                (2..chunk.len() + 2)
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            out.extend(
+                self.read(|db| async move { read_vectors(&db, model, chunk).await })
+                    .await?,
             );
-            let mut params = vec![Value::Text(model.to_string())];
-            params.extend(chunk.iter().map(|k| Value::Text(k.clone())));
-            let rows = self
-                .read(|db| async move {
-                    let mut rows = db.conn.query(&sql, params).await.db()?;
-                    let mut out = Vec::new();
-                    while let Some(row) = rows.next().await.db()? {
-                        out.push((
-                            row.get::<String>(0).db()?,
-                            vector_from_bytes(&row.get::<Vec<u8>>(1).db()?),
-                        ));
-                    }
-                    Ok(out)
-                })
-                .await?;
-            out.extend(rows);
         }
         Ok(out)
     }

@@ -111,6 +111,14 @@ impl Insert {
     }
 }
 
+/// `?first, ?first+1, …`: `n` numbered placeholders.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `head` followed by `rows` rows of `columns` placeholders.
 pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
