@@ -166,7 +166,11 @@ impl MemoryRecord {
     /// The key its vector is stored under: the SHA-256 of its embedding text, so records with the same text share
     /// one vector per model.
     pub fn embedding_key(&self) -> String {
-        content_hash(&self.embedding_text())
+        match &self.summary {
+            // The embedding text is the content, whose hash is already known.
+            None => self.content_hash.clone(),
+            Some(_) => content_hash(&self.embedding_text()),
+        }
     }
 }
 

@@ -45,11 +45,12 @@ struct Pending {
 
 impl Pending {
     fn record(v: Versioned<MemoryRecord>) -> Pending {
-        Pending {
-            doc: docs::record(&v.value, v.revision),
-            key: v.value.embedding_key(),
-            text: v.value.embedding_text(),
-        }
+        let (doc, key) = (docs::record(&v.value, v.revision), v.value.embedding_key());
+        let text = match v.value.summary {
+            None => v.value.content,
+            Some(_) => v.value.embedding_text(),
+        };
+        Pending { doc, key, text }
     }
 
     fn episode(v: &Versioned<Episode>) -> Pending {
