@@ -163,6 +163,16 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
         .sum()
 }
 
+/// The `n`-th best score of the touched documents (0 when fewer are touched).
+fn nth_best(touched: &[u32], scores: &[f32], n: usize) -> f32 {
+    if n == 0 || touched.len() < n {
+        return 0.0;
+    }
+    let mut values: Vec<f32> = touched.iter().map(|&s| scores[s as usize]).collect();
+    let (_, nth, _) = values.select_nth_unstable_by(n - 1, |a, b| b.total_cmp(a));
+    *nth
+}
+
 /// The best `n` of `scored` (by score, then slot), best first.
 fn top(mut scored: Vec<(u32, f32)>, n: usize) -> Vec<(u32, f32)> {
     let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -342,25 +352,48 @@ impl Collection {
         }
         let docs = self.live as f32;
         let avg = (self.total_len / self.live as f64).max(1e-6) as f32;
+        // Rare terms first: their lists are short and their scores high.
+        let mut lists: Vec<(&[Posting], f32)> = terms
+            .iter()
+            .filter_map(|&t| self.postings.get(t as usize))
+            .map(|list| {
+                let df = list.len() as f32;
+                (
+                    list.as_slice(),
+                    (1.0 + (docs - df + 0.5).max(0.0) / (df + 0.5)).ln(),
+                )
+            })
+            .collect();
+        lists.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // No document gets more than idf · (k1 + 1) from one term: once the terms left cannot lift an untouched
+        // document to the n-th best score so far (MaxScore), they only add to the documents already touched.
+        let mut rest: f32 = lists.iter().map(|(_, idf)| idf * (K1 + 1.0)).sum();
         let mut scores = vec![0.0f32; self.slots.len()];
-        let mut touched = Vec::new();
-        for term in &terms {
-            let Some(list) = self.postings.get(*term as usize) else {
+        let mut touched: Vec<u32> = Vec::new();
+        let score = |p: &Posting, idf: f32| -> Option<f32> {
+            let slot = &self.slots[p.slot as usize];
+            let norm = K1 * (1.0 - B + B * slot.len / avg);
+            slot.alive.then(|| idf * p.tf * (K1 + 1.0) / (p.tf + norm))
+        };
+        for (list, idf) in lists {
+            let probe_only =
+                keep.is_none() && touched.len() >= n && rest < nth_best(&touched, &scores, n);
+            rest -= idf * (K1 + 1.0);
+            if probe_only {
+                for &s in &touched {
+                    if let Ok(i) = list.binary_search_by_key(&s, |p| p.slot) {
+                        scores[s as usize] += score(&list[i], idf).unwrap_or(0.0);
+                    }
+                }
                 continue;
-            };
-            let df = list.len() as f32;
-            let idf = (1.0 + (docs - df + 0.5).max(0.0) / (df + 0.5)).ln();
+            }
             for p in list {
-                let slot = &self.slots[p.slot as usize];
-                if !slot.alive {
-                    continue;
+                if let Some(add) = score(p, idf) {
+                    if scores[p.slot as usize] == 0.0 {
+                        touched.push(p.slot);
+                    }
+                    scores[p.slot as usize] += add;
                 }
-                let norm = K1 * (1.0 - B + B * slot.len / avg);
-                let score = &mut scores[p.slot as usize];
-                if *score == 0.0 {
-                    touched.push(p.slot);
-                }
-                *score += idf * p.tf * (K1 + 1.0) / (p.tf + norm);
             }
         }
         let scored = touched

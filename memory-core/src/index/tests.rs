@@ -155,3 +155,38 @@ fn compaction_keeps_every_live_document() {
     let q = doc(2999, "word3 common", 0).vector.unwrap();
     assert_eq!(c.nearest(&q, None, 1000).len(), 500);
 }
+
+#[test]
+fn pruned_bm25_ranks_as_full_scoring_does() {
+    // Zipf-like word frequencies, so queries mix rare words with very common ones.
+    let mut state = 7u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut word = || {
+        format!(
+            "w{}",
+            (300f64.powf((next() % 10_000) as f64 / 10_000.0)) as u64
+        )
+    };
+    let mut c = Collection::new(64);
+    for n in 0..3000u128 {
+        let text: Vec<String> = (0..12).map(|_| word()).collect();
+        c.upsert(doc(n, &text.join(" "), 1));
+    }
+    let everything = |_: &DocMeta| true;
+    for _ in 0..50 {
+        let query: Vec<String> = (0..5).map(|_| word()).collect();
+        let query = query.join(" ");
+        let pruned = c.bm25(&query, None, 10);
+        // A filter turns pruning off: this is the full scoring.
+        let full = c.bm25(&query, Some(&everything), 10);
+        assert_eq!(pruned.len(), full.len(), "{query}");
+        for (p, f) in pruned.iter().zip(&full) {
+            assert!((p.1 - f.1).abs() < 1e-4, "{query}: {pruned:?} vs {full:?}");
+        }
+    }
+}
