@@ -181,3 +181,16 @@ impl Error {
         )
     }
 }
+
+/// An error and its causes on one line, `outer: cause: root cause` (HTTP clients say what actually failed in the
+/// causes).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -75,7 +75,7 @@ pub use episode::{
     Complexity, Episode, EpisodeId, EpisodeSummary, ExecutionStep, OutcomeKind, RECORD_VERSION,
     Reflection, RewardScore, StepResult, TaskContext, TaskOutcome, TaskType,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use hash::{FNV1A64_OFFSET, fnv1a64, fnv1a64_extend};
 pub use memory::{Memory, NewEpisode};
 pub use record::{

@@ -204,7 +204,7 @@ fn download(
     let mut response = client
         .get(&url)
         .send()
-        .map_err(|err| anyhow::anyhow!("cannot fetch {url}: {}", chain(&err)))?;
+        .map_err(|err| anyhow::anyhow!("cannot fetch {url}: {}", memory_core::error_chain(&err)))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND && !required {
         return Ok(());
@@ -231,9 +231,9 @@ fn download(
     let mut buffer = vec![0u8; 256 * 1024];
     let mut received = 0u64;
     loop {
-        let read = response
-            .read(&mut buffer)
-            .map_err(|err| anyhow::anyhow!("reading {url} failed: {}", chain(&err)))?;
+        let read = response.read(&mut buffer).map_err(|err| {
+            anyhow::anyhow!("reading {url} failed: {}", memory_core::error_chain(&err))
+        })?;
         if read == 0 {
             break;
         }
@@ -285,17 +285,6 @@ pub fn disk_size(dir: &Path) -> anyhow::Result<u64> {
         }
     }
     Ok(total)
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

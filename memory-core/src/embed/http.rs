@@ -235,7 +235,12 @@ impl HttpEmbedder {
             Err(err) if err.is_timeout() => {
                 return Attempt::Retry(format!("no answer within {:?}", self.config.timeout), None);
             }
-            Err(err) => return Attempt::Retry(format!("cannot connect: {}", chain(&err)), None),
+            Err(err) => {
+                return Attempt::Retry(
+                    format!("cannot connect: {}", crate::error_chain(&err)),
+                    None,
+                );
+            }
         };
         let status = response.status();
         let retry_after = response
@@ -250,7 +255,7 @@ impl HttpEmbedder {
             }
             Err(err) => {
                 return Attempt::Retry(
-                    format!("reading the response failed: {}", chain(&err)),
+                    format!("reading the response failed: {}", crate::error_chain(&err)),
                     None,
                 );
             }
@@ -347,7 +352,10 @@ impl HttpEmbedder {
             .connect_timeout(self.config.timeout)
             .build()
             .map_err(|err| {
-                self.service_error(format!("cannot build an HTTP client: {}", chain(&err)))
+                self.service_error(format!(
+                    "cannot build an HTTP client: {}",
+                    crate::error_chain(&err)
+                ))
             })?;
         *slot = Some(client.clone());
         Ok(client)
@@ -362,18 +370,6 @@ impl Drop for HttpEmbedder {
             std::thread::spawn(move || drop(client));
         }
     }
-}
-
-/// An error with its causes, which is where reqwest says what actually failed.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl Embedder for HttpEmbedder {
