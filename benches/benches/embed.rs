@@ -3,8 +3,6 @@
 //!
 //! `cargo bench -p memory-benches --bench embed` (the model comes from `scripts/install-test-deps.sh`).
 
-use std::path::Path;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memory_core::{BertEmbedder, Embedder, LexicalEmbedder};
 
@@ -25,7 +23,7 @@ fn sentences(n: usize) -> Vec<&'static str> {
 }
 
 fn embed(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/models/all-MiniLM-L6-v2");
+    let dir = test_utils::minilm_dir();
     let model = BertEmbedder::load(&dir).unwrap_or_else(|err| {
         panic!("{err}: run scripts/install-test-deps.sh to install all-MiniLM-L6-v2")
     });

@@ -48,7 +48,7 @@ fn dataset() -> (Vec<String>, Vec<String>) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/models/all-MiniLM-L6-v2");
+    let dir = test_utils::minilm_dir();
     let model = Arc::new(BertEmbedder::load(&dir).unwrap_or_else(|err| {
         panic!("{err}: run scripts/install-test-deps.sh to install all-MiniLM-L6-v2")
     }));

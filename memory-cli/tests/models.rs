@@ -15,18 +15,9 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::support::{Cli, failed, parse_json, succeeded};
+use test_utils::minilm_dir;
 
-/// all-MiniLM-L6-v2 as `scripts/install-test-deps.sh` installs it.
-pub(crate) fn minilm_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/models/all-MiniLM-L6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "all-MiniLM-L6-v2 is not installed at {}: run scripts/install-test-deps.sh",
-        dir.display()
-    );
-    dir
-}
+use crate::support::{Cli, failed, parse_json, succeeded};
 
 /// A real HTTP/1.1 server on a loopback port, one request per connection. It answers `GET /files/<path>` from
 /// `root` (404 when absent) and `POST /v1/embeddings` with 3-dimensional vectors; it records each request line.

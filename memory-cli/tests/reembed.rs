@@ -1,9 +1,8 @@
 //! A store embedded by one model, opened with another: a clear error, then `reembed` migrates it.
 
-use crate::{
-    models::minilm_dir,
-    support::{Cli, failed, succeeded},
-};
+use test_utils::minilm_dir;
+
+use crate::support::{Cli, failed, succeeded};
 
 #[test]
 fn another_embedder_is_refused_until_reembed_migrates_the_store() {

@@ -22,3 +22,16 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("tokio runtime")
         .block_on(future)
 }
+
+/// all-MiniLM-L6-v2 as `scripts/install-test-deps.sh` installs it, under the workspace's `.tools/`; fails with
+/// the command to run when it is missing.
+pub fn minilm_dir() -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "all-MiniLM-L6-v2 is not installed at {}: run scripts/install-test-deps.sh",
+        dir.display()
+    );
+    dir
+}
