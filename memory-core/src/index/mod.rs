@@ -155,6 +155,12 @@ fn shortlist(n: usize, live: usize) -> usize {
     (n * 8).max(400).max(live / 64)
 }
 
+/// The sign score of a document a vector search leaves out.
+const EXCLUDED: i32 = i32::MIN;
+
+/// Collections from this many slots on have their sign pass split over the cores.
+const SPLIT_FROM: usize = 100_000;
+
 /// The dot product of two code vectors. Written as a plain fold so the compiler vectorises it.
 fn dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
@@ -416,23 +422,14 @@ impl Collection {
         let mut q_bits = Vec::with_capacity(w);
         signs(&q, &mut q_bits);
         // Sign scores lie in [-d, d]: a histogram finds the shortlist's cut without sorting.
-        let excluded = i32::MIN;
-        let sign_scores: Vec<i32> = self
-            .bits
-            .chunks_exact(w)
-            .zip(&self.searchable)
-            .enumerate()
-            .map(|(i, (bits, &searchable))| {
-                let wanted = searchable && keep.is_none_or(|keep| keep(&self.slots[i].meta));
-                if wanted {
-                    sign_dot(&q_bits, bits)
-                } else {
-                    excluded
-                }
-            })
-            .collect();
+        let threads = if self.slots.len() >= SPLIT_FROM {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            1
+        };
+        let sign_scores = self.sign_scores(&q_bits, keep, threads);
         let mut histogram = vec![0usize; 2 * d + 1];
-        for &score in sign_scores.iter().filter(|&&s| s != excluded) {
+        for &score in sign_scores.iter().filter(|&&s| s != EXCLUDED) {
             histogram[(score + d as i32) as usize] += 1;
         }
         let (want, mut taken, mut cut) = (shortlist(n, self.live), 0, 0);
@@ -449,7 +446,7 @@ impl Collection {
             .iter()
             .enumerate()
             .filter(|&(_, &score)| {
-                score != excluded
+                score != EXCLUDED
                     && (score > cut
                         || (score == cut && room > 0 && {
                             room -= 1;
@@ -469,6 +466,34 @@ impl Collection {
             })
             .collect();
         top(scored, n)
+    }
+
+    /// Every slot's sign score against the query's planes ([`EXCLUDED`] where it has no vector or fails `keep`),
+    /// computed on `threads` threads: the pass reads every document's planes.
+    fn sign_scores(&self, q_bits: &[u64], keep: Option<&Keep<'_>>, threads: usize) -> Vec<i32> {
+        let w = words(self.dimension);
+        let mut scores = vec![EXCLUDED; self.slots.len()];
+        let pass = |first: usize, out: &mut [i32]| {
+            let bits = &self.bits[first * w..(first + out.len()) * w];
+            for (j, (score, bits)) in out.iter_mut().zip(bits.chunks_exact(w)).enumerate() {
+                let i = first + j;
+                if self.searchable[i] && keep.is_none_or(|keep| keep(&self.slots[i].meta)) {
+                    *score = sign_dot(q_bits, bits);
+                }
+            }
+        };
+        let part = scores.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|s| {
+            let mut parts = scores.chunks_mut(part).enumerate();
+            let mine = parts.next();
+            for (k, out) in parts {
+                s.spawn(move || pass(k * part, out));
+            }
+            if let Some((_, out)) = mine {
+                pass(0, out);
+            }
+        });
+        scores
     }
 
     /// The cosine similarity of two indexed documents, from their codes (0 when either has no vector).

@@ -134,6 +134,23 @@ fn quantised_scan_finds_the_exact_neighbours() {
         "recall@10 {}",
         found as f32 / 500.0
     );
+    // The sign pass split over threads scores every slot as one thread does, filters included.
+    let mut q_bits = Vec::new();
+    let mut codes = Vec::new();
+    quantise(&vectors[7], &mut codes);
+    signs(&codes, &mut q_bits);
+    c.remove(key(3), 2);
+    let one = c.sign_scores(&q_bits, None, 1);
+    assert_eq!(one[3], EXCLUDED);
+    for threads in [2, 3, 7] {
+        assert_eq!(c.sign_scores(&q_bits, None, threads), one);
+    }
+    let none = |_: &DocMeta| false;
+    assert!(
+        c.sign_scores(&q_bits, Some(&none), 3)
+            .iter()
+            .all(|&s| s == EXCLUDED)
+    );
 }
 
 #[test]
