@@ -14,24 +14,26 @@ use memory_storage_turso::DbConfig;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use memory_cli::open;
+
 use crate::{
     GlobalArgs,
     episode::Reply,
-    open,
     output::{self, Format},
 };
 
 /// Runs the demo and prints its result.
 pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
-    let (config, temporary) = if global.db().is_some() || global.db_url().is_some() {
-        (open::db_config(global)?, false)
+    let store = &global.store;
+    let (config, temporary) = if store.db().is_some() || store.db_url().is_some() {
+        (open::db_config(store)?, false)
     } else {
         let dir = std::env::temp_dir().join(format!("memory-demo-{}", EpisodeId::new()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         (DbConfig::local(dir.join("memory.db")), true)
     };
-    let (memory, records) = open::open_both(&config, global)
+    let (memory, records) = open::open_both(&config, store)
         .await
         .with_context(|| format!("demo database {}", config.label()))?;
     let text = record_and_render(&memory, &records, &config, temporary, global.format).await;

@@ -4,20 +4,21 @@ mod demo;
 mod episode;
 mod eval;
 mod model;
-mod open;
 mod output;
 mod query;
 mod records;
 
 use std::{
-    ffi::OsString,
     io::{self, IsTerminal, Write},
-    path::PathBuf,
     process::ExitCode,
 };
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use memory_cli::{
+    one_line,
+    open::{self, StoreArgs},
+};
 use memory_core::Memory;
 use tracing_subscriber::EnvFilter;
 
@@ -37,50 +38,12 @@ struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
-    /// The database file [default: the user's data directory, e.g. ~/.local/share/memory/memory.db].
-    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH")]
-    db: Option<OsString>,
-    /// A libSQL server (sqld, Turso) to use instead of a file: libsql://, https:// or http://.
-    #[arg(long, global = true, env = "MEMORY_DB_URL", value_name = "URL")]
-    db_url: Option<String>,
-    /// The auth token for --db-url.
-    #[arg(
-        long,
-        global = true,
-        env = "MEMORY_DB_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    db_token: Option<String>,
+    /// Where the store is.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Do not use the local cache (a redb file beside the database).
-    #[arg(long, global = true)]
-    pub no_cache: bool,
-    #[command(flatten)]
-    pub embedder: model::EmbedderArgs,
-}
-
-// An empty value (`MEMORY_DB= memory-cli ...`) counts as not given, as it does for most Unix tools.
-impl GlobalArgs {
-    /// `--db` / `MEMORY_DB`, if given.
-    pub fn db(&self) -> Option<PathBuf> {
-        self.db
-            .as_ref()
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-    }
-
-    /// `--db-url` / `MEMORY_DB_URL`, if given.
-    pub fn db_url(&self) -> Option<&str> {
-        self.db_url.as_deref().filter(|u| !u.trim().is_empty())
-    }
-
-    /// `--db-token` / `MEMORY_DB_TOKEN`, if given.
-    pub fn db_token(&self) -> Option<&str> {
-        self.db_token.as_deref().filter(|t| !t.is_empty())
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,23 +98,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Episode(command) => {
             let action = command.plan()?;
-            with_store(global, open::db_config(global)?, async |memory, _| {
-                output::render(&action.run(memory).await?, format)
-            })
+            with_store(
+                global,
+                open::db_config(&global.store)?,
+                async |memory, _| output::render(&action.run(memory).await?, format),
+            )
             .await
         }
         Command::Memory(command) => {
             let action = command.plan()?;
-            with_store(global, open::db_config(global)?, async |_, records| {
-                records::render(&action.run(records).await?, format)
-            })
+            with_store(
+                global,
+                open::db_config(&global.store)?,
+                async |_, records| records::render(&action.run(records).await?, format),
+            )
             .await
         }
         Command::Query(args) => {
             let query = args.plan()?;
-            with_store(global, open::db_config(global)?, async |_, records| {
-                query::render(&query.run(records).await?, format)
-            })
+            with_store(
+                global,
+                open::db_config(&global.store)?,
+                async |_, records| query::render(&query.run(records).await?, format),
+            )
             .await
         }
         Command::Eval(eval::EvalCommand::Retrieval(args)) => {
@@ -166,9 +135,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Reembed => {
-            with_store(global, open::db_config(global)?, async |_, records| {
-                records::reembed(records, format).await
-            })
+            with_store(
+                global,
+                open::db_config(&global.store)?,
+                async |_, records| records::reembed(records, format).await,
+            )
             .await
         }
         Command::Demo => demo::run(global).await,
@@ -182,7 +153,7 @@ async fn with_store(
     config: memory_storage_turso::DbConfig,
     work: impl AsyncFnOnce(&Memory, &memory_core::Records) -> anyhow::Result<String>,
 ) -> anyhow::Result<()> {
-    let (memory, records) = open::open_both(&config, global).await?;
+    let (memory, records) = open::open_both(&config, &global.store).await?;
     let text = work(&memory, &records).await;
     finish(&memory, text).await
 }
@@ -192,8 +163,8 @@ async fn with_store(
 fn scratch_or_given(
     global: &GlobalArgs,
 ) -> anyhow::Result<(Option<tempfile::TempDir>, memory_storage_turso::DbConfig)> {
-    if global.db().is_some() || global.db_url().is_some() {
-        return Ok((None, open::db_config(global)?));
+    if global.store.db().is_some() || global.store.db_url().is_some() {
+        return Ok((None, open::db_config(&global.store)?));
     }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let config = memory_storage_turso::DbConfig::local(dir.path().join("eval.db"));
@@ -231,9 +202,4 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<io::Error>())
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
-}
-
-/// Joins the lines of a message, so every diagnostic is exactly one line of stderr.
-pub(crate) fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,21 +1,72 @@
-//! Opening the store the global options describe: libSQL, with the redb cache in front unless told otherwise.
+//! The options that name the store, and opening it: libSQL, with the redb cache in front unless told otherwise.
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::{Context as _, bail};
-use std::sync::Arc;
-
+use clap::Args;
 use memory_core::{CachedStore, ChangeFeed, Memory, RecordStore, Records};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 
-use crate::{GlobalArgs, one_line};
+use crate::{embedder::EmbedderArgs, one_line};
 
 /// Episodes the cache keeps when `MEMORY_CACHE_CAPACITY` is not set.
 const DEFAULT_CACHE_CAPACITY: usize = 20_000;
 
+/// Where the store is and how it is opened: `--db`, `--db-url`, `--db-token`, `--no-cache` and the embedder.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct StoreArgs {
+    /// The database file [default: the user's data directory, e.g. ~/.local/share/memory/memory.db].
+    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH")]
+    db: Option<OsString>,
+    /// A libSQL server (sqld, Turso) to use instead of a file: libsql://, https:// or http://.
+    #[arg(long, global = true, env = "MEMORY_DB_URL", value_name = "URL")]
+    db_url: Option<String>,
+    /// The auth token for --db-url.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    db_token: Option<String>,
+    /// Do not use the local cache (a redb file beside the database).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// The embedder the store's vectors are made with.
+    #[command(flatten)]
+    pub embedder: EmbedderArgs,
+}
+
+// An empty value (`MEMORY_DB= memory-cli ...`) counts as not given, as it does for most Unix tools.
+impl StoreArgs {
+    /// `--db` / `MEMORY_DB`, if given.
+    pub fn db(&self) -> Option<PathBuf> {
+        self.db
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// `--db-url` / `MEMORY_DB_URL`, if given.
+    pub fn db_url(&self) -> Option<&str> {
+        self.db_url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+
+    /// `--db-token` / `MEMORY_DB_TOKEN`, if given.
+    pub fn db_token(&self) -> Option<&str> {
+        self.db_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
 /// The database the options name: `--db-url` when given, else `--db`, else the default file.
-pub fn db_config(args: &GlobalArgs) -> anyhow::Result<DbConfig> {
+pub fn db_config(args: &StoreArgs) -> anyhow::Result<DbConfig> {
     if let Some(url) = args.db_url() {
         return Ok(DbConfig::remote(url, args.db_token().map(String::from)));
     }
@@ -45,13 +96,10 @@ fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
 ///
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
-pub async fn open_both(
-    config: &DbConfig,
-    global: &GlobalArgs,
-) -> anyhow::Result<(Memory, Records)> {
+pub async fn open_both(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<(Memory, Records)> {
     // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
-    let embedder = crate::model::embedder(global)?;
-    let (memory, records) = open_store(config, global.no_cache).await?;
+    let embedder = crate::embedder::embedder(&args.embedder)?;
+    let (memory, records) = open_store(config, args.no_cache).await?;
     Ok((memory, records.with_embedder(embedder)))
 }
 
