@@ -11,7 +11,7 @@ use crate::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, Episode, EpisodeCache, EpisodeId,
     EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordChange,
     RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored,
-    Versioned,
+    Versioned, index::snapshot::Snapshot,
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
@@ -182,8 +182,8 @@ impl<P: ChangeFeed, C: EpisodeCache> ChangeFeed for CachedStore<P, C> {
     }
 }
 
-/// Memory records are not cached: the pair passes them to the source (the search index in [`crate::Records`]
-/// keeps what searches need in memory).
+/// Memory records pass to the source (the search index in [`crate::Records`] keeps what searches need in
+/// memory); the cache keeps the index's snapshots, so a new process loads the index instead of rebuilding it.
 #[async_trait]
 impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P, C> {
     async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>> {
@@ -254,5 +254,13 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P
 
     async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()> {
         self.primary.set_embedding_model(model).await
+    }
+
+    async fn index_snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
+        self.cache.snapshot(name).await
+    }
+
+    async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
+        self.cache.put_snapshot(name, snapshot).await
     }
 }

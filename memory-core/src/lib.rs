@@ -83,7 +83,7 @@ pub use record::{
     content_hash,
 };
 pub use records::{Records, Reembedded};
-pub use retrieve::EpisodeSource;
+pub use retrieve::{EpisodeSource, IndexInfo, Origin};
 pub use search::{Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit, Score, Search};
 pub use storage::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, EpisodeCache, EpisodeQuery,

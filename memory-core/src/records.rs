@@ -11,7 +11,10 @@ use crate::{
     RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
     index::{DocKey, docs},
     rank,
-    retrieve::{EMBED_BATCH, EpisodePages, EpisodeSource, IndexState, RecordPages, Shared, Source},
+    retrieve::{
+        EMBED_BATCH, EpisodePages, EpisodeSource, IndexInfo, IndexState, RecordPages, Shared,
+        Source,
+    },
 };
 
 /// Memory records over any [`RecordStore`], with the [`Embedder`] that embeds them (the built-in
@@ -155,6 +158,11 @@ impl Records {
         source.records(&mut state, scope).await?;
         source.episodes(&mut state).await?;
         Ok(())
+    }
+
+    /// The collections of the search index loaded so far, and where each came from.
+    pub async fn index_info(&self) -> Vec<IndexInfo> {
+        self.index.lock().await.info()
     }
 
     /// Re-embeds every memory and episode with this façade's embedder and makes it the store's model (vectors of

@@ -9,8 +9,8 @@ use std::{
 
 use crate::{
     ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
-    RecordStore, Result, Revision, Scope, Versioned,
-    index::{Collection, Doc, DocKey, docs},
+    RecordChange, RecordStore, Result, Revision, Scope, Versioned,
+    index::{Collection, Doc, DocKey, docs, snapshot},
 };
 
 /// Where episodes come from for retrieval: any episode store with a change feed.
@@ -26,14 +26,98 @@ const PAGE: u32 = 1000;
 /// Texts embedded per call.
 pub(crate) const EMBED_BATCH: usize = 64;
 
+/// Collections smaller than this are rebuilt from the store rather than saved: that takes well under 100 ms.
+const SNAPSHOT_FROM: usize = 2_000;
+
+/// Changes a saved collection takes before it is saved again: enough that saving stays rare, few enough that
+/// catching up after a restart stays fast.
+fn resave_after(documents: usize) -> usize {
+    (documents / 10).max(1_000)
+}
+
 /// The loaded collections and how far each change feed has been applied.
 #[derive(Default)]
 pub(crate) struct IndexState {
     checked: bool,
     record_applied: Revision,
-    scopes: HashMap<Scope, Shared>,
+    scopes: HashMap<Scope, Loaded>,
     episode_applied: Revision,
-    episodes: Option<Shared>,
+    episodes: Option<Loaded>,
+}
+
+impl IndexState {
+    /// What is loaded, episodes first, then scopes by name.
+    pub(crate) fn info(&self) -> Vec<IndexInfo> {
+        let mut scopes: Vec<_> = self.scopes.iter().collect();
+        scopes.sort_by_key(|(scope, _)| *scope);
+        self.episodes
+            .iter()
+            .map(|l| l.info(EPISODES.to_string()))
+            .chain(
+                scopes
+                    .into_iter()
+                    .map(|(scope, l)| l.info(records_name(scope))),
+            )
+            .collect()
+    }
+}
+
+/// Where a loaded collection came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Read from the store and indexed.
+    Store,
+    /// Loaded from a snapshot (then brought up to date by the change feed).
+    Snapshot,
+}
+
+/// One loaded collection of the search index.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IndexInfo {
+    /// `episodes`, or `records/<scope>`.
+    pub collection: String,
+    /// Documents in it.
+    pub documents: usize,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// The snapshot name of the episode collection.
+const EPISODES: &str = "episodes";
+
+/// The snapshot name of a scope's collection.
+fn records_name(scope: &Scope) -> String {
+    format!("records/{scope}")
+}
+
+/// A loaded collection and the changes applied to it since it was saved or built.
+pub(crate) struct Loaded {
+    shared: Shared,
+    origin: Origin,
+    unsaved: usize,
+}
+
+impl Loaded {
+    fn new(collection: Collection, origin: Origin) -> Self {
+        Loaded {
+            shared: Arc::new(RwLock::new(collection)),
+            origin,
+            unsaved: 0,
+        }
+    }
+
+    fn documents(&self) -> usize {
+        self.shared.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn info(&self, collection: String) -> IndexInfo {
+        IndexInfo {
+            collection,
+            documents: self.documents(),
+            origin: self.origin,
+        }
+    }
 }
 
 /// A document waiting for its vector: stored under `key`, made from `text`.
@@ -250,42 +334,64 @@ impl Source<'_> {
             // Nothing to keep current yet: start following the feed from here.
             state.record_applied = self.store.record_head().await?;
         } else {
-            self.follow_records(state).await?;
-        }
-        if let Some(c) = state.scopes.get(scope) {
-            return Ok(c.clone());
-        }
-        let mut pages = RecordPages::new(self.store.as_ref(), scope);
-        let collection = self
-            .build(async |send| {
-                while let Some(page) = pages.next().await? {
-                    send(
-                        self.with_vectors(page.into_iter().map(Pending::record).collect())
-                            .await?,
-                    );
+            let changes = self.store.record_changes(state.record_applied).await?;
+            self.apply_records(&mut state.scopes, &changes).await?;
+            if let Some(last) = changes.last() {
+                state.record_applied = state.record_applied.max(last.revision);
+            }
+            for (scope, loaded) in &mut state.scopes {
+                if loaded.unsaved >= resave_after(loaded.documents()) {
+                    self.save(&records_name(scope), loaded, state.record_applied)
+                        .await;
                 }
-                Ok(())
-            })
-            .await?;
-        let shared = Arc::new(RwLock::new(collection));
-        state.scopes.insert(scope.clone(), shared.clone());
+            }
+        }
+        if let Some(loaded) = state.scopes.get(scope) {
+            return Ok(loaded.shared.clone());
+        }
+        let name = records_name(scope);
+        let mut fresh = HashMap::new();
+        if let Some((collection, revision)) = self.load(&name).await {
+            // Current to its own revision: catch up on this scope's changes since.
+            fresh.insert(scope.clone(), Loaded::new(collection, Origin::Snapshot));
+            let changes = self.store.record_changes(revision).await?;
+            self.apply_records(&mut fresh, &changes).await?;
+        } else {
+            let mut pages = RecordPages::new(self.store.as_ref(), scope);
+            let collection = self
+                .build(async |send| {
+                    while let Some(page) = pages.next().await? {
+                        send(
+                            self.with_vectors(page.into_iter().map(Pending::record).collect())
+                                .await?,
+                        );
+                    }
+                    Ok(())
+                })
+                .await?;
+            let mut loaded = Loaded::new(collection, Origin::Store);
+            self.save(&name, &mut loaded, state.record_applied).await;
+            fresh.insert(scope.clone(), loaded);
+        }
+        let shared = fresh[scope].shared.clone();
+        state.scopes.extend(fresh);
         Ok(shared)
     }
 
-    /// Applies the record changes after `record_applied` to the loaded scopes.
-    async fn follow_records(&self, state: &mut IndexState) -> Result<()> {
-        let changes = self.store.record_changes(state.record_applied).await?;
-        let Some(last) = changes.last() else {
-            return Ok(());
-        };
-        let head = last.revision.max(state.record_applied);
+    /// Applies record changes to the loaded scopes they belong to.
+    async fn apply_records(
+        &self,
+        scopes: &mut HashMap<Scope, Loaded>,
+        changes: &[RecordChange],
+    ) -> Result<()> {
         let mut written = Vec::new();
-        for change in &changes {
-            let Some(c) = state.scopes.get(&change.scope) else {
+        for change in changes {
+            let Some(loaded) = scopes.get_mut(&change.scope) else {
                 continue;
             };
+            loaded.unsaved += 1;
             if change.deleted {
-                write(c).remove(DocKey::Record(change.id), change.revision);
+                write(&loaded.shared).remove(DocKey::Record(change.id), change.revision);
             } else {
                 written.push(change.id);
             }
@@ -300,14 +406,49 @@ impl Source<'_> {
                 .map(Pending::record);
             for doc in self.with_vectors(pending.collect()).await? {
                 if let DocKey::Record(id) = doc.key
-                    && let Some(c) = scope_of.get(&id).and_then(|s| state.scopes.get(*s))
+                    && let Some(loaded) = scope_of.get(&id).and_then(|s| scopes.get(*s))
                 {
-                    write(c).upsert(doc);
+                    write(&loaded.shared).upsert(doc);
                 }
             }
         }
-        state.record_applied = head;
         Ok(())
+    }
+
+    /// The snapshot saved under `name`, if the store keeps one that is sound and of the embedder's model. Any
+    /// failure only means a rebuild.
+    async fn load(&self, name: &str) -> Option<(Collection, Revision)> {
+        let image = match self.store.index_snapshot(name).await {
+            Ok(image) => image?,
+            Err(err) => {
+                tracing::warn!(%err, name, "cannot read the index snapshot; rebuilding");
+                return None;
+            }
+        };
+        let (model, dimension) = (self.embedder.id(), self.embedder.dimension());
+        match crate::run_blocking(|| snapshot::load(image, model, dimension)) {
+            Ok(found) => Some(found),
+            Err(why) => {
+                tracing::info!(name, %why, "index snapshot not used; rebuilding");
+                None
+            }
+        }
+    }
+
+    /// Saves `loaded` as current to `revision`, when it is large enough to be worth it. A failure only costs a
+    /// rebuild in the next process.
+    async fn save(&self, name: &str, loaded: &mut Loaded, revision: Revision) {
+        let image = {
+            let c = loaded.shared.read().unwrap_or_else(|e| e.into_inner());
+            if c.len() < SNAPSHOT_FROM {
+                return;
+            }
+            crate::run_blocking(|| snapshot::take(&c, self.embedder.id(), revision))
+        };
+        match self.store.put_index_snapshot(name, image).await {
+            Ok(()) => loaded.unsaved = 0,
+            Err(err) => tracing::warn!(%err, name, "cannot save the index snapshot"),
+        }
     }
 
     /// The episode collection, current with every write so far; `None` without an episode source.
@@ -316,38 +457,62 @@ impl Source<'_> {
             return Ok(None);
         };
         self.check_model(state).await?;
-        if let Some(c) = state.episodes.clone() {
-            let changes = source.changes_since(state.episode_applied).await?;
-            let mut pending = Vec::new();
-            for change in &changes {
-                match source.get_episode(change.id).await? {
-                    Some(v) => pending.push(Pending::episode(&v)),
-                    None => write(&c).remove(DocKey::Episode(change.id), change.revision),
-                }
+        if let Some(loaded) = &mut state.episodes {
+            let applied = state.episode_applied;
+            state.episode_applied = self.apply_episodes(source, loaded, applied).await?;
+            if loaded.unsaved >= resave_after(loaded.documents()) {
+                self.save(EPISODES, loaded, state.episode_applied).await;
             }
-            for doc in self.with_vectors(pending).await? {
-                write(&c).upsert(doc);
-            }
-            if let Some(last) = changes.last() {
-                state.episode_applied = state.episode_applied.max(last.revision);
-            }
-            return Ok(Some(c));
+            return Ok(Some(loaded.shared.clone()));
         }
         state.episode_applied = source.head().await?;
-        let mut pages = EpisodePages::new(source.as_ref());
-        let collection = self
-            .build(async |send| {
-                while let Some(page) = pages.next().await? {
-                    send(
-                        self.with_vectors(page.iter().map(Pending::episode).collect())
-                            .await?,
-                    );
-                }
-                Ok(())
-            })
-            .await?;
-        let shared = Arc::new(RwLock::new(collection));
-        state.episodes = Some(shared.clone());
+        let loaded = if let Some((collection, revision)) = self.load(EPISODES).await {
+            let mut loaded = Loaded::new(collection, Origin::Snapshot);
+            let applied = self.apply_episodes(source, &mut loaded, revision).await?;
+            state.episode_applied = state.episode_applied.max(applied);
+            loaded
+        } else {
+            let mut pages = EpisodePages::new(source.as_ref());
+            let collection = self
+                .build(async |send| {
+                    while let Some(page) = pages.next().await? {
+                        send(
+                            self.with_vectors(page.iter().map(Pending::episode).collect())
+                                .await?,
+                        );
+                    }
+                    Ok(())
+                })
+                .await?;
+            let mut loaded = Loaded::new(collection, Origin::Store);
+            self.save(EPISODES, &mut loaded, state.episode_applied)
+                .await;
+            loaded
+        };
+        let shared = loaded.shared.clone();
+        state.episodes = Some(loaded);
         Ok(Some(shared))
+    }
+
+    /// Applies the episode changes after `applied` to `loaded`; returns the revision it is then current to.
+    async fn apply_episodes(
+        &self,
+        source: &Arc<dyn EpisodeSource>,
+        loaded: &mut Loaded,
+        applied: Revision,
+    ) -> Result<Revision> {
+        let changes = source.changes_since(applied).await?;
+        let mut pending = Vec::new();
+        for change in &changes {
+            loaded.unsaved += 1;
+            match source.get_episode(change.id).await? {
+                Some(v) => pending.push(Pending::episode(&v)),
+                None => write(&loaded.shared).remove(DocKey::Episode(change.id), change.revision),
+            }
+        }
+        for doc in self.with_vectors(pending).await? {
+            write(&loaded.shared).upsert(doc);
+        }
+        Ok(changes.last().map_or(applied, |c| c.revision.max(applied)))
     }
 }

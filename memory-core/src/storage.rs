@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::{
     Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, MemoryRecord, OutcomeKind, RecordId,
     RecordKind, RecordStats, RecordUpdate, Result, Scope, Stored, TaskType, Timestamp,
+    index::snapshot::Snapshot,
 };
 
 /// A position in a store's change sequence. Every write gets the next revision; readers use it to tell which
@@ -203,6 +204,13 @@ pub trait EpisodeCache: Send + Sync + 'static {
 
     /// Makes the cache's state durable (it is otherwise allowed to lose recent puts in a crash).
     async fn checkpoint(&self) -> Result<()>;
+
+    /// The search-index snapshot saved under `name` (see [`RecordStore::index_snapshot`]). [`Self::clear`]
+    /// drops snapshots with the episodes.
+    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
+
+    /// Saves a search-index snapshot under `name`, replacing the one before.
+    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()>;
 }
 
 /// Filters and paging for [`RecordStore::list_records`]; newest first.
@@ -343,4 +351,15 @@ pub trait RecordStore: Send + Sync + 'static {
 
     /// Makes `model` the store's model and deletes every vector of any other model.
     async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()>;
+
+    /// The search-index snapshot saved under `name`, where the store keeps snapshots (a cache in front of the
+    /// source does; by default none is kept).
+    async fn index_snapshot(&self, _name: &str) -> Result<Option<Snapshot>> {
+        Ok(None)
+    }
+
+    /// Saves a search-index snapshot under `name`, replacing the one before; by default it is not kept.
+    async fn put_index_snapshot(&self, _name: &str, _snapshot: Snapshot) -> Result<()> {
+        Ok(())
+    }
 }

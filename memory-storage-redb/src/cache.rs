@@ -3,7 +3,10 @@
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use memory_core::{Change, Episode, EpisodeCache, EpisodeId, Result, Revision, Versioned};
+use memory_core::{
+    Change, Episode, EpisodeCache, EpisodeId, Error, Result, Revision, Versioned,
+    index::snapshot::Snapshot,
+};
 use redb::Durability;
 
 use crate::{record, store::RedbStore};
@@ -84,6 +87,32 @@ impl EpisodeCache for RedbStore {
             w.set_applied(applied)
         })
         .await
+    }
+
+    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
+        let Some(bytes) = self.read_snapshot(name).await? else {
+            return Ok(None);
+        };
+        match memory_core::run_blocking(|| postcard::from_bytes(&bytes)) {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(err) => {
+                // A cache entry that does not decode is a miss; the index is rebuilt and saved over it.
+                tracing::warn!(name, %err, "index snapshot does not decode; ignoring it");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
+        let bytes =
+            memory_core::run_blocking(|| postcard::to_allocvec(&snapshot)).map_err(|e| {
+                Error::Storage {
+                    backend: "redb",
+                    detail: format!("encoding a snapshot: {e}"),
+                }
+            })?;
+        let name = name.to_owned();
+        self.write(move |w| w.put_snapshot(&name, &bytes)).await
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -21,8 +21,8 @@ use redb::{
 use crate::{
     record,
     schema::{
-        APPLIED_KEY, EPISODES, META, REVISION_KEY, Role, STORE_ID_KEY, meta_bytes, meta_u64,
-        storage,
+        APPLIED_KEY, EPISODES, META, REVISION_KEY, Role, SNAPSHOTS, STORE_ID_KEY, meta_bytes,
+        meta_u64, storage,
     },
 };
 
@@ -66,6 +66,7 @@ pub(crate) struct Writer<'t> {
     role: Role,
     episodes: Table<'t, [u8; 16], &'static [u8]>,
     meta: Table<'t, &'static str, &'static [u8]>,
+    snapshots: Table<'t, &'static str, &'static [u8]>,
     ops: Vec<Op>,
     revision: Option<Revision>,
     /// `applied` as the write lock was taken.
@@ -81,6 +82,7 @@ impl<'t> Writer<'t> {
             role,
             episodes: txn.open_table(EPISODES).map_err(storage)?,
             meta: txn.open_table(META).map_err(storage)?,
+            snapshots: txn.open_table(SNAPSHOTS).map_err(storage)?,
             ops: Vec::new(),
             revision: None,
             applied_before,
@@ -160,9 +162,17 @@ impl<'t> Writer<'t> {
         Ok(existed)
     }
 
-    /// Deletes every record.
+    /// Saves a search-index snapshot under `name`.
+    pub(crate) fn put_snapshot(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.snapshots.insert(name, bytes).map_err(storage)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Deletes every record and snapshot.
     pub(crate) fn clear(&mut self) -> Result<()> {
         self.episodes.retain(|_, _| false).map_err(storage)?;
+        self.snapshots.retain(|_, _| false).map_err(storage)?;
         self.ops.push(Op::Clear);
         self.dirty = true;
         Ok(())
@@ -270,6 +280,23 @@ impl Inner {
         let txn = db.begin_read().map_err(storage)?;
         let table = txn.open_table(EPISODES).map_err(storage)?;
         f(&table)
+    }
+
+    /// The search-index snapshot saved under `name`.
+    pub(crate) fn snapshot(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let db = guard.as_ref().ok_or_else(|| self.closed())?;
+        let txn = db.begin_read().map_err(storage)?;
+        let table = match txn.open_table(SNAPSHOTS) {
+            Ok(table) => table,
+            // A file no snapshot was ever written to.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(err) => return Err(storage(err)),
+        };
+        Ok(table
+            .get(name)
+            .map_err(storage)?
+            .map(|v| v.value().to_vec()))
     }
 
     /// Runs `f` in one write transaction and commits it when `f` changed something. In a cache, the keys `f`

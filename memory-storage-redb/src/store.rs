@@ -89,6 +89,11 @@ impl RedbStore {
         memory_core::run_blocking(|| self.inner.write(durability, f))
     }
 
+    /// Reads a search-index snapshot, off the async worker (it can be large).
+    pub(crate) async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        memory_core::run_blocking(|| self.inner.snapshot(name))
+    }
+
     /// Reads one episode. A cache hit becomes the most recently used entry; a damaged record is a miss in a
     /// cache (and is deleted) and [`Error::Corrupt`] in a store.
     pub(crate) async fn read_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {

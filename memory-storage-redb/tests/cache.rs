@@ -1,10 +1,13 @@
 //! Cache behaviour beyond the conformance suite: eviction, persistence, closing.
 
-use memory_core::{Change, EpisodeCache, EpisodeStore, Error};
+use memory_core::{
+    Change, EpisodeCache, EpisodeId, EpisodeStore, Error,
+    index::{Collection, Doc, DocKey, DocMeta, snapshot},
+};
 use memory_storage_redb::RedbStore;
 use test_utils::Workload;
 
-use crate::{Dir, cache, stored_ids, versioned};
+use crate::{Dir, SNAPSHOTS, cache, stored_ids, versioned};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eviction_keeps_the_most_recently_used() {
@@ -211,5 +214,59 @@ async fn concurrent_fills_and_reads_stay_within_capacity() {
         stored_ids(&path).len(),
         present,
         "the key list and the file agree"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
+    let mut dir = Dir::new();
+    let path = dir.fresh();
+    let mut collection = Collection::new(8);
+    collection.upsert(Doc {
+        key: DocKey::Episode(EpisodeId::new()),
+        revision: 3,
+        fields: vec![("flaky settlement test".into(), 1.0)],
+        vector: Some(vec![0.5; 8]),
+        meta: DocMeta::default(),
+    });
+    {
+        let c = cache(&path, 5);
+        c.bind("db-1").await.expect("bind");
+        assert!(c.snapshot("episodes").await.expect("read").is_none());
+        c.put_snapshot("episodes", snapshot::take(&collection, "m", 9))
+            .await
+            .expect("save");
+        c.checkpoint().await.expect("checkpoint");
+    }
+    {
+        let c = cache(&path, 5);
+        let saved = c.snapshot("episodes").await.expect("read").expect("kept");
+        let (loaded, revision) = snapshot::load(saved, "m", 8).expect("sound");
+        assert_eq!((loaded.len(), revision), (1, 9));
+        c.close().await.expect("close");
+    }
+    {
+        let db = redb::Database::open(&path).expect("open raw");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(SNAPSHOTS)
+            .expect("table")
+            .insert("episodes", &b"\xff\xffnot a snapshot"[..])
+            .expect("damage");
+        txn.commit().expect("commit");
+    }
+    let c = cache(&path, 5);
+    assert!(
+        c.snapshot("episodes")
+            .await
+            .expect("a damaged snapshot is a miss")
+            .is_none()
+    );
+    c.put_snapshot("episodes", snapshot::take(&collection, "m", 10))
+        .await
+        .expect("save");
+    c.bind("another-db").await.expect("bind");
+    assert!(
+        c.snapshot("episodes").await.expect("read").is_none(),
+        "binding to another database drops the snapshots"
     );
 }

@@ -4,3 +4,4 @@
 mod boundaries;
 mod crash;
 mod pair;
+mod snapshot;

@@ -10,9 +10,12 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, TaskType, Timestamp};
 
 pub mod docs;
+pub mod snapshot;
 pub(crate) mod text;
 
 use text::Vocabulary;
@@ -24,7 +27,7 @@ const B: f32 = 0.75;
 pub type Keep<'a> = dyn Fn(&DocMeta) -> bool + Sync + 'a;
 
 /// What a document is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum DocKey {
     /// A memory record.
     Record(RecordId),
@@ -33,7 +36,7 @@ pub enum DocKey {
 }
 
 /// What filters and ranking need to know of a document besides its text and vector.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DocMeta {
     /// When it happened or was stored.
     pub time: Timestamp,

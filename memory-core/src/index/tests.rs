@@ -207,3 +207,62 @@ fn pruned_bm25_ranks_as_full_scoring_does() {
         }
     }
 }
+
+#[test]
+fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
+    let mut c = Collection::new(64);
+    for n in 0..300u128 {
+        let mut d = doc(
+            n,
+            &format!("retry{} the settlement test common{}", n % 11, n % 3),
+            1,
+        );
+        d.meta.tags = vec![format!("tag{}", n % 5)];
+        if n % 10 == 0 {
+            d.vector = None;
+        }
+        c.upsert(d);
+    }
+    c.remove(key(4), 2);
+    c.upsert(doc(5, "a rewritten document", 3));
+    // Through bytes, as the cache stores it.
+    let bytes = serde_json::to_vec(&snapshot::take(&c, "lexical", 42)).unwrap();
+    let load = |bytes: &[u8], model: &str, dimension: usize| {
+        let image = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        snapshot::load(image, model, dimension)
+    };
+    let (loaded, revision) = load(&bytes, "lexical", 64).unwrap();
+    assert_eq!(revision, 42);
+    assert_eq!((loaded.len(), loaded.revision(key(5))), (c.len(), Some(3)));
+    assert_eq!(loaded.revision(key(4)), None);
+    let query = LexicalEmbedder::new(64)
+        .embed(&["retry3 settlement"])
+        .unwrap()
+        .pop()
+        .unwrap();
+    for text in ["retry3 settlement", "common1 rewritten", "nothing"] {
+        assert_eq!(loaded.bm25(text, None, 20), c.bm25(text, None, 20));
+    }
+    assert_eq!(
+        loaded.nearest(&query, None, 20),
+        c.nearest(&query, None, 20)
+    );
+    assert_eq!(loaded.doc(7).1, c.doc(7).1);
+
+    // Another model or dimension is refused.
+    assert!(load(&bytes, "other", 64).is_err());
+    assert!(load(&bytes, "lexical", 32).is_err());
+    // Damaged runs are refused, never searched into a panic.
+    let mut image = snapshot::take(&c, "lexical", 42);
+    image.truncate_vectors();
+    assert!(snapshot::load(image, "lexical", 64).is_err());
+    let postings = snapshot::take(&c, "lexical", 42).postings_len();
+    for cut in [1, postings / 2, postings - 1] {
+        let mut image = snapshot::take(&c, "lexical", 42);
+        image.truncate_postings(cut);
+        assert!(
+            snapshot::load(image, "lexical", 64).is_err(),
+            "postings cut at {cut}"
+        );
+    }
+}

@@ -49,6 +49,9 @@ fn terms(text: &str) -> Vec<String> {
     out
 }
 
+/// Strings and the terms they stand for, as saved.
+pub(crate) type Terms = Vec<(String, u32)>;
+
 /// A collection's terms, numbered: each distinct word is stemmed once, when first seen.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
@@ -96,6 +99,36 @@ impl Vocabulary {
     /// How many terms there are.
     pub fn len(&self) -> usize {
         self.stems.len()
+    }
+
+    /// Its words and stems with their terms, to be saved.
+    pub(crate) fn parts(&self) -> (Terms, Terms) {
+        let pairs = |map: &HashMap<String, u32, FnvBuild>| {
+            map.iter().map(|(w, &t)| (w.clone(), t)).collect()
+        };
+        (pairs(&self.words), pairs(&self.stems))
+    }
+
+    /// A vocabulary from saved parts; `None` unless the stems number the terms 0..n once each and every word
+    /// names one of them.
+    pub(crate) fn from_parts(words: Terms, stems: Terms) -> Option<Self> {
+        let n = stems.len();
+        let mut seen = vec![false; n];
+        for &(_, term) in &stems {
+            let slot = seen.get_mut(term as usize)?;
+            if std::mem::replace(slot, true) {
+                return None;
+            }
+        }
+        if words.iter().any(|&(_, term)| term as usize >= n) {
+            return None;
+        }
+        let vocabulary = Vocabulary {
+            words: words.into_iter().collect(),
+            stems: stems.into_iter().collect(),
+        };
+        // A stem saved twice would leave a term no stem names.
+        (vocabulary.stems.len() == n).then_some(vocabulary)
     }
 }
 
