@@ -1,22 +1,26 @@
 //! Retrieval benchmarks on one scope of N memories (100K by default; `MEMORY_BENCH_RECORDS` changes it),
-//! embedded libSQL, with the built-in lexical embedder:
+//! embedded libSQL with the redb cache in front (as the CLI and the server open it), with the built-in lexical
+//! embedder:
 //! - `store`: store one memory and bring the index up to date (embed + persist + index);
 //! - `ingest_1000`: store 1000 memories in one batch;
 //! - `search_{bm25,vector,hybrid}`: one search, query embedding included.
 //!
 //! It also prints what criterion does not: hybrid p50/p95 over 500 queries, the time to open the store and
-//! answer the first query, the process's resident memory once the index is loaded, and recall@10 of the
-//! quantised vector scan against an exact scan.
+//! answer the first query (once building the index from the store, once loading the snapshot the first open
+//! saved), the process's resident memory once the index is loaded, and recall@10 of the quantised vector scan
+//! against an exact scan.
 //!
 //! `cargo bench -p memory-benches --bench records`.
 
 use std::{
+    path::Path,
     sync::atomic::{AtomicU64, Ordering},
     time::Instant,
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memory_core::{NewRecord, Ranking, RecordKind, Records, Scope, Search};
+use memory_core::{CachedStore, NewRecord, Ranking, RecordKind, Records, Scope, Search};
+use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 use tokio::runtime::Runtime;
 
@@ -78,11 +82,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn open(path: &std::path::Path) -> Records {
+async fn open(path: &Path) -> Records {
     let store = TursoStore::open(&DbConfig::local(path))
         .await
         .expect("open");
-    Records::new(store)
+    let cache = RedbStore::open_cache(path.with_extension("cache.redb"), 20_000).expect("cache");
+    Records::new(CachedStore::open(store, cache).await.expect("pair"))
 }
 
 fn bench(c: &mut Criterion) {
@@ -111,13 +116,20 @@ fn bench(c: &mut Criterion) {
 
     let queries: Vec<String> = (0..500).map(|_| rng.sentence(6)).collect();
     let records = rt.block_on(async {
-        let started = Instant::now();
+        for from in ["the store", "the snapshot"] {
+            let started = Instant::now();
+            let records = open(&path).await;
+            let first = Search::new(scope.clone(), queries[0].clone());
+            records.search(&first).await.expect("first query");
+            println!(
+                "open + first hybrid query at {label}, index from {from}: {:.0} ms",
+                started.elapsed().as_secs_f64() * 1e3,
+            );
+        }
         let records = open(&path).await;
-        let first = Search::new(scope.clone(), queries[0].clone());
-        records.search(&first).await.expect("first query");
+        records.sync(&scope).await.expect("load");
         println!(
-            "open + first hybrid query at {label}: {:.0} ms; resident memory {:.0} MiB",
-            started.elapsed().as_secs_f64() * 1e3,
+            "resident memory with the index loaded: {:.0} MiB",
             rss_mib()
         );
         let mut latencies = Vec::new();
