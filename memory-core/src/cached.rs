@@ -11,7 +11,9 @@ use crate::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, Episode, EpisodeCache, EpisodeId,
     EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordChange,
     RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored,
-    Versioned, index::snapshot::Snapshot,
+    Versioned,
+    index::snapshot::Snapshot,
+    pattern::{Pattern, PatternChange, PatternId, PatternJob, PatternStore, PatternWrite},
 };
 
 /// A [`ChangeFeed`] (libSQL) with an [`EpisodeCache`] (redb) in front.
@@ -262,5 +264,49 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P
 
     async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
         self.cache.put_snapshot(name, snapshot).await
+    }
+}
+
+/// Patterns and the extraction queue pass to the source: the pattern learner keeps what it needs in memory.
+#[async_trait]
+impl<P: ChangeFeed + PatternStore, C: EpisodeCache> PatternStore for CachedStore<P, C> {
+    async fn pattern_jobs(&self, limit: u32) -> Result<Vec<PatternJob>> {
+        self.primary.pattern_jobs(limit).await
+    }
+
+    async fn pattern_job_count(&self) -> Result<u64> {
+        self.primary.pattern_job_count().await
+    }
+
+    async fn queue_pattern_jobs(&self, ids: &[EpisodeId]) -> Result<u64> {
+        self.primary.queue_pattern_jobs(ids).await
+    }
+
+    async fn queue_unextracted(&self) -> Result<u64> {
+        self.primary.queue_unextracted().await
+    }
+
+    async fn write_patterns(&self, write: &PatternWrite) -> Result<Revision> {
+        self.primary.write_patterns(write).await
+    }
+
+    async fn get_patterns(&self, ids: &[PatternId]) -> Result<Vec<Versioned<Pattern>>> {
+        self.primary.get_patterns(ids).await
+    }
+
+    async fn scan_patterns(
+        &self,
+        after: Option<PatternId>,
+        limit: u32,
+    ) -> Result<Vec<Versioned<Pattern>>> {
+        self.primary.scan_patterns(after, limit).await
+    }
+
+    async fn pattern_head(&self) -> Result<Revision> {
+        self.primary.pattern_head().await
+    }
+
+    async fn pattern_changes(&self, after: Revision) -> Result<Vec<PatternChange>> {
+        self.primary.pattern_changes(after).await
     }
 }

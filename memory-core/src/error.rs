@@ -58,6 +58,15 @@ pub enum Error {
         /// The episode id.
         id: String,
     },
+    /// Another writer changed the item between this request's read and its write (a pattern, or the extraction
+    /// state of an episode).
+    #[error("{kind} {id} was changed concurrently; retry the request")]
+    Changed {
+        /// What changed (`pattern`, `extraction of episode`).
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// The database was written by a newer version of this software.
     #[error(
         "database schema version {found} is newer than this build supports ({supported}); upgrade memory-cli / memory-mcp"

@@ -53,6 +53,7 @@ mod error;
 mod hash;
 pub mod index;
 mod memory;
+pub mod pattern;
 mod rank;
 mod record;
 mod records;
@@ -78,6 +79,10 @@ pub use episode::{
 pub use error::{Error, Result, error_chain};
 pub use hash::{FNV1A64_OFFSET, fnv1a64, fnv1a64_extend};
 pub use memory::{Memory, NewEpisode};
+pub use pattern::{
+    Effectiveness, Evidence, Pattern, PatternChange, PatternContext, PatternId, PatternJob,
+    PatternKind, PatternStore, PatternWrite,
+};
 pub use record::{
     MemoryRecord, NewRecord, RecordId, RecordKind, RecordStats, RecordUpdate, Scope, Stored,
     content_hash,

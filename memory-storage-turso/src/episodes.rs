@@ -180,6 +180,12 @@ impl EpisodeStore for TursoStore {
                 completion,
             )
             .await?;
+            // Queued in the same transaction: a completed episode always reaches the pattern learner.
+            db.execute(
+                "INSERT OR REPLACE INTO pattern_jobs (episode_id, queued_at) VALUES (?1, ?2)",
+                (ep.id.to_string(), memory_core::Timestamp::now().as_micros()),
+            )
+            .await?;
             Ok(revision)
         })
         .await

@@ -17,6 +17,7 @@
 mod db;
 mod episodes;
 mod error;
+mod patterns;
 mod records;
 mod rows;
 mod schema;

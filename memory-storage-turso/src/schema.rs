@@ -43,10 +43,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "record_index_feed",
         sql: include_str!("migrations/0005_record_index_feed.sql"),
     },
+    Migration {
+        version: 6,
+        name: "patterns",
+        sql: include_str!("migrations/0006_patterns.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

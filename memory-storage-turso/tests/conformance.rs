@@ -16,6 +16,7 @@ async fn embedded_store_conforms() {
     test_utils::store_conformance(|| local(&dir)).await;
     test_utils::change_feed_conformance(|| local(&dir)).await;
     test_utils::record_conformance(|| local(&dir)).await;
+    test_utils::pattern_conformance(|| local(&dir)).await;
     test_utils::retrieval_conformance(|| async {
         let path = dir.path().join(format!("{}.db", uuid::Uuid::now_v7()));
         let open = || async {
@@ -41,6 +42,7 @@ async fn remote_store_conforms() {
     test_utils::store_conformance(&mut fresh).await;
     test_utils::change_feed_conformance(&mut fresh).await;
     test_utils::record_conformance(&mut fresh).await;
+    test_utils::pattern_conformance(&mut fresh).await;
     test_utils::retrieval_conformance(|| {
         let server = Sqld::start(Auth::None);
         let config = DbConfig::remote(server.url.clone(), None);

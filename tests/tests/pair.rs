@@ -37,6 +37,15 @@ async fn embedded_pair_conforms() {
         async move { pair_at(&db, &cache).await }
     })
     .await;
+    test_utils::pattern_conformance(|| {
+        n += 1;
+        let (db, cache) = (
+            dir.path().join(format!("{n}.db")),
+            dir.path().join(format!("{n}.redb")),
+        );
+        async move { pair_at(&db, &cache).await }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,279 @@
+//! Patterns learnt from completed episodes: what they are ([`Pattern`], [`PatternKind`]), how they are read off
+//! one episode ([`extract`]), how well they work ([`Effectiveness`]) and where they are kept ([`PatternStore`]).
+//!
+//! A pattern is a condition and an action ("when `cargo test` times out" → "edit, then `cargo test`") with the
+//! episodes it was seen in. Extraction turns each completed episode into candidates; clustering merges the
+//! candidates of different episodes that say the same thing, so a recurring strategy becomes one pattern whose
+//! evidence is every episode that used it.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{EpisodeId, Error, OutcomeKind, Result, TaskType, Timestamp, episode::parse_by_name};
+
+mod effect;
+mod extract;
+mod store;
+
+pub use effect::{DEFAULT_HALF_LIFE_DAYS, Effectiveness, wilson_lower_bound};
+pub use extract::{Candidate, extract, step_label};
+pub use store::{ModelVectors, PatternChange, PatternJob, PatternStore, PatternWrite};
+
+/// Version of the persisted layout of [`Pattern`]; stores keep it beside every pattern and refuse others.
+pub const PATTERN_VERSION: u8 = 1;
+
+/// Most evidence entries a pattern keeps (the newest); [`Pattern::support`] counts them all.
+pub const MAX_EVIDENCE: usize = 50;
+
+/// Most distinct values a pattern keeps per context feature.
+const MAX_CONTEXT_VALUES: usize = 16;
+
+/// Identifies a pattern. UUID v7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PatternId(pub Uuid);
+
+impl PatternId {
+    /// A fresh, time-ordered id.
+    pub fn new() -> Self {
+        PatternId(Uuid::now_v7())
+    }
+}
+
+impl Default for PatternId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for PatternId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for PatternId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s.trim())
+            .map(PatternId)
+            .map_err(|_| Error::InvalidId {
+                kind: "pattern",
+                input: s.chars().take(80).collect(),
+            })
+    }
+}
+
+/// What a pattern describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatternKind {
+    /// The order of the tools that worked, e.g. `cargo test → edit → cargo test`.
+    ToolSequence,
+    /// What the agent chose to do next after a step failed, whether or not it worked.
+    DecisionPoint,
+    /// A failed step and the steps that fixed it, ending with the failed tool succeeding.
+    ErrorRecovery,
+    /// The task's context (type, domain, language, framework, tags) with the approach taken: which contexts go
+    /// with success.
+    ContextPattern,
+}
+
+impl PatternKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [PatternKind; 4] = [
+        PatternKind::ToolSequence,
+        PatternKind::DecisionPoint,
+        PatternKind::ErrorRecovery,
+        PatternKind::ContextPattern,
+    ];
+
+    /// The snake_case name used in JSON, SQL and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatternKind::ToolSequence => "tool_sequence",
+            PatternKind::DecisionPoint => "decision_point",
+            PatternKind::ErrorRecovery => "error_recovery",
+            PatternKind::ContextPattern => "context_pattern",
+        }
+    }
+}
+
+parse_by_name!(PatternKind, "kind");
+
+/// The contexts a pattern was seen in: the distinct values of each feature over its evidence, first seen first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PatternContext {
+    /// Task types.
+    pub task_types: Vec<TaskType>,
+    /// Domains.
+    pub domains: Vec<String>,
+    /// Languages.
+    pub languages: Vec<String>,
+    /// Frameworks.
+    pub frameworks: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+impl PatternContext {
+    /// Adds the values of `other` that are not here yet (at most 16 per feature).
+    pub fn absorb(&mut self, other: &PatternContext) {
+        fn union<T: Clone + PartialEq>(into: &mut Vec<T>, from: &[T]) {
+            for value in from {
+                if into.len() < MAX_CONTEXT_VALUES && !into.contains(value) {
+                    into.push(value.clone());
+                }
+            }
+        }
+        union(&mut self.task_types, &other.task_types);
+        union(&mut self.domains, &other.domains);
+        union(&mut self.languages, &other.languages);
+        union(&mut self.frameworks, &other.frameworks);
+        union(&mut self.tags, &other.tags);
+    }
+}
+
+/// One episode a pattern was seen in, and how that episode ended.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The episode.
+    pub episode: EpisodeId,
+    /// How it ended.
+    pub outcome: OutcomeKind,
+    /// When it ended.
+    pub at: Timestamp,
+}
+
+/// Whether an outcome counts for a pattern (`Some(true)`), against it (`Some(false)`) or neither (abstaining
+/// says nothing about the approach).
+pub fn outcome_counts(outcome: OutcomeKind) -> Option<bool> {
+    match outcome {
+        OutcomeKind::Success | OutcomeKind::PartialSuccess => Some(true),
+        OutcomeKind::Failure => Some(false),
+        OutcomeKind::Abstained => None,
+    }
+}
+
+/// A recurring way of working, learnt from episodes: a condition, an action, the contexts and episodes it was
+/// seen in, and how well it works.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pattern {
+    /// Its id.
+    pub id: PatternId,
+    /// What it describes.
+    pub kind: PatternKind,
+    /// One readable sentence.
+    pub description: String,
+    /// When it applies, e.g. "`cargo test` fails: thread panicked".
+    pub condition: String,
+    /// What to do, e.g. "edit, then `cargo test`".
+    pub action: String,
+    /// Its structure as tokens (`fail:cargo test`, `fix:edit`, …): what clustering compares besides the text.
+    pub signature: Vec<String>,
+    /// The contexts it was seen in.
+    pub context: PatternContext,
+    /// The newest episodes it was seen in (at most [`MAX_EVIDENCE`]).
+    pub evidence: Vec<Evidence>,
+    /// How many episodes it was seen in.
+    pub support: u32,
+    /// Uses, successes, failures and the decayed score.
+    pub effectiveness: Effectiveness,
+    /// When it was first learnt.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl Pattern {
+    /// A pattern of one episode: the candidate as it was extracted, seen once, scored as of `now`.
+    pub fn from_candidate(candidate: Candidate, now: Timestamp, half_life_days: f64) -> Pattern {
+        let mut effectiveness = Effectiveness::new(now);
+        effectiveness.observe(
+            outcome_counts(candidate.evidence.outcome),
+            candidate.evidence.at,
+            now,
+            half_life_days,
+        );
+        Pattern {
+            id: PatternId::new(),
+            kind: candidate.kind,
+            description: candidate.description,
+            condition: candidate.condition,
+            action: candidate.action,
+            signature: candidate.signature,
+            context: candidate.context,
+            evidence: vec![candidate.evidence],
+            support: 1,
+            effectiveness,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Adds one more episode it was seen in. An episode already among the evidence is not counted twice.
+    pub fn add_evidence(
+        &mut self,
+        evidence: Evidence,
+        context: &PatternContext,
+        now: Timestamp,
+        half_life_days: f64,
+    ) {
+        if self.evidence.iter().any(|e| e.episode == evidence.episode) {
+            return;
+        }
+        self.effectiveness.observe(
+            outcome_counts(evidence.outcome),
+            evidence.at,
+            now,
+            half_life_days,
+        );
+        self.context.absorb(context);
+        self.push_evidence(evidence);
+        self.support = self.support.saturating_add(1);
+        self.updated_at = now.max(self.updated_at);
+        self.refresh_condition();
+    }
+
+    /// Takes in everything `other` holds (its evidence, counts, uses and contexts): `other` said the same thing.
+    pub fn absorb(&mut self, other: &Pattern, now: Timestamp, half_life_days: f64) {
+        self.context.absorb(&other.context);
+        for evidence in &other.evidence {
+            if !self.evidence.iter().any(|e| e.episode == evidence.episode) {
+                self.push_evidence(*evidence);
+            }
+        }
+        self.support = self.support.saturating_add(other.support);
+        self.effectiveness
+            .combine(&other.effectiveness, now, half_life_days);
+        self.created_at = self.created_at.min(other.created_at);
+        self.updated_at = now.max(self.updated_at);
+        self.refresh_condition();
+    }
+
+    /// A tool sequence applies to the task types it was seen in; its condition names them all.
+    fn refresh_condition(&mut self) {
+        if self.kind == PatternKind::ToolSequence {
+            let types: Vec<&str> = self.context.task_types.iter().map(|t| t.as_str()).collect();
+            self.condition = format!("{} task", types.join(" or "));
+        }
+    }
+
+    fn push_evidence(&mut self, evidence: Evidence) {
+        let at = self.evidence.partition_point(|e| e.at <= evidence.at);
+        self.evidence.insert(at, evidence);
+        if self.evidence.len() > MAX_EVIDENCE {
+            self.evidence.remove(0);
+        }
+    }
+
+    /// The key its vector is stored under: the SHA-256 of its description, which its embedding is made from.
+    pub fn embedding_key(&self) -> String {
+        crate::content_hash(&self.description)
+    }
+}
+
+#[cfg(test)]
+mod tests;
