@@ -9,9 +9,9 @@ use async_trait::async_trait;
 
 use crate::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, Episode, EpisodeCache, EpisodeId,
-    EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordChange,
-    RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision, Scope, Stored,
-    Versioned,
+    EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordCache,
+    RecordChange, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision,
+    Scope, Stored, Versioned,
     index::snapshot::Snapshot,
     pattern::{Pattern, PatternChange, PatternId, PatternJob, PatternStore, PatternWrite},
 };
@@ -27,6 +27,19 @@ pub struct CachedStore<P, C> {
     cache: C,
     sync_interval: Duration,
     last_sync: Mutex<Option<Instant>>,
+    last_record_sync: Mutex<Option<Instant>>,
+}
+
+/// Whether `interval` has passed since `last` (always, before the first sync).
+fn due(last: &Mutex<Option<Instant>>, interval: Duration) -> bool {
+    match *last.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some(at) => at.elapsed() >= interval,
+        None => true,
+    }
+}
+
+fn mark(last: &Mutex<Option<Instant>>) {
+    *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
 }
 
 impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
@@ -37,6 +50,7 @@ impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
             cache,
             sync_interval: Duration::ZERO,
             last_sync: Mutex::new(None),
+            last_record_sync: Mutex::new(None),
         };
         let id = store.primary.store_id().await?;
         store.cache.bind(&id).await?;
@@ -71,16 +85,16 @@ impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
             let last = changes.last().map_or(head, |c| c.revision.max(head));
             self.cache.apply(&changes, last).await?;
         }
-        *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        mark(&self.last_sync);
         Ok(())
     }
 
     async fn sync_if_due(&self) -> Result<()> {
-        let due = match *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(at) => at.elapsed() >= self.sync_interval,
-            None => true,
-        };
-        if due { self.sync().await } else { Ok(()) }
+        if due(&self.last_sync, self.sync_interval) {
+            self.sync().await
+        } else {
+            Ok(())
+        }
     }
 
     /// Writes `episode` into the cache after the source acknowledged `revision`. A cache failure only costs a
@@ -184,20 +198,67 @@ impl<P: ChangeFeed, C: EpisodeCache> ChangeFeed for CachedStore<P, C> {
     }
 }
 
-/// Memory records pass to the source (the search index in [`crate::Records`] keeps what searches need in
-/// memory); the cache keeps the index's snapshots, so a new process loads the index instead of rebuilding it.
+impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> CachedStore<P, C> {
+    /// Applies every record change the source recorded after the cache's `record_applied` revision.
+    pub async fn sync_records(&self) -> Result<()> {
+        let applied = self.cache.record_applied();
+        // As for episodes: everything committed up to `head` is listed by the query that follows.
+        let head = self.primary.record_head().await?;
+        if head > applied {
+            let changes = self.primary.record_changes(applied).await?;
+            let last = changes.last().map_or(head, |c| c.revision.max(head));
+            self.cache.apply_records(&changes, last).await?;
+        }
+        mark(&self.last_record_sync);
+        Ok(())
+    }
+
+    async fn invalidate_records(&self, ids: &[RecordId]) {
+        if let Err(err) = self.cache.invalidate_records(ids).await {
+            tracing::warn!(%err, "cache invalidate failed; clearing the cache");
+            if let Err(err) = self.cache.clear(self.cache.applied()).await {
+                tracing::error!(%err, "cache clear failed");
+            }
+        }
+    }
+}
+
+/// Memory records are written through to the source and read cache-first, like episodes; the cache also keeps
+/// the search index's snapshots, so a new process loads the index instead of rebuilding it.
 #[async_trait]
-impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P, C> {
+impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for CachedStore<P, C> {
     async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>> {
+        // New ids are not cached and a duplicate leaves its record as it was: nothing to invalidate.
         self.primary.store_records(records).await
     }
 
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
-        self.primary.get_record(scope, id).await
+        let found = self.get_records(&[id]).await?.pop();
+        Ok(found.map(|v| v.value).filter(|r| &r.scope == scope))
     }
 
     async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {
-        self.primary.get_records(ids).await
+        if due(&self.last_record_sync, self.sync_interval) {
+            self.sync_records().await?;
+        }
+        let mut found = match self.cache.cached_records(ids).await {
+            Ok(hits) => hits,
+            Err(err) => {
+                tracing::warn!(%err, "cache read failed; reading the source");
+                Vec::new()
+            }
+        };
+        let hit: std::collections::HashSet<RecordId> = found.iter().map(|v| v.value.id).collect();
+        let missing: Vec<RecordId> = ids.iter().copied().filter(|id| !hit.contains(id)).collect();
+        if !missing.is_empty() {
+            let seen_applied = self.cache.record_applied();
+            let read = self.primary.get_records(&missing).await?;
+            if let Err(err) = self.cache.put_records(&read, seen_applied).await {
+                tracing::warn!(%err, "cache fill failed");
+            }
+            found.extend(read);
+        }
+        Ok(found)
     }
 
     async fn update_record(
@@ -206,11 +267,15 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache> RecordStore for CachedStore<P
         id: RecordId,
         update: &RecordUpdate,
     ) -> Result<Option<MemoryRecord>> {
-        self.primary.update_record(scope, id, update).await
+        let updated = self.primary.update_record(scope, id, update).await?;
+        self.invalidate_records(&[id]).await;
+        Ok(updated)
     }
 
     async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool> {
-        self.primary.delete_record(scope, id).await
+        let deleted = self.primary.delete_record(scope, id).await?;
+        self.invalidate_records(&[id]).await;
+        Ok(deleted)
     }
 
     async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {

@@ -92,5 +92,6 @@ pub use retrieve::{EpisodeSource, IndexInfo, Origin};
 pub use search::{Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit, Score, Search};
 pub use storage::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, EpisodeCache, EpisodeQuery,
-    EpisodeStore, MAX_LIST_LIMIT, RecordChange, RecordQuery, RecordStore, Revision, Versioned,
+    EpisodeStore, MAX_LIST_LIMIT, RecordCache, RecordChange, RecordQuery, RecordStore, Revision,
+    Versioned,
 };

@@ -213,6 +213,34 @@ pub trait EpisodeCache: Send + Sync + 'static {
     async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()>;
 }
 
+/// The memory-record side of a cache in front of a [`RecordStore`] (see [`crate::CachedStore`]). It keeps
+/// `record_applied`, the revision of the source's record change feed up to which it has seen changes, and the
+/// same invariant as [`EpisodeCache`]: no entry `(id, r)` is older than a change of `id` with a revision in
+/// `(r, record_applied]`.
+#[async_trait]
+pub trait RecordCache: Send + Sync + 'static {
+    /// The record change feed's revision up to which changes have been applied.
+    fn record_applied(&self) -> Revision;
+
+    /// The cached records among `ids`, with their revisions (the others are misses).
+    async fn cached_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>>;
+
+    /// Caches each record where that keeps the invariant: when `record_applied <= max(revision, seen_applied)`
+    /// and no newer copy is cached. `seen_applied` is `record_applied` as read before the records were read from
+    /// the source.
+    async fn put_records(
+        &self,
+        records: &[Versioned<MemoryRecord>],
+        seen_applied: Revision,
+    ) -> Result<()>;
+
+    /// Drops the entries of `ids`, where cached.
+    async fn invalidate_records(&self, ids: &[RecordId]) -> Result<()>;
+
+    /// Drops every entry older than a change in `changes` and sets `record_applied` to `applied`, atomically.
+    async fn apply_records(&self, changes: &[RecordChange], applied: Revision) -> Result<()>;
+}
+
 /// Filters and paging for [`RecordStore::list_records`]; newest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordQuery {

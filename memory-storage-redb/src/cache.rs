@@ -1,15 +1,16 @@
-//! The [`EpisodeCache`] side of [`RedbStore`]: binding, fills, invalidation and the change feed.
+//! The [`EpisodeCache`] and [`RecordCache`] sides of [`RedbStore`]: binding, fills, invalidation and the change
+//! feeds.
 
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use memory_core::{
-    Change, Episode, EpisodeCache, EpisodeId, Error, Result, Revision, Versioned,
-    index::snapshot::Snapshot,
+    Change, Episode, EpisodeCache, EpisodeId, Error, MemoryRecord, RecordCache, RecordChange,
+    RecordId, Result, Revision, Versioned, index::snapshot::Snapshot,
 };
 use redb::Durability;
 
-use crate::{record, store::RedbStore};
+use crate::{inner::Key, record, store::RedbStore};
 
 #[async_trait]
 impl EpisodeCache for RedbStore {
@@ -21,6 +22,7 @@ impl EpisodeCache for RedbStore {
             }
             w.clear()?;
             w.set_applied(0)?;
+            w.set_record_applied(0)?;
             w.set_store_id(&store_id)?;
             Ok(0)
         })
@@ -120,5 +122,83 @@ impl EpisodeCache for RedbStore {
         // earlier non-durable commit durable.
         self.write_with(Durability::Immediate, |w| w.persist_applied())
             .await
+    }
+}
+
+#[async_trait]
+impl RecordCache for RedbStore {
+    fn record_applied(&self) -> Revision {
+        self.record_applied_mirror().load(Ordering::SeqCst)
+    }
+
+    async fn cached_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {
+        self.read_records(ids).await
+    }
+
+    async fn put_records(
+        &self,
+        records: &[Versioned<MemoryRecord>],
+        seen_applied: Revision,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // Encoded before the write transaction, so the write lock is held only to store bytes.
+        let encoded = records
+            .iter()
+            .map(|v| {
+                Ok((
+                    v.value.id,
+                    v.revision,
+                    record::encode(v.revision, &v.value)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.write(move |w| {
+            for (id, revision, bytes) in encoded {
+                let stale = w.record_applied()? > revision.max(seen_applied);
+                if stale
+                    || w.record_revision(id)?
+                        .is_some_and(|cached| cached > revision)
+                {
+                    continue;
+                }
+                w.put_record(id, &bytes)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn invalidate_records(&self, ids: &[RecordId]) -> Result<()> {
+        let ids: Vec<RecordId> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.may_hold_key(Key::Record(*id)))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(move |w| {
+            ids.into_iter()
+                .try_for_each(|id| w.remove_record(id).map(|_| ()))
+        })
+        .await
+    }
+
+    async fn apply_records(&self, changes: &[RecordChange], applied: Revision) -> Result<()> {
+        let changes: Vec<(RecordId, Revision)> =
+            changes.iter().map(|c| (c.id, c.revision)).collect();
+        self.write(move |w| {
+            for (id, revision) in changes {
+                if w.record_revision(id)?
+                    .is_some_and(|cached| cached < revision)
+                {
+                    w.remove_record(id)?;
+                }
+            }
+            w.set_record_applied(applied)
+        })
+        .await
     }
 }

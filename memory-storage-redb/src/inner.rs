@@ -13,7 +13,7 @@ use std::{
 use lru::LruCache;
 
 use crate::hot::Hot;
-use memory_core::{Episode, EpisodeId, Error, Result, Revision};
+use memory_core::{Episode, EpisodeId, Error, RecordId, Result, Revision};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, WriteTransaction,
 };
@@ -21,13 +21,20 @@ use redb::{
 use crate::{
     record,
     schema::{
-        APPLIED_KEY, EPISODES, META, REVISION_KEY, Role, SNAPSHOTS, STORE_ID_KEY, meta_bytes,
-        meta_u64, storage,
+        APPLIED_KEY, EPISODES, META, RECORD_APPLIED_KEY, RECORDS, REVISION_KEY, Role, SNAPSHOTS,
+        STORE_ID_KEY, meta_bytes, meta_u64, storage,
     },
 };
 
-/// Keys of the cached episodes, least recently used first out.
-pub(crate) type Lru = LruCache<EpisodeId, ()>;
+/// What a cache entry is: an episode (table `episodes`) or a memory record (table `records`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Key {
+    Episode(EpisodeId),
+    Record(RecordId),
+}
+
+/// Keys of the cached entries, least recently used first out.
+pub(crate) type Lru = LruCache<Key, ()>;
 
 /// Locks a mutex, accepting one poisoned by a panic elsewhere (the guarded data stays usable).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -49,6 +56,8 @@ pub(crate) struct Inner {
     lru: Option<Mutex<Lru>>,
     /// Mirror of the `applied` meta entry, updated after each commit that changes it.
     pub(crate) applied: AtomicU64,
+    /// Mirror of the `record_applied` meta entry (the record change feed's), updated after each commit.
+    pub(crate) record_applied: AtomicU64,
     /// Decoded copies of hot entries (caches only).
     pub(crate) hot: Option<Hot>,
 }
@@ -56,8 +65,8 @@ pub(crate) struct Inner {
 /// One mutation to replay on the LRU once the write's own changes are known.
 #[derive(Clone, Copy)]
 enum Op {
-    Put(EpisodeId),
-    Remove(EpisodeId),
+    Put(Key),
+    Remove(Key),
     Clear,
 }
 
@@ -65,6 +74,7 @@ enum Op {
 pub(crate) struct Writer<'t> {
     role: Role,
     episodes: Table<'t, [u8; 16], &'static [u8]>,
+    records: Table<'t, [u8; 16], &'static [u8]>,
     meta: Table<'t, &'static str, &'static [u8]>,
     snapshots: Table<'t, &'static str, &'static [u8]>,
     ops: Vec<Op>,
@@ -73,6 +83,8 @@ pub(crate) struct Writer<'t> {
     applied_before: Revision,
     /// `applied` as set by this transaction.
     applied: Option<Revision>,
+    /// `record_applied` as set by this transaction.
+    record_applied: Option<Revision>,
     dirty: bool,
 }
 
@@ -81,12 +93,14 @@ impl<'t> Writer<'t> {
         Ok(Writer {
             role,
             episodes: txn.open_table(EPISODES).map_err(storage)?,
+            records: txn.open_table(RECORDS).map_err(storage)?,
             meta: txn.open_table(META).map_err(storage)?,
             snapshots: txn.open_table(SNAPSHOTS).map_err(storage)?,
             ops: Vec::new(),
             revision: None,
             applied_before,
             applied: None,
+            record_applied: None,
             dirty: false,
         })
     }
@@ -101,7 +115,7 @@ impl<'t> Writer<'t> {
     pub(crate) fn episode(&mut self, id: EpisodeId) -> Result<Option<(Revision, Episode)>> {
         let decoded = match self.episodes.get(id.as_bytes()).map_err(storage)? {
             None => return Ok(None),
-            Some(value) => record::decode(value.value(), id),
+            Some(value) => record::decode(value.value(), id.0),
         };
         match decoded {
             Ok(found) => Ok(Some(found)),
@@ -143,7 +157,7 @@ impl<'t> Writer<'t> {
         self.episodes
             .insert(id.as_bytes(), record)
             .map_err(storage)?;
-        self.ops.push(Op::Put(id));
+        self.ops.push(Op::Put(Key::Episode(id)));
         self.dirty = true;
         Ok(())
     }
@@ -156,7 +170,7 @@ impl<'t> Writer<'t> {
             .map_err(storage)?
             .is_some();
         if existed {
-            self.ops.push(Op::Remove(id));
+            self.ops.push(Op::Remove(Key::Episode(id)));
             self.dirty = true;
         }
         Ok(existed)
@@ -169,9 +183,75 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Deletes every record and snapshot.
+    /// The revision of the cached memory record of `id` (framing and checksum checked); damage is a miss.
+    pub(crate) fn record_revision(&mut self, id: RecordId) -> Result<Option<Revision>> {
+        let opened = match self.records.get(id.0.as_bytes()).map_err(storage)? {
+            None => return Ok(None),
+            Some(value) => record::open(value.value()).map(|(revision, _)| revision),
+        };
+        match opened {
+            Ok(revision) => Ok(Some(revision)),
+            Err(detail) => {
+                tracing::warn!(%id, %detail, "dropping a damaged cached memory");
+                self.remove_record(id).map(|_| None)
+            }
+        }
+    }
+
+    /// Caches a memory record made by [`record::encode`].
+    pub(crate) fn put_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<()> {
+        self.records
+            .insert(id.0.as_bytes(), bytes)
+            .map_err(storage)?;
+        self.ops.push(Op::Put(Key::Record(id)));
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Drops the cached memory record of `id`; returns whether there was one.
+    pub(crate) fn remove_record(&mut self, id: RecordId) -> Result<bool> {
+        let existed = self
+            .records
+            .remove(id.0.as_bytes())
+            .map_err(storage)?
+            .is_some();
+        if existed {
+            self.ops.push(Op::Remove(Key::Record(id)));
+            self.dirty = true;
+        }
+        Ok(existed)
+    }
+
+    /// Deletes the entry of `key`; returns whether there was one.
+    pub(crate) fn remove_key(&mut self, key: Key) -> Result<bool> {
+        match key {
+            Key::Episode(id) => self.remove(id),
+            Key::Record(id) => self.remove_record(id),
+        }
+    }
+
+    /// The stored `record_applied` revision (of the record change feed).
+    pub(crate) fn record_applied(&self) -> Result<Revision> {
+        match self.record_applied {
+            Some(applied) => Ok(applied),
+            None => Ok(meta_u64(&self.meta, RECORD_APPLIED_KEY)?.unwrap_or(0)),
+        }
+    }
+
+    /// Sets and stores `record_applied`.
+    pub(crate) fn set_record_applied(&mut self, applied: Revision) -> Result<()> {
+        self.meta
+            .insert(RECORD_APPLIED_KEY, applied.to_le_bytes().as_slice())
+            .map_err(storage)?;
+        self.record_applied = Some(applied);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Deletes every episode, memory record and snapshot.
     pub(crate) fn clear(&mut self) -> Result<()> {
         self.episodes.retain(|_, _| false).map_err(storage)?;
+        self.records.retain(|_, _| false).map_err(storage)?;
         self.snapshots.retain(|_, _| false).map_err(storage)?;
         self.ops.push(Op::Clear);
         self.dirty = true;
@@ -246,6 +326,7 @@ impl Inner {
         lru: Option<Lru>,
         applied: Revision,
     ) -> Self {
+        let record_applied = stored_record_applied(&db);
         Inner {
             path,
             role,
@@ -254,6 +335,7 @@ impl Inner {
             hot: lru.as_ref().map(|lru| Hot::new(lru.cap())),
             lru: lru.map(Mutex::new),
             applied: AtomicU64::new(applied),
+            record_applied: AtomicU64::new(record_applied),
         }
     }
 
@@ -280,6 +362,21 @@ impl Inner {
         let txn = db.begin_read().map_err(storage)?;
         let table = txn.open_table(EPISODES).map_err(storage)?;
         f(&table)
+    }
+
+    /// Runs `f` in a read transaction over the `records` table; `None` when the file has none yet.
+    pub(crate) fn read_records<T>(
+        &self,
+        f: impl FnOnce(&ReadOnlyTable<[u8; 16], &'static [u8]>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let db = guard.as_ref().ok_or_else(|| self.closed())?;
+        let txn = db.begin_read().map_err(storage)?;
+        match txn.open_table(RECORDS) {
+            Ok(table) => f(&table).map(Some),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(err) => Err(storage(err)),
+        }
     }
 
     /// The search-index snapshot saved under `name`.
@@ -329,7 +426,7 @@ impl Inner {
         let lru_changed = self.lru.is_some() && !writer.ops.is_empty();
         let touched: Vec<Op> = writer.ops.clone();
         let evicted = self.evict(&mut writer);
-        let applied = writer.applied;
+        let (applied, record_applied) = (writer.applied, writer.record_applied);
         drop(writer);
         let victims =
             match evicted.and_then(|victims| txn.commit().map_err(storage).map(|()| victims)) {
@@ -346,20 +443,27 @@ impl Inner {
             let ids = touched
                 .iter()
                 .filter_map(|op| match op {
-                    Op::Put(id) | Op::Remove(id) => Some(*id),
+                    Op::Put(Key::Episode(id)) | Op::Remove(Key::Episode(id)) => Some(*id),
+                    Op::Put(Key::Record(_)) | Op::Remove(Key::Record(_)) => None,
                     Op::Clear => None,
                 })
-                .chain(victims);
+                .chain(victims.iter().filter_map(|key| match key {
+                    Key::Episode(id) => Some(*id),
+                    Key::Record(_) => None,
+                }));
             hot.after_commit(ids, clear);
         }
         if let Some(applied) = applied {
             self.applied.store(applied, Ordering::SeqCst);
         }
+        if let Some(applied) = record_applied {
+            self.record_applied.store(applied, Ordering::SeqCst);
+        }
         Ok(out)
     }
 
     /// Replays the write's changes on the LRU and deletes the entries it evicted.
-    fn evict(&self, writer: &mut Writer<'_>) -> Result<Vec<EpisodeId>> {
+    fn evict(&self, writer: &mut Writer<'_>) -> Result<Vec<Key>> {
         let Some(lru) = &self.lru else {
             return Ok(Vec::new());
         };
@@ -386,8 +490,11 @@ impl Inner {
         }
         victims.sort_unstable();
         victims.dedup();
-        for id in &victims {
-            writer.episodes.remove(id.as_bytes()).map_err(storage)?;
+        for key in &victims {
+            match key {
+                Key::Episode(id) => writer.episodes.remove(id.as_bytes()).map_err(storage)?,
+                Key::Record(id) => writer.records.remove(id.0.as_bytes()).map_err(storage)?,
+            };
         }
         Ok(victims)
     }
@@ -405,14 +512,14 @@ impl Inner {
     }
 
     /// False when `id` is certainly not cached (a cache's LRU does not know it); always true for a store.
-    pub(crate) fn may_hold(&self, id: EpisodeId) -> bool {
-        self.lru.as_ref().is_none_or(|lru| lock(lru).contains(&id))
+    pub(crate) fn may_hold(&self, key: Key) -> bool {
+        self.lru.as_ref().is_none_or(|lru| lock(lru).contains(&key))
     }
 
     /// Marks `id` as recently used after a cache hit.
-    pub(crate) fn promote(&self, id: EpisodeId) {
+    pub(crate) fn promote(&self, key: Key) {
         if let Some(lru) = &self.lru {
-            lock(lru).promote(&id);
+            lock(lru).promote(&key);
         }
     }
 
@@ -434,18 +541,42 @@ impl Inner {
     }
 }
 
-/// Reads the keys of `db`'s episodes into an LRU of `capacity`, oldest ids least recent (ids are UUID v7, so key
-/// order is creation order). Also returns the keys beyond capacity, which the caller should delete.
-pub(crate) fn load_lru(db: &Database, capacity: NonZeroUsize) -> Result<(Lru, Vec<EpisodeId>)> {
+/// The `record_applied` entry of `db` (0 when absent or unreadable: a smaller value only asks for more of the
+/// record change feed to be applied again).
+fn stored_record_applied(db: &Database) -> Revision {
+    let read = || -> Result<Option<Revision>> {
+        let txn = db.begin_read().map_err(storage)?;
+        let meta = txn.open_table(META).map_err(storage)?;
+        meta_u64(&meta, RECORD_APPLIED_KEY)
+    };
+    read().ok().flatten().unwrap_or(0)
+}
+
+/// Reads the keys of `db`'s episodes and memory records into an LRU of `capacity`, oldest ids least recent
+/// within each table (ids are UUID v7, so key order is creation order; records count as more recent). Also
+/// returns the keys beyond capacity, which the caller should delete.
+pub(crate) fn load_lru(db: &Database, capacity: NonZeroUsize) -> Result<(Lru, Vec<Key>)> {
     let txn = db.begin_read().map_err(storage)?;
-    let table = txn.open_table(EPISODES).map_err(storage)?;
     let mut lru = Lru::new(capacity);
     let mut overflow = Vec::new();
-    for entry in table.iter().map_err(storage)? {
-        let (key, _) = entry.map_err(storage)?;
-        let id = EpisodeId(uuid::Uuid::from_bytes(key.value()));
-        if let Some((old, ())) = lru.push(id, ()) {
-            overflow.push(old);
+    for (table, make) in [
+        (
+            EPISODES,
+            (|u| Key::Episode(EpisodeId(u))) as fn(uuid::Uuid) -> Key,
+        ),
+        (RECORDS, |u| Key::Record(RecordId(u))),
+    ] {
+        let table = match txn.open_table(table) {
+            Ok(table) => table,
+            // A file from before memory records were cached.
+            Err(redb::TableError::TableDoesNotExist(_)) => continue,
+            Err(err) => return Err(storage(err)),
+        };
+        for entry in table.iter().map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            if let Some((old, ())) = lru.push(make(uuid::Uuid::from_bytes(key.value())), ()) {
+                overflow.push(old);
+            }
         }
     }
     Ok((lru, overflow))

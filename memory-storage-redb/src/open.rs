@@ -82,7 +82,7 @@ pub(crate) fn open_cache(path: &Path, capacity: usize) -> Result<Inner> {
         inner.write(Durability::Immediate, |w| {
             overflow
                 .into_iter()
-                .try_for_each(|id| w.remove(id).map(|_| ()))
+                .try_for_each(|key| w.remove_key(key).map(|_| ()))
         })?;
     }
     Ok(inner)

@@ -1,9 +1,33 @@
-//! The persisted episode record: a version byte, the revision, a checksum (of both and the payload) and the
-//! postcard payload.
+//! The persisted record of an episode or a memory: a version byte, the revision, a checksum (of both and the
+//! payload) and the postcard payload.
 
 use memory_core::{
-    Episode, EpisodeId, Error, RECORD_VERSION, Result, Revision, fnv1a64, fnv1a64_extend,
+    Episode, Error, MemoryRecord, RECORD_VERSION, Result, Revision, fnv1a64, fnv1a64_extend,
 };
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+/// A value stored under its own id.
+pub(crate) trait Keyed: Serialize + DeserializeOwned {
+    /// What it is, for messages.
+    const WHAT: &'static str;
+    /// Its id's bytes.
+    fn key(&self) -> Uuid;
+}
+
+impl Keyed for Episode {
+    const WHAT: &'static str = "episode";
+    fn key(&self) -> Uuid {
+        self.id.0
+    }
+}
+
+impl Keyed for MemoryRecord {
+    const WHAT: &'static str = "memory";
+    fn key(&self) -> Uuid {
+        self.id.0
+    }
+}
 
 /// Bytes before the payload: version (1), revision (8), checksum (8).
 const HEADER_LEN: usize = 17;
@@ -15,12 +39,12 @@ fn checksum(record: &[u8]) -> u64 {
     fnv1a64_extend(fnv1a64(&record[..9]), &record[HEADER_LEN..])
 }
 
-/// Encodes `episode` as a record written at `revision`.
-pub(crate) fn encode(revision: Revision, episode: &Episode) -> Result<Vec<u8>> {
+/// Encodes `value` as a record written at `revision`.
+pub(crate) fn encode<T: Keyed>(revision: Revision, value: &T) -> Result<Vec<u8>> {
     let mut buf =
-        postcard::to_extend(episode, vec![0u8; HEADER_LEN]).map_err(|e| Error::Storage {
+        postcard::to_extend(value, vec![0u8; HEADER_LEN]).map_err(|e| Error::Storage {
             backend: "redb",
-            detail: format!("could not encode episode {}: {e}", episode.id),
+            detail: format!("could not encode {} {}: {e}", T::WHAT, value.key()),
         })?;
     buf[0] = RECORD_VERSION;
     set_revision(&mut buf, revision);
@@ -64,17 +88,17 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Revision, &[u8]), String> {
 }
 
 /// Decodes a whole record stored under `id`; the error says what failed.
-pub(crate) fn decode(bytes: &[u8], id: EpisodeId) -> Result<(Revision, Episode), String> {
+pub(crate) fn decode<T: Keyed>(bytes: &[u8], id: Uuid) -> Result<(Revision, T), String> {
     let (revision, payload) = open(bytes)?;
-    let (episode, rest): (Episode, _) =
+    let (value, rest): (T, _) =
         postcard::take_from_bytes(payload).map_err(|e| format!("payload does not decode: {e}"))?;
     if !rest.is_empty() {
         return Err(format!("{} bytes follow the payload", rest.len()));
     }
-    if episode.id != id {
-        return Err(format!("record holds episode {}", episode.id));
+    if value.key() != id {
+        return Err(format!("record holds {} {}", T::WHAT, value.key()));
     }
-    Ok((revision, episode))
+    Ok((revision, value))
 }
 
 /// Reads a little-endian u64 at `at`; the caller guarantees `at + 8 <= bytes.len()`.

@@ -9,6 +9,10 @@ use redb::{ReadableTable, TableDefinition};
 pub(crate) const EPISODES: TableDefinition<'static, [u8; 16], &[u8]> =
     TableDefinition::new("episodes");
 
+/// Memory record id (the UUID's 16 bytes) → record (see `record.rs`); caches only.
+pub(crate) const RECORDS: TableDefinition<'static, [u8; 16], &[u8]> =
+    TableDefinition::new("records");
+
 /// Search-index snapshot name → its bytes (see `memory_core::index::snapshot`).
 pub(crate) const SNAPSHOTS: TableDefinition<'static, &str, &[u8]> =
     TableDefinition::new("snapshots");
@@ -24,6 +28,8 @@ pub(crate) const ROLE_KEY: &str = "role";
 pub(crate) const REVISION_KEY: &str = "revision";
 /// `meta` key of the cache's `applied` revision.
 pub(crate) const APPLIED_KEY: &str = "applied";
+/// `meta` key of the cache's `record_applied` revision (of the source's record change feed).
+pub(crate) const RECORD_APPLIED_KEY: &str = "record_applied";
 /// `meta` key of the source database a cache is bound to.
 pub(crate) const STORE_ID_KEY: &str = "store_id";
 

@@ -5,13 +5,13 @@ use std::{fmt, path::Path, sync::Arc};
 use async_trait::async_trait;
 use memory_core::{
     Appended, Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error, ExecutionStep,
-    Result, Revision, Versioned, validate,
+    MemoryRecord, RecordId, Result, Revision, Versioned, validate,
 };
 use redb::{Durability, ReadableTable};
 
 use crate::{
     hot::Hot,
-    inner::{Inner, Writer},
+    inner::{Inner, Key, Writer},
     open, record,
     schema::{Role, storage},
 };
@@ -63,7 +63,7 @@ impl RedbStore {
 
     /// False when `id` is certainly not cached.
     pub(crate) fn may_hold(&self, id: EpisodeId) -> bool {
-        self.inner.may_hold(id)
+        self.inner.may_hold(Key::Episode(id))
     }
 
     /// The in-memory mirror of the cache's `applied` revision.
@@ -89,6 +89,50 @@ impl RedbStore {
         memory_core::run_blocking(|| self.inner.write(durability, f))
     }
 
+    pub(crate) fn may_hold_key(&self, key: Key) -> bool {
+        self.inner.may_hold(key)
+    }
+
+    pub(crate) fn record_applied_mirror(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.inner.record_applied
+    }
+
+    /// Reads the cached memory records among `ids` inline (point reads take microseconds). A damaged entry is a
+    /// miss, deleted by the next write that touches it.
+    pub(crate) async fn read_records(
+        &self,
+        ids: &[RecordId],
+    ) -> Result<Vec<Versioned<MemoryRecord>>> {
+        let wanted: Vec<RecordId> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.inner.may_hold(Key::Record(*id)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.inner.read_records(|table| {
+            let mut found = Vec::new();
+            for id in &wanted {
+                let Some(value) = table.get(id.0.as_bytes()).map_err(storage)? else {
+                    continue;
+                };
+                match record::decode::<MemoryRecord>(value.value(), id.0) {
+                    Ok((revision, value)) => found.push(Versioned { revision, value }),
+                    Err(detail) => {
+                        tracing::warn!(%id, %detail, "damaged cached memory; reading the source")
+                    }
+                }
+            }
+            Ok(found)
+        })?;
+        let found = found.unwrap_or_default();
+        for v in &found {
+            self.inner.promote(Key::Record(v.value.id));
+        }
+        Ok(found)
+    }
+
     /// Reads a search-index snapshot, off the async worker (it can be large).
     pub(crate) async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>> {
         memory_core::run_blocking(|| self.inner.snapshot(name))
@@ -98,7 +142,7 @@ impl RedbStore {
     /// cache (and is deleted) and [`Error::Corrupt`] in a store.
     pub(crate) async fn read_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
         if let Some(hit) = self.inner.hot.as_ref().and_then(|hot| hot.get(id)) {
-            self.inner.promote(id);
+            self.inner.promote(Key::Episode(id));
             return Ok(Some(hit));
         }
         let generation = self.inner.hot.as_ref().map_or(0, Hot::generation);
@@ -108,12 +152,12 @@ impl RedbStore {
             Ok(table
                 .get(id.as_bytes())
                 .map_err(storage)?
-                .map(|value| record::decode(value.value(), id)))
+                .map(|value| record::decode(value.value(), id.0)))
         })?;
         match found {
             None => Ok(None),
             Some(Ok((revision, value))) => {
-                self.inner.promote(id);
+                self.inner.promote(Key::Episode(id));
                 let found = Versioned { revision, value };
                 if let Some(hot) = &self.inner.hot {
                     hot.fill(&found, generation);
@@ -227,7 +271,7 @@ impl EpisodeStore for RedbStore {
                 for entry in table.iter().map_err(storage)? {
                     let (key, value) = entry.map_err(storage)?;
                     let id = EpisodeId(uuid::Uuid::from_bytes(key.value()));
-                    match record::decode(value.value(), id) {
+                    match record::decode::<Episode>(value.value(), id.0) {
                         Ok((_, episode)) => {
                             let summary = episode.summary();
                             if query.matches(&summary) {

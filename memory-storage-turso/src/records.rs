@@ -410,6 +410,9 @@ impl RecordStore for TursoStore {
 
     async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool> {
         self.write(|db| async move {
+            // Taken before the row goes: were it the newest, the head would drop and the tombstone's stamp
+            // could fall below the record's own, so followers would never apply the deletion.
+            let revision = next_revision(&db).await?;
             let deleted = db
                 .execute(
                     "DELETE FROM memory_records WHERE id = ?1 AND scope = ?2",
@@ -422,7 +425,6 @@ impl RecordStore for TursoStore {
                     [id.to_string()],
                 )
                 .await?;
-                let revision = next_revision(&db).await?;
                 db.execute(
                     "INSERT OR REPLACE INTO memory_record_tombstones (id, scope, revision) VALUES (?1, ?2, ?3)",
                     (id.to_string(), scope.to_string(), revision as i64),

@@ -270,6 +270,18 @@ async fn feed_and_embeddings(store: &impl RecordStore) {
     let got = store.get_records(&[a.id, b.id]).await.expect("get");
     assert_eq!(got.len(), 1, "the deleted one is gone");
     assert_eq!(got[0].revision, changes[1].revision);
+    // Deleting the newest record: its tombstone is newer still, and the head never goes back.
+    let newest = changes[1].revision;
+    store.delete_record(&b.scope, b.id).await.expect("delete");
+    let changes = store.record_changes(newest).await.expect("changes");
+    assert!(
+        changes.len() == 1 && changes[0].deleted && changes[0].revision > newest,
+        "{changes:?}"
+    );
+    assert_eq!(
+        store.record_head().await.expect("head"),
+        changes[0].revision
+    );
 
     let key = b.embedding_key();
     let vectors = store

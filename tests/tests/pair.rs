@@ -1,8 +1,11 @@
 //! The write-through pair on real libSQL and redb: conformance, coherence with other writers, restarts.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use memory_core::{CachedStore, EpisodeCache, EpisodeStore};
+use memory_core::{
+    CachedStore, EpisodeCache, EpisodeStore, NewRecord, RecordCache, RecordKind, RecordUpdate,
+    Records, Scope,
+};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 use test_utils::{
@@ -221,4 +224,98 @@ async fn a_corrupt_cache_file_is_rebuilt() {
             .map(|v| v.value),
         Some(episode)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_pair_conforms_for_memory_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut n = 0;
+    test_utils::record_conformance(|| {
+        n += 1;
+        let (db, cache) = (
+            dir.path().join(format!("r{n}.db")),
+            dir.path().join(format!("r{n}.redb")),
+        );
+        async move { pair_at(&db, &cache).await }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_records_are_read_through_the_cache_and_follow_other_writers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db, cache) = (dir.path().join("m.db"), dir.path().join("m.redb"));
+    let pair = Arc::new(pair_at(&db, &cache).await);
+    let records = Records::from_arc(pair.clone());
+    let other = Records::new(
+        TursoStore::open(&DbConfig::local(&db))
+            .await
+            .expect("second writer"),
+    );
+    let s = Scope::new("project:payments").expect("scope");
+    let id = records
+        .store(NewRecord::new(
+            s.clone(),
+            RecordKind::Fact,
+            "Refunds settle the next day",
+        ))
+        .await
+        .expect("store")
+        .id;
+    let cached = |pair: Arc<Pair>| async move {
+        let hits = pair
+            .cache()
+            .cached_records(&[id])
+            .await
+            .expect("cache read");
+        hits.into_iter().next().map(|v| v.value)
+    };
+    assert!(
+        cached(pair.clone()).await.is_none(),
+        "a write does not fill"
+    );
+    let first = records.get(&s, id).await.expect("get");
+    assert_eq!(
+        cached(pair.clone()).await,
+        Some(first.clone()),
+        "a miss fills"
+    );
+    let other_scope = Scope::new("project:other").expect("scope");
+    assert!(
+        records.get(&other_scope, id).await.is_err(),
+        "a hit stays in its scope"
+    );
+
+    let tags = RecordUpdate {
+        tags: Some(vec!["ledger".into()]),
+        ..Default::default()
+    };
+    other.update(&s, id, &tags).await.expect("other updates");
+    assert_eq!(
+        records.get(&s, id).await.expect("get").tags,
+        vec!["ledger".to_string()],
+        "the record change feed dropped the stale entry"
+    );
+    records
+        .update(
+            &s,
+            id,
+            &RecordUpdate {
+                importance: Some(0.9),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("update");
+    assert!(
+        cached(pair.clone()).await.is_none(),
+        "an update through the pair invalidates"
+    );
+    assert_eq!(records.get(&s, id).await.expect("get").importance, 0.9);
+    other.delete(&s, id).await.expect("other deletes");
+    assert!(
+        records.get(&s, id).await.is_err(),
+        "a deletion elsewhere is seen"
+    );
+    assert!(cached(pair).await.is_none());
 }

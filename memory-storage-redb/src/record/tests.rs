@@ -1,6 +1,6 @@
 //! Unit tests of the record framing.
 
-use memory_core::{EpisodeId, RECORD_VERSION};
+use memory_core::{Episode, EpisodeId, RECORD_VERSION};
 use test_utils::Workload;
 
 use super::{HEADER_LEN, decode, encode, open, set_revision};
@@ -15,7 +15,7 @@ fn records_round_trip() {
         let revision = 40 + index as u64;
         let bytes = encode(revision, &episode).expect("encode");
         assert_eq!(bytes[0], RECORD_VERSION);
-        assert_eq!(decode(&bytes, episode.id), Ok((revision, episode)));
+        assert_eq!(decode(&bytes, episode.id.0), Ok((revision, episode)));
     }
 }
 
@@ -27,7 +27,7 @@ fn every_flipped_bit_of_a_record_is_detected() {
         let mut damaged = bytes.clone();
         damaged[at] ^= 0x10;
         assert!(
-            decode(&damaged, episode.id).is_err(),
+            decode::<Episode>(&damaged, episode.id.0).is_err(),
             "flip at byte {at} went unnoticed"
         );
     }
@@ -39,15 +39,18 @@ fn malformed_records_are_rejected() {
     let bytes = encode(1, &episode).expect("encode");
     assert!(open(&bytes[..HEADER_LEN - 1]).is_err(), "short record");
     assert!(
-        decode(&bytes[..bytes.len() - 1], episode.id).is_err(),
+        decode::<Episode>(&bytes[..bytes.len() - 1], episode.id.0).is_err(),
         "truncated payload"
     );
     let mut trailing = bytes.clone();
     trailing.push(0);
     set_revision(&mut trailing, 1);
-    assert!(decode(&trailing, episode.id).is_err(), "trailing bytes");
     assert!(
-        decode(&bytes, EpisodeId::new()).is_err(),
+        decode::<Episode>(&trailing, episode.id.0).is_err(),
+        "trailing bytes"
+    );
+    assert!(
+        decode::<Episode>(&bytes, EpisodeId::new().0).is_err(),
         "record under another id"
     );
 }
