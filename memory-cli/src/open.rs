@@ -14,7 +14,7 @@ use memory_storage_turso::{DbConfig, TursoStore};
 
 use crate::{embedder::EmbedderArgs, one_line};
 
-/// Episodes the cache keeps when `MEMORY_CACHE_CAPACITY` is not set.
+/// Entries (episodes and memories) the cache keeps when `MEMORY_CACHE_CAPACITY` is not set.
 const DEFAULT_CACHE_CAPACITY: usize = 20_000;
 
 /// Where the store is and how it is opened: `--db`, `--db-url`, `--db-token`, `--no-cache` and the embedder.
@@ -147,7 +147,7 @@ fn cache_capacity() -> anyhow::Result<usize> {
     match text.to_str().and_then(|t| t.trim().parse::<usize>().ok()) {
         Some(capacity) if capacity > 0 => Ok(capacity),
         _ => {
-            bail!("invalid MEMORY_CACHE_CAPACITY {text:?}: expected a positive number of episodes")
+            bail!("invalid MEMORY_CACHE_CAPACITY {text:?}: expected a positive number of cache entries")
         }
     }
 }
