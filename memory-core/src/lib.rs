@@ -54,6 +54,7 @@ mod hash;
 pub mod index;
 mod memory;
 pub mod pattern;
+mod patterns;
 mod rank;
 mod record;
 mod records;
@@ -80,8 +81,12 @@ pub use error::{Error, Result, error_chain};
 pub use hash::{FNV1A64_OFFSET, fnv1a64, fnv1a64_extend};
 pub use memory::{Memory, NewEpisode};
 pub use pattern::{
-    Effectiveness, Evidence, Pattern, PatternChange, PatternContext, PatternId, PatternJob,
-    PatternKind, PatternStore, PatternWrite,
+    Effectiveness, Evidence, Extracted, Heuristic, HeuristicQuery, Pattern, PatternChange,
+    PatternContext, PatternId, PatternJob, PatternKind, PatternQueue, PatternStore, PatternWorker,
+    PatternWrite, Recommend, Recommendation, RecommendationScore,
+};
+pub use patterns::{
+    Decayed, EpisodePattern, PatternConfig, PatternFeedback, PatternQuery, Patterns,
 };
 pub use record::{
     MemoryRecord, NewRecord, RecordId, RecordKind, RecordStats, RecordUpdate, Scope, Stored,

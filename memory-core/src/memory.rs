@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::{
     Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error, ExecutionStep, Json,
-    Result, TaskContext, TaskOutcome, TaskType, Timestamp, reflection, reward, validate,
+    PatternQueue, Result, TaskContext, TaskOutcome, TaskType, Timestamp, reflection, reward,
+    validate,
 };
 
 /// How many times [`Memory::complete_episode`] rereads and retries when a step arrives while it completes.
@@ -45,19 +46,27 @@ impl NewEpisode {
 #[derive(Clone)]
 pub struct Memory {
     store: Arc<dyn EpisodeStore>,
+    patterns: Option<PatternQueue>,
 }
 
 impl Memory {
     /// Episodic memory over `store`.
     pub fn new(store: impl EpisodeStore) -> Self {
-        Memory {
-            store: Arc::new(store),
-        }
+        Memory::from_arc(Arc::new(store))
     }
 
     /// Episodic memory over a shared store.
     pub fn from_arc(store: Arc<dyn EpisodeStore>) -> Self {
-        Memory { store }
+        Memory {
+            store,
+            patterns: None,
+        }
+    }
+
+    /// The same memory, waking the pattern learner behind `queue` after each completion.
+    pub fn with_patterns(mut self, queue: PatternQueue) -> Self {
+        self.patterns = Some(queue);
+        self
     }
 
     /// The underlying store.
@@ -99,7 +108,12 @@ impl Memory {
             episode.outcome = Some(outcome.clone());
             episode.end_time = Some(end_time);
             match self.store.complete_episode(&episode).await {
-                Ok(_) => return Ok(episode),
+                Ok(_) => {
+                    if let Some(queue) = &self.patterns {
+                        queue.notify(id);
+                    }
+                    return Ok(episode);
+                }
                 Err(err @ Error::Conflict { .. }) => last_conflict = Some(err),
                 Err(err) => return Err(err),
             }

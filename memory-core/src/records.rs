@@ -299,7 +299,7 @@ impl Records {
             .iter()
             .filter_map(|(k, _)| match k {
                 DocKey::Record(id) => Some(*id),
-                DocKey::Episode(_) => None,
+                DocKey::Episode(_) | DocKey::Pattern(_) => None,
             })
             .collect();
         let mut records: HashMap<RecordId, MemoryRecord> = HashMap::new();
@@ -317,6 +317,7 @@ impl Records {
                     record: Box::new(record),
                 }),
                 DocKey::Episode(id) => self.episode(id).await?,
+                DocKey::Pattern(_) => None,
             };
             if let Some(found) = found {
                 hits.push(Hit { found, score });

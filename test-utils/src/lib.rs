@@ -2,6 +2,7 @@
 //! suites every storage backend must pass.
 
 mod conformance;
+mod history;
 mod patterns;
 pub mod recall;
 mod records;
@@ -10,6 +11,7 @@ pub mod sqld;
 mod workload;
 
 pub use conformance::{cache_conformance, change_feed_conformance, store_conformance};
+pub use history::{History, HistoryEpisode, Strategy};
 pub use patterns::pattern_conformance;
 pub use records::record_conformance;
 pub use retrieval::retrieval_conformance;

@@ -4,4 +4,6 @@
 mod boundaries;
 mod crash;
 mod pair;
+mod pattern_crash;
+mod patterns;
 mod snapshot;

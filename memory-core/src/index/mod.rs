@@ -33,6 +33,8 @@ pub enum DocKey {
     Record(RecordId),
     /// An episode.
     Episode(EpisodeId),
+    /// A pattern learnt from episodes.
+    Pattern(crate::PatternId),
 }
 
 /// What filters and ranking need to know of a document besides its text and vector.

@@ -21,6 +21,8 @@ const MAX_APPROACH: usize = 10;
 const MAX_FIX: usize = 4;
 /// Longest error class, in characters.
 const MAX_CLASS_CHARS: usize = 80;
+/// Longest task kept with a candidate, in characters.
+const MAX_TASK_CHARS: usize = 300;
 /// Most words of the error class in a signature.
 const MAX_CLASS_WORDS: usize = 8;
 
@@ -39,6 +41,8 @@ pub struct Candidate {
     pub signature: Vec<String>,
     /// The episode's context.
     pub context: PatternContext,
+    /// The episode's task (its first 300 characters).
+    pub task: String,
     /// The episode and how it ended.
     pub evidence: Evidence,
 }
@@ -73,6 +77,11 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         at: end,
     };
     let context = context_of(episode.task_type, &episode.context);
+    let task: String = episode
+        .task_description
+        .chars()
+        .take(MAX_TASK_CHARS)
+        .collect();
     let steps = &episode.steps;
     let labels: Vec<String> = steps.iter().map(step_label).collect();
     let approach = approach(steps, &labels);
@@ -83,6 +92,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         action,
         signature,
         context: context.clone(),
+        task: task.clone(),
         evidence,
     };
     let mut out = Vec::new();

@@ -13,13 +13,23 @@ use uuid::Uuid;
 
 use crate::{EpisodeId, Error, OutcomeKind, Result, TaskType, Timestamp, episode::parse_by_name};
 
+pub mod cluster;
 mod effect;
 mod extract;
+pub(crate) mod heuristic;
+pub(crate) mod index;
+pub(crate) mod learn;
+pub(crate) mod recommend;
 mod store;
+mod worker;
 
 pub use effect::{DEFAULT_HALF_LIFE_DAYS, Effectiveness, wilson_lower_bound};
 pub use extract::{Candidate, extract, step_label};
+pub use heuristic::{Heuristic, HeuristicQuery};
+pub use learn::Extracted;
+pub use recommend::{Recommend, Recommendation, RecommendationScore};
 pub use store::{ModelVectors, PatternChange, PatternJob, PatternStore, PatternWrite};
+pub use worker::{PatternQueue, PatternWorker};
 
 /// Version of the persisted layout of [`Pattern`]; stores keep it beside every pattern and refuse others.
 pub const PATTERN_VERSION: u8 = 1;
@@ -29,6 +39,9 @@ pub const MAX_EVIDENCE: usize = 50;
 
 /// Most distinct values a pattern keeps per context feature.
 const MAX_CONTEXT_VALUES: usize = 16;
+
+/// Most task descriptions a pattern keeps (the first seen).
+pub const MAX_TASKS: usize = 5;
 
 /// Identifies a pattern. UUID v7, so ids sort by creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -175,6 +188,8 @@ pub struct Pattern {
     pub signature: Vec<String>,
     /// The contexts it was seen in.
     pub context: PatternContext,
+    /// The tasks of its first episodes (at most [`MAX_TASKS`], distinct): what searches for a task match.
+    pub tasks: Vec<String>,
     /// The newest episodes it was seen in (at most [`MAX_EVIDENCE`]).
     pub evidence: Vec<Evidence>,
     /// How many episodes it was seen in.
@@ -205,6 +220,7 @@ impl Pattern {
             action: candidate.action,
             signature: candidate.signature,
             context: candidate.context,
+            tasks: vec![candidate.task],
             evidence: vec![candidate.evidence],
             support: 1,
             effectiveness,
@@ -213,14 +229,10 @@ impl Pattern {
         }
     }
 
-    /// Adds one more episode it was seen in. An episode already among the evidence is not counted twice.
-    pub fn add_evidence(
-        &mut self,
-        evidence: Evidence,
-        context: &PatternContext,
-        now: Timestamp,
-        half_life_days: f64,
-    ) {
+    /// Adds the episode of `candidate` (of the same pattern) to the evidence. An episode already among the
+    /// evidence is not counted twice.
+    pub fn add_evidence(&mut self, candidate: &Candidate, now: Timestamp, half_life_days: f64) {
+        let evidence = candidate.evidence;
         if self.evidence.iter().any(|e| e.episode == evidence.episode) {
             return;
         }
@@ -230,7 +242,8 @@ impl Pattern {
             now,
             half_life_days,
         );
-        self.context.absorb(context);
+        self.context.absorb(&candidate.context);
+        self.add_tasks(std::slice::from_ref(&candidate.task));
         self.push_evidence(evidence);
         self.support = self.support.saturating_add(1);
         self.updated_at = now.max(self.updated_at);
@@ -240,6 +253,7 @@ impl Pattern {
     /// Takes in everything `other` holds (its evidence, counts, uses and contexts): `other` said the same thing.
     pub fn absorb(&mut self, other: &Pattern, now: Timestamp, half_life_days: f64) {
         self.context.absorb(&other.context);
+        self.add_tasks(&other.tasks);
         for evidence in &other.evidence {
             if !self.evidence.iter().any(|e| e.episode == evidence.episode) {
                 self.push_evidence(*evidence);
@@ -258,6 +272,14 @@ impl Pattern {
         if self.kind == PatternKind::ToolSequence {
             let types: Vec<&str> = self.context.task_types.iter().map(|t| t.as_str()).collect();
             self.condition = format!("{} task", types.join(" or "));
+        }
+    }
+
+    fn add_tasks(&mut self, tasks: &[String]) {
+        for task in tasks {
+            if self.tasks.len() < MAX_TASKS && !self.tasks.contains(task) {
+                self.tasks.push(task.clone());
+            }
         }
     }
 

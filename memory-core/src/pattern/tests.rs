@@ -155,12 +155,7 @@ fn evidence_of_one_episode_counts_once() {
     let candidate = extract(&episode).remove(0);
     let now = Timestamp::now();
     let mut pattern = Pattern::from_candidate(candidate.clone(), now, DEFAULT_HALF_LIFE_DAYS);
-    pattern.add_evidence(
-        candidate.evidence,
-        &candidate.context,
-        now,
-        DEFAULT_HALF_LIFE_DAYS,
-    );
+    pattern.add_evidence(&candidate, now, DEFAULT_HALF_LIFE_DAYS);
     assert_eq!(pattern.support, 1);
     assert_eq!(pattern.effectiveness.successes, 1);
 }
