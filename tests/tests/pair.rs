@@ -31,24 +31,17 @@ async fn pair_at(db: &Path, cache: &Path) -> Pair {
 async fn embedded_pair_conforms() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
-    test_utils::store_conformance(|| {
+    let mut fresh = || {
         n += 1;
         let (db, cache) = (
             dir.path().join(format!("{n}.db")),
             dir.path().join(format!("{n}.redb")),
         );
         async move { pair_at(&db, &cache).await }
-    })
-    .await;
-    test_utils::pattern_conformance(|| {
-        n += 1;
-        let (db, cache) = (
-            dir.path().join(format!("{n}.db")),
-            dir.path().join(format!("{n}.redb")),
-        );
-        async move { pair_at(&db, &cache).await }
-    })
-    .await;
+    };
+    test_utils::store_conformance(&mut fresh).await;
+    test_utils::record_conformance(&mut fresh).await;
+    test_utils::pattern_conformance(&mut fresh).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,21 +217,6 @@ async fn a_corrupt_cache_file_is_rebuilt() {
             .map(|v| v.value),
         Some(episode)
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_pair_conforms_for_memory_records() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut n = 0;
-    test_utils::record_conformance(|| {
-        n += 1;
-        let (db, cache) = (
-            dir.path().join(format!("r{n}.db")),
-            dir.path().join(format!("r{n}.redb")),
-        );
-        async move { pair_at(&db, &cache).await }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
