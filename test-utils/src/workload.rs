@@ -201,4 +201,37 @@ impl Workload {
         episode.end_time = Some(end);
         episode
     }
+
+    /// Memory `index`: a note an agent might keep about the same code, with a few words of a 20,000-word
+    /// vocabulary drawn by Zipf-like frequencies (as in natural text); the same seed and index always give the same
+    /// text, and no two indexes give the same text.
+    pub fn memory_text(&self, index: u64) -> String {
+        let mut rng = self.rng(index.rotate_left(29) ^ 0x6d65_6d6f);
+        let (task, _) = *TASKS.choose(&mut rng).expect("non-empty");
+        let (language, framework) = *STACKS.choose(&mut rng).expect("non-empty");
+        let domain = *DOMAINS.choose(&mut rng).expect("non-empty");
+        let (tool, action) = *TOOLS.choose(&mut rng).expect("non-empty");
+        let words: Vec<String> = (0..8).map(|_| vocabulary_word(&mut rng)).collect();
+        format!(
+            "{domain} ({language}, {framework}): `{tool} {action}` mattered for \"{task}\"; {} (note {index})",
+            words.join(" ")
+        )
+    }
+}
+
+/// A word of a 20,000-word made-up vocabulary; rank r is drawn with weight ~1/r.
+fn vocabulary_word(rng: &mut StdRng) -> String {
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ser", "tan", "vo", "ri", "den", "pa", "qu", "el", "shu", "ba", "nor",
+        "ti", "gra", "fe", "ul", "zo", "ch", "ma", "pre", "is", "ton",
+    ];
+    let rank = 20_000f64.powf(rng.random::<f64>()) as usize;
+    let (mut r, mut word) = (rank, String::new());
+    loop {
+        word.push_str(SYLLABLES[r % SYLLABLES.len()]);
+        r /= SYLLABLES.len();
+        if r == 0 {
+            break word;
+        }
+    }
 }

@@ -1,0 +1,356 @@
+//! memory-mcp end to end, the real binary driven by rmcp's client, on a store of N completed episodes and N
+//! memories in one scope (100K by default; `MEMORY_BENCH_RECORDS` changes it), lexical embedder:
+//! - `start_to_initialize`: process start until `initialize` is answered;
+//! - `get_episode/stdio`: one `get_episode` round trip over stdio;
+//! - `query_memory/stdio`: one `query_memory` round trip (episodes and memories, hybrid ranking).
+//!
+//! It also prints what criterion does not: p50 / p95 of those round trips, the server's resident memory once idle
+//! with its index loaded, and a load test over streamable HTTP: `MEMORY_BENCH_CLIENTS` sessions (50) each making
+//! `MEMORY_BENCH_CALLS` mixed calls (200), with errors, throughput and p50 / p95.
+//!
+//! `cargo bench -p memory-mcp --bench mcp` (release). A quick run: `MEMORY_BENCH_RECORDS=2000
+//! MEMORY_BENCH_CLIENTS=5 MEMORY_BENCH_CALLS=20 cargo bench -p memory-mcp --bench mcp -- --quick`.
+
+use std::{
+    path::Path,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use memory_core::{Episode, EpisodeStore, NewRecord, RecordKind, Records, Scope};
+use memory_storage_turso::{DbConfig, TursoStore};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::CallToolRequestParams,
+    service::RunningService,
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::{Value, json};
+use test_utils::Workload;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    runtime::Runtime,
+};
+
+type Client = RunningService<RoleClient, ()>;
+
+const SCOPE: &str = "project:bench";
+const KEY: &str = "bench-key-0123456789abcdef";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fills `db` with `n` completed episodes of five steps and `n` memories in [`SCOPE`].
+async fn populate(db: &Path, n: u64) {
+    let store = TursoStore::open(&DbConfig::local(db)).await.expect("open");
+    let workload = Workload::new(7);
+    let indexes: Vec<u64> = (0..n).collect();
+    for chunk in indexes.chunks(5_000) {
+        let episodes: Vec<Episode> = chunk
+            .iter()
+            .map(|&i| workload.completed_episode(i, 5))
+            .collect();
+        store
+            .import_episodes(&episodes)
+            .await
+            .expect("import episodes");
+    }
+    let records = Records::new(store.clone());
+    let scope = Scope::new(SCOPE).expect("scope");
+    for chunk in indexes.chunks(1_000) {
+        let new = chunk
+            .iter()
+            .map(|&i| NewRecord::new(scope.clone(), RecordKind::Note, workload.memory_text(i)))
+            .collect();
+        records.store_many(new).await.expect("store memories");
+    }
+    EpisodeStore::close(&store).await.expect("close");
+}
+
+/// The server binary with a clean environment on `db`.
+fn command(dir: &Path, db: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_memory-mcp"));
+    for var in [
+        "MEMORY_DB_URL",
+        "MEMORY_DB_TOKEN",
+        "MEMORY_API_KEY",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("MEMORY_EMBEDDER", "lexical")
+        .env("MEMORY_SCOPE", SCOPE)
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_CACHE_HOME", dir)
+        .env("RUST_LOG", "warn")
+        .arg("--db")
+        .arg(db)
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn connect(dir: &Path, db: &Path) -> (Client, u32) {
+    let (transport, _) = TokioChildProcess::builder(command(dir, db))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = transport.id().expect("pid");
+    (().serve(transport).await.expect("handshake"), pid)
+}
+
+async fn call(client: &Client, tool: &str, arguments: Value) -> Result<Value, String> {
+    let Value::Object(arguments) = arguments else {
+        unreachable!("arguments are objects")
+    };
+    let result = client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+        .await
+        .map_err(|e| e.to_string())?;
+    match (result.is_error, result.structured_content) {
+        (Some(false), Some(value)) => Ok(value),
+        _ => Err(format!("{tool} failed: {:?}", result.content)),
+    }
+}
+
+/// Waits until the server's search index is loaded.
+async fn wait_ready(client: &Client) {
+    loop {
+        let health = call(client, "health_check", json!({}))
+            .await
+            .expect("health");
+        match health["index"].as_str() {
+            Some("ready") => return,
+            Some("failed") => panic!("the index failed to load"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name}: p50 {:.3} ms, p95 {:.3} ms over {} calls",
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.95).as_secs_f64() * 1e3,
+        samples.len()
+    );
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Query texts in the corpus's words.
+fn queries(workload: &Workload) -> Vec<String> {
+    (0..50)
+        .map(|i| {
+            let text = workload.memory_text(1_000_000 + i);
+            text.split(':').next_back().unwrap_or(&text).to_string()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = env_number("MEMORY_BENCH_RECORDS", 100_000);
+    let rt = Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("bench.db");
+    let started = Instant::now();
+    rt.block_on(populate(&db, n));
+    println!(
+        "mcp: {n} episodes and {n} memories stored in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let workload = Workload::new(7);
+    let queries = queries(&workload);
+
+    let mut group = c.benchmark_group("mcp");
+    group.sample_size(10);
+    group.bench_function(format!("start_to_initialize/{n}"), |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (dir, db) = (dir.path().to_path_buf(), db.clone());
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    let (client, _) = connect(&dir, &db).await;
+                    total += started.elapsed();
+                    client.cancel().await.expect("close");
+                }
+                total
+            }
+        })
+    });
+
+    let (client, pid) = rt.block_on(connect(dir.path(), &db));
+    rt.block_on(wait_ready(&client));
+    println!(
+        "mcp: resident memory idle, index loaded: {:.0} MiB",
+        rss_mib(pid)
+    );
+    let client = Arc::new(client);
+    let ids: Vec<String> = (0..100)
+        .map(|i| workload.id(i * (n / 100).max(1) % n).to_string())
+        .collect();
+    group.sample_size(50);
+    let mut next = 0usize;
+    group.bench_function(format!("get_episode/stdio/{n}"), |b| {
+        b.to_async(&rt).iter(|| {
+            next = (next + 1) % ids.len();
+            let (client, id) = (client.clone(), ids[next].clone());
+            async move {
+                call(&client, "get_episode", json!({"episode_id": id}))
+                    .await
+                    .expect("get")
+            }
+        })
+    });
+    group.bench_function(format!("query_memory/stdio/{n}"), |b| {
+        b.to_async(&rt).iter(|| {
+            next = (next + 1) % queries.len();
+            let (client, query) = (client.clone(), queries[next].clone());
+            async move {
+                call(&client, "query_memory", json!({"query": query}))
+                    .await
+                    .expect("query")
+            }
+        })
+    });
+    group.finish();
+
+    rt.block_on(async {
+        let mut samples = Vec::new();
+        for i in 0..1000 {
+            let started = Instant::now();
+            call(
+                &client,
+                "get_episode",
+                json!({"episode_id": ids[i % ids.len()]}),
+            )
+            .await
+            .expect("get");
+            samples.push(started.elapsed());
+        }
+        report(&format!("mcp: get_episode over stdio at {n}"), samples);
+        let mut samples = Vec::new();
+        for i in 0..200 {
+            let started = Instant::now();
+            call(
+                &client,
+                "query_memory",
+                json!({"query": queries[i % queries.len()]}),
+            )
+            .await
+            .expect("query");
+            samples.push(started.elapsed());
+        }
+        report(&format!("mcp: query_memory over stdio at {n}"), samples);
+    });
+    drop(client);
+    rt.block_on(http_load(dir.path(), &db, &ids, &queries));
+}
+
+/// Many sessions over HTTP at once, each making a mix of calls; prints errors, throughput and latency.
+async fn http_load(dir: &Path, db: &Path, ids: &[String], queries: &[String]) {
+    let clients = env_number("MEMORY_BENCH_CLIENTS", 50) as usize;
+    let calls = env_number("MEMORY_BENCH_CALLS", 200) as usize;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut cmd = command(dir, db);
+    cmd.env("RUST_LOG", "info")
+        .env("MEMORY_API_KEY", KEY)
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("stderr")
+            .expect("the server's address");
+        if let Some(url) = line.split("serving MCP on ").nth(1) {
+            break url.trim().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let connect = || {
+        let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(KEY);
+        ().serve(StreamableHttpClientTransport::from_config(config))
+    };
+    wait_ready(&connect().await.expect("connect")).await;
+
+    let ids = Arc::new(ids.to_vec());
+    let queries = Arc::new(queries.to_vec());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client_index in 0..clients {
+        let session = connect().await.expect("connect");
+        let (ids, queries) = (ids.clone(), queries.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut samples, mut errors) = (Vec::with_capacity(calls), 0usize);
+            let mut episode: Option<String> = None;
+            for i in 0..calls {
+                let (tool, arguments) = match i % 10 {
+                    0..=3 => ("get_episode", json!({"episode_id": ids[(client_index + i) % ids.len()]})),
+                    4 | 5 => ("query_memory", json!({"query": queries[(client_index + i) % queries.len()]})),
+                    6 => ("store_memory", json!({"content": format!("client {client_index} call {i} note")})),
+                    7 => match &episode {
+                        Some(id) => ("add_episode_step", json!({"episode_id": id, "tool": "cargo", "action": "test"})),
+                        None => ("create_episode", json!({"task_description": format!("load {client_index}"), "domain": "bench"})),
+                    },
+                    8 => ("list_episodes", json!({"limit": 20})),
+                    _ => ("search_memories", json!({"query": queries[i % queries.len()]})),
+                };
+                let started = Instant::now();
+                match call(&session, tool, arguments).await {
+                    Ok(value) => {
+                        if tool == "create_episode" {
+                            episode = value["episode_id"].as_str().map(String::from);
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+                samples.push(started.elapsed());
+            }
+            let _ = session.cancel().await;
+            (samples, errors)
+        }));
+    }
+    let (mut samples, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        let (s, e) = task.await.expect("client");
+        samples.extend(s);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "mcp: {clients} HTTP clients x {calls} mixed calls: {errors} errors, {:.0} calls/s",
+        samples.len() as f64 / elapsed.as_secs_f64()
+    );
+    report("mcp: mixed calls over HTTP", samples);
+    let _ = child.kill().await;
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

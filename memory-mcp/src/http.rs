@@ -1,0 +1,182 @@
+//! Streamable HTTP: the MCP endpoint at `/mcp` behind a bearer API key, `/health/live` and `/health/ready` beside
+//! it, and a graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::{Context as _, bail};
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    streamable_http_server::session::local::LocalSessionManager,
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
+
+use crate::{server::MemoryServer, shutdown, wire::HealthStatus};
+
+/// The environment variable holding the API key.
+pub const API_KEY_VAR: &str = "MEMORY_API_KEY";
+
+/// How long connections may stay open after the calls in flight have finished.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The key clients must send as `Authorization: Bearer <key>`, kept as its SHA-256 so that comparing takes the
+/// same time whatever the key sent and however long it is.
+pub struct ApiKey([u8; 32]);
+
+impl ApiKey {
+    fn new(key: &str) -> Self {
+        ApiKey(Sha256::digest(key.as_bytes()).into())
+    }
+
+    fn matches(&self, given: &str) -> bool {
+        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        given.ct_eq(&self.0).into()
+    }
+}
+
+/// The API key from the environment, checked against the address before anything is opened: a server that
+/// is reachable from other machines must have one.
+pub fn api_key(addr: SocketAddr) -> anyhow::Result<Option<ApiKey>> {
+    let key = std::env::var(API_KEY_VAR)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    match key {
+        Some(key) => {
+            if key.len() < 16 {
+                tracing::warn!(
+                    "{API_KEY_VAR} is shorter than 16 characters; a longer random key is safer"
+                );
+            }
+            Ok(Some(ApiKey::new(key.trim())))
+        }
+        None if addr.ip().is_loopback() => Ok(None),
+        None => bail!(
+            "refusing to serve on {addr} without an API key: set {API_KEY_VAR} (clients send it as \
+             `Authorization: Bearer <key>`), or listen on a loopback address such as 127.0.0.1:{}",
+            addr.port()
+        ),
+    }
+}
+
+/// Serves `server` on `addr` until SIGTERM or SIGINT, then finishes the calls in flight and returns.
+pub async fn serve(
+    server: MemoryServer,
+    addr: SocketAddr,
+    key: Option<ApiKey>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr().context("the listener's address")?;
+    let stop = CancellationToken::new();
+    let mut config =
+        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    if !addr.ip().is_loopback() {
+        // rmcp accepts only loopback Host headers by default, against DNS rebinding of local servers; a server
+        // bound for other machines is reached by names it cannot know, and the API key guards it instead.
+        config = config.disable_allowed_hosts();
+    }
+    let mcp = {
+        let server = server.clone();
+        StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        )
+    };
+    let mut mcp = Router::new().route_service("/mcp", mcp);
+    match key {
+        Some(key) => mcp = mcp.layer(middleware::from_fn_with_state(Arc::new(key), authorize)),
+        None => {
+            tracing::warn!("no {API_KEY_VAR} set: serving without authentication (loopback only)")
+        }
+    }
+    let app = Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(server.clone())
+        .merge(mcp);
+    // Says where to connect, which port 0 leaves to the system.
+    tracing::info!("serving MCP on http://{local}/mcp");
+    let graceful =
+        axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let mut serving = tokio::spawn(graceful.into_future());
+    let name = tokio::select! {
+        result = &mut serving => {
+            result.context("the HTTP server stopped")?.context("the HTTP server failed")?;
+            bail!("the HTTP server stopped unexpectedly");
+        }
+        name = shutdown::signal() => name,
+    };
+    tracing::info!("{name}: finishing the calls in flight");
+    server.drain().await;
+    stop.cancel();
+    match tokio::time::timeout(CLOSE_TIMEOUT, serving).await {
+        Ok(result) => result
+            .context("the HTTP server stopped")?
+            .context("the HTTP server failed")?,
+        Err(_) => tracing::warn!(
+            "connections still open {} s after the last call finished; closing them",
+            CLOSE_TIMEOUT.as_secs()
+        ),
+    }
+    Ok(())
+}
+
+/// Lets a request through only with the right bearer key; anything else gets 401 before the MCP service (and
+/// so the store) sees it.
+async fn authorize(State(key): State<Arc<ApiKey>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|given| key.matches(given.trim())) {
+        return next.run(request).await;
+    }
+    let message = if given.is_some() {
+        "wrong API key"
+    } else {
+        "missing API key: send `Authorization: Bearer <key>` with the server's MEMORY_API_KEY"
+    };
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Liveness: the process answers.
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "live" }))
+}
+
+/// Readiness: the database answers a read (503 when it does not), with the server's health.
+async fn ready(State(server): State<MemoryServer>) -> Response {
+    let health = server.health().await;
+    let status = if health.database.reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let ready = status == StatusCode::OK && health.status == HealthStatus::Ok;
+    let body = serde_json::json!({
+        "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+        "healthy": ready,
+        "health": health,
+    });
+    (status, Json(body)).into_response()
+}

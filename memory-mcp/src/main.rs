@@ -1,0 +1,130 @@
+//! `memory-mcp`: the episodic memory store as an MCP server, over stdio (the default) or streamable HTTP.
+//!
+//! Standard output carries nothing but the protocol; logs go to standard error.
+
+mod error;
+mod http;
+mod params;
+mod prompt;
+mod resources;
+mod server;
+mod shutdown;
+mod tools;
+mod wire;
+
+use std::{
+    io::{self, IsTerminal},
+    net::SocketAddr,
+    process::ExitCode,
+};
+
+use anyhow::Context as _;
+use clap::Parser;
+use memory_cli::{
+    one_line,
+    open::{self, StoreArgs},
+};
+use memory_core::Scope;
+use memory_storage_turso::DbConfig;
+use rmcp::ServiceExt;
+use tracing_subscriber::EnvFilter;
+
+use crate::server::MemoryServer;
+
+/// Serve the episodic memory store to AI agents over the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "memory-mcp", version, about)]
+struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The scope memory tools use when a call names none (letters, digits and - _ . : / @).
+    #[arg(long, env = "MEMORY_SCOPE", default_value = "default")]
+    scope: String,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8080) instead of stdio; the MCP endpoint is
+    /// /mcp. A non-loopback address needs an API key in MEMORY_API_KEY, which clients send as a bearer token.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| {
+            let result = runtime.block_on(run(args));
+            // The store is closed by now. Reading stdin blocks a thread of the runtime's own until input arrives,
+            // so a server stopped by a signal must not wait for it.
+            runtime.shutdown_background();
+            result
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{}", one_line(&format!("{err:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checks the options, opens the store, serves until the client leaves or a signal arrives, and closes the store.
+async fn run(args: Args) -> anyhow::Result<()> {
+    let scope = Scope::new(args.scope.trim())?;
+    let key = args.http.map(http::api_key).transpose()?.flatten();
+    let config = open::db_config(&args.store)?;
+    let backend = match config {
+        DbConfig::Local { .. } => "local",
+        DbConfig::Remote { .. } => "remote",
+    };
+    let (memory, records) = open::open_both(&config, &args.store)
+        .await
+        .with_context(|| format!("opening {}", config.label()))?;
+    let server = MemoryServer::new(memory.clone(), records, scope, backend);
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.warm_up().await }
+    });
+    let served = match args.http {
+        Some(addr) => http::serve(server, addr, key).await,
+        None => serve_stdio(server).await,
+    };
+    let closed = memory.close().await.context("closing the store");
+    served.and(closed)
+}
+
+/// Serves one client on standard input and output until it closes them, or until SIGTERM or SIGINT, after which
+/// the calls in flight finish and are answered.
+async fn serve_stdio(server: MemoryServer) -> anyhow::Result<()> {
+    let running = server
+        .clone()
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("the client did not complete the MCP handshake")?;
+    let stop = running.cancellation_token();
+    let mut session = tokio::spawn(running.waiting());
+    tokio::select! {
+        ended = &mut session => {
+            let reason = ended.context("the session failed")?.context("the session failed")?;
+            tracing::info!(?reason, "the client closed the session");
+        }
+        name = shutdown::signal() => {
+            tracing::info!("{name}: finishing the calls in flight");
+            server.drain().await;
+            stop.cancel();
+            let _ = session.await;
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,memory_mcp=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,316 @@
+//! The MCP server: its state, its tools, resources and prompt, and the guard every tool call runs behind.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use memory_core::{EpisodeQuery, Memory, Records, Scope};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{
+        router::{prompt::PromptRouter, tool::ToolRouter},
+        tool::ToolCallContext,
+    },
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+        ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    },
+    prompt_handler,
+    service::RequestContext,
+    tool_handler,
+};
+
+use crate::{
+    error::ToolError,
+    resources,
+    shutdown::Gate,
+    wire::{DatabaseHealth, EmbedderHealth, HealthOut, HealthStatus, IndexStatus},
+};
+
+/// How long a health check waits for the database.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every session of the server shares.
+pub struct State {
+    memory: Memory,
+    records: Records,
+    scope: Scope,
+    backend: &'static str,
+    started: Instant,
+    index: AtomicU8,
+    gate: Gate,
+    tools: ToolRouter<MemoryServer>,
+    prompts: PromptRouter<MemoryServer>,
+}
+
+/// The MCP server. Cloning is cheap: every clone (one per HTTP session) shares the store and its index.
+#[derive(Clone)]
+pub struct MemoryServer {
+    state: Arc<State>,
+}
+
+impl MemoryServer {
+    /// A server over `memory` and `records`, whose memory tools default to `scope`; `backend` is `local` or
+    /// `remote`.
+    pub fn new(memory: Memory, records: Records, scope: Scope, backend: &'static str) -> Self {
+        MemoryServer {
+            state: Arc::new(State {
+                memory,
+                records,
+                scope,
+                backend,
+                started: Instant::now(),
+                index: AtomicU8::new(IndexStatus::Loading as u8),
+                gate: Gate::default(),
+                tools: Self::episode_tools() + Self::record_tools(),
+                prompts: Self::prompts(),
+            }),
+        }
+    }
+
+    /// The episodes.
+    pub fn memory(&self) -> &Memory {
+        &self.state.memory
+    }
+
+    /// The memory records and retrieval.
+    pub fn records(&self) -> &Records {
+        &self.state.records
+    }
+
+    /// The scope memory tools use when a call names none.
+    pub fn default_scope(&self) -> &Scope {
+        &self.state.scope
+    }
+
+    /// Runs `work` on the records on a blocking thread, which drives it with the runtime's handle.
+    ///
+    /// Searching needs this: the futures of `Records::search`, `query` and `sync` are not `Send` (loading an
+    /// index holds a callback that is not `Sync` across an await), so no task of the multi-thread executor may
+    /// hold them. The storage calls inside block in place, as they would on a worker.
+    pub async fn with_records<T, F>(&self, work: F) -> T
+    where
+        F: AsyncFnOnce(&Records) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let records = self.records().clone();
+        let handle = tokio::runtime::Handle::current();
+        match tokio::task::spawn_blocking(move || handle.block_on(work(&records))).await {
+            Ok(value) => value,
+            // A panic stays a panic, for the caller's guard to report.
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
+    /// Loads the search index of the default scope and the episodes, and the embedder's model, so the first
+    /// query does not pay for them. Runs beside the protocol, never in front of it.
+    pub async fn warm_up(&self) {
+        let started = Instant::now();
+        let scope = self.default_scope().clone();
+        let loaded = self
+            .with_records(async move |records| records.sync(&scope).await)
+            .await;
+        let embedder = self.records().embedder().clone();
+        let embedded =
+            tokio::task::spawn_blocking(move || embedder.embed(&["warm-up"]).map(|_| ())).await;
+        let result = match embedded {
+            Ok(embedded) => loaded.and(embedded),
+            Err(join) => Err(memory_core::Error::Model {
+                dir: "embedder".into(),
+                detail: join.to_string(),
+            }),
+        };
+        match result {
+            Ok(()) => {
+                self.set_index(IndexStatus::Ready);
+                tracing::info!(elapsed = ?started.elapsed(), "search index loaded");
+            }
+            Err(err) => {
+                self.set_index(IndexStatus::Failed);
+                tracing::error!("loading the search index failed (queries will retry it): {err}");
+            }
+        }
+    }
+
+    fn set_index(&self, status: IndexStatus) {
+        self.state.index.store(status as u8, Ordering::Relaxed);
+    }
+
+    fn index(&self) -> IndexStatus {
+        match self.state.index.load(Ordering::Relaxed) {
+            x if x == IndexStatus::Ready as u8 => IndexStatus::Ready,
+            x if x == IndexStatus::Failed as u8 => IndexStatus::Failed,
+            _ => IndexStatus::Loading,
+        }
+    }
+
+    /// Whether the database answers a read: `Err` says why not.
+    pub async fn database_answers(&self) -> Result<(), String> {
+        let query = EpisodeQuery {
+            limit: 1,
+            ..EpisodeQuery::default()
+        };
+        match tokio::time::timeout(HEALTH_TIMEOUT, self.memory().list_episodes(&query)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => {
+                tracing::warn!("health check: the database failed a read: {err}");
+                Err("the database failed a read (the server's log says why)".into())
+            }
+            Err(_) => Err(format!(
+                "the database did not answer within {} s",
+                HEALTH_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// The server's health.
+    pub async fn health(&self) -> HealthOut {
+        let database = self.database_answers().await;
+        let index = self.index();
+        let embedder = self.records().embedder();
+        HealthOut {
+            status: if database.is_ok() && index != IndexStatus::Failed {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Degraded
+            },
+            server: format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+            database: DatabaseHealth {
+                backend: self.state.backend.to_string(),
+                reachable: database.is_ok(),
+                error: database.err(),
+            },
+            embedder: EmbedderHealth {
+                id: embedder.id().to_string(),
+                dimension: embedder.dimension(),
+            },
+            index,
+            uptime_seconds: self.state.started.elapsed().as_secs(),
+        }
+    }
+
+    /// Waits for the tool calls in flight, then refuses new ones.
+    pub async fn drain(&self) {
+        self.state.gate.close().await;
+    }
+
+    /// Runs a tool call on a task of its own, so that a panic in it fails that call alone, and behind the gate,
+    /// so that shutdown waits for it.
+    async fn guarded_call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        if !self.state.tools.has_route(&name) {
+            let known: Vec<String> = self
+                .state
+                .tools
+                .list_all()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool {name:?}; the tools are {}", known.join(", ")),
+                None,
+            ));
+        }
+        let Some(pass) = self.state.gate.enter().await else {
+            return Ok(error_result(
+                "the server is shutting down and takes no new calls; retry once it is back",
+            ));
+        };
+        let server = self.clone();
+        let call = tokio::spawn(async move {
+            let _pass = pass;
+            let started = Instant::now();
+            let tool = request.name.clone();
+            let result = server
+                .state
+                .tools
+                .call(ToolCallContext::new(&server, request, context))
+                .await;
+            tracing::debug!(%tool, elapsed = ?started.elapsed(), "tool call");
+            result
+        });
+        match call.await {
+            Ok(result) => result,
+            Err(join) => {
+                let detail = if join.is_panic() {
+                    "the call panicked"
+                } else {
+                    "the call was cancelled"
+                };
+                Ok(error_result(&ToolError::internal(&name, &detail).0))
+            }
+        }
+    }
+}
+
+fn error_result(message: &str) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(message)]).into()
+}
+
+/// Tells a client what the server is for and how to use it, at initialisation.
+const INSTRUCTIONS: &str = "Episodic memory for coding agents. Before a task, call query_memory with the task in \
+plain words to learn from past episodes and stored memories. Record the task with create_episode, log each \
+significant action with add_episode_step, and finish with complete_episode, which scores the episode and draws its \
+lessons. Keep lasting facts, preferences and decisions with store_memory. The use_episodic_memory prompt spells \
+this out.";
+
+#[tool_handler(router = self.state.tools)]
+#[prompt_handler(router = self.state.prompts)]
+impl ServerHandler for MemoryServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                .with_title("Episodic memory")
+                .with_description(env!("CARGO_PKG_DESCRIPTION")),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.guarded_call(request, context).await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        resources::list(self).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(self, &request.uri).await.map(Into::into)
+    }
+}

@@ -1,0 +1,90 @@
+//! Graceful shutdown: the gate every tool call passes, which closes once the calls in flight have finished, and
+//! the signals that start it.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// More calls than can ever be in flight at once.
+const PERMITS: u32 = 1 << 24;
+
+/// Counts the tool calls in flight; [`Gate::close`] waits for them and turns later ones away.
+#[derive(Debug)]
+pub struct Gate {
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            permits: Arc::new(Semaphore::new(PERMITS as usize)),
+        }
+    }
+}
+
+impl Gate {
+    /// A pass for one call, held until it finishes; `None` once the gate is closing or closed.
+    pub async fn enter(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    /// Waits until every call in flight has finished, then refuses new ones. Calls that arrive while it waits
+    /// queue behind it (the semaphore is fair) and are refused.
+    pub async fn close(&self) {
+        if let Ok(all) = self.permits.acquire_many(PERMITS).await {
+            self.permits.close();
+            drop(all);
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C), naming it.
+pub async fn signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::warn!(
+                    "cannot listen for SIGTERM and SIGINT; stop the server by closing its input"
+                );
+                std::future::pending().await
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn close_waits_for_calls_in_flight_and_refuses_later_ones() {
+        let gate = Gate::default();
+        let pass = gate.enter().await.expect("open");
+        let mut close = std::pin::pin!(gate.close());
+        // Polled once: it cannot finish while a call holds its pass.
+        tokio::select! {
+            biased;
+            _ = &mut close => panic!("closed while a call was in flight"),
+            _ = std::future::ready(()) => {}
+        }
+        drop(pass);
+        close.await;
+        assert!(gate.enter().await.is_none());
+    }
+}

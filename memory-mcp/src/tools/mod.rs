@@ -1,0 +1,4 @@
+//! The tools, in two routers that the server adds together.
+
+mod episodes;
+mod records;

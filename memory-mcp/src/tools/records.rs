@@ -1,0 +1,189 @@
+//! The memory tools: store, get, search and delete memories, count them, query memories and episodes together,
+//! and the health check.
+
+use memory_core::Scope;
+use rmcp::{Json, tool, tool_router};
+
+use crate::{
+    error::{InTool, ToolError},
+    params::Parameters,
+    server::MemoryServer,
+    wire::{
+        ContextBlock, MemoryDeleted, MemoryHit, MemoryOut, MemoryRef, MemoryStored, QueryHit,
+        QueryMemory, QueryResults, SearchMemories, SearchResults, Statistics, StatisticsOut,
+        StoreMemory,
+    },
+};
+
+impl MemoryServer {
+    /// The scope an argument names, or the server's.
+    fn scope(&self, given: Option<&str>, tool: &str) -> Result<Scope, ToolError> {
+        match given {
+            Some(name) => Scope::new(name.trim()).in_tool(tool),
+            None => Ok(self.default_scope().clone()),
+        }
+    }
+}
+
+#[tool_router(router = record_tools, vis = "pub(crate)")]
+impl MemoryServer {
+    /// Store something worth remembering beyond this task: a fact about the code or system, a preference, a
+    /// decision and its reason, a note. Write it so it stands alone. Storing the same content again in the same
+    /// scope writes nothing and returns the existing id with `duplicate: true`.
+    #[tool(
+        title = "Store a memory",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn store_memory(
+        &self,
+        Parameters(args): Parameters<StoreMemory>,
+    ) -> Result<Json<MemoryStored>, ToolError> {
+        const TOOL: &str = "store_memory";
+        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let stored = self
+            .records()
+            .store(args.into_new(scope.clone()))
+            .await
+            .in_tool(TOOL)?;
+        Ok(Json(MemoryStored {
+            memory_id: stored.id.to_string(),
+            scope: scope.to_string(),
+            duplicate: stored.duplicate,
+        }))
+    }
+
+    /// Read one memory by id, in its scope: one that query_memory or search_memories returned, or one to check
+    /// before storing a correction of it.
+    #[tool(
+        title = "Get a memory",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_memory(
+        &self,
+        Parameters(args): Parameters<MemoryRef>,
+    ) -> Result<Json<MemoryOut>, ToolError> {
+        const TOOL: &str = "get_memory";
+        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let id = args.memory_id.parse().in_tool(TOOL)?;
+        let record = self.records().get(&scope, id).await.in_tool(TOOL)?;
+        Ok(Json((&record).into()))
+    }
+
+    /// Search one scope's memories by words and meaning, best first, with each result's score components. To
+    /// search past episodes too, or to get the results as a context block, use query_memory.
+    #[tool(
+        title = "Search memories",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search_memories(
+        &self,
+        Parameters(args): Parameters<SearchMemories>,
+    ) -> Result<Json<SearchResults>, ToolError> {
+        const TOOL: &str = "search_memories";
+        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let search = args.search(scope);
+        let hits = self
+            .with_records(async move |records| records.search(&search).await)
+            .await
+            .in_tool(TOOL)?;
+        Ok(Json(SearchResults {
+            results: hits.iter().map(MemoryHit::from).collect(),
+        }))
+    }
+
+    /// Delete a memory for good: one that turned out wrong or outdated (store the corrected one as well).
+    #[tool(
+        title = "Delete a memory",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_memory(
+        &self,
+        Parameters(args): Parameters<MemoryRef>,
+    ) -> Result<Json<MemoryDeleted>, ToolError> {
+        const TOOL: &str = "delete_memory";
+        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let id = args.memory_id.parse().in_tool(TOOL)?;
+        self.records().delete(&scope, id).await.in_tool(TOOL)?;
+        Ok(Json(MemoryDeleted {
+            memory_id: args.memory_id.trim().to_string(),
+            scope: scope.to_string(),
+            deleted: true,
+        }))
+    }
+
+    /// Count the stored memories of one scope, or of every scope: by kind, tag and scope, with their size and
+    /// the oldest and newest.
+    #[tool(
+        title = "Memory statistics",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_statistics(
+        &self,
+        Parameters(args): Parameters<Statistics>,
+    ) -> Result<Json<StatisticsOut>, ToolError> {
+        const TOOL: &str = "get_statistics";
+        let scope = args
+            .scope
+            .as_deref()
+            .map(|s| Scope::new(s.trim()))
+            .transpose()
+            .in_tool(TOOL)?;
+        let stats = self.records().stats(scope.as_ref()).await.in_tool(TOOL)?;
+        Ok(Json(stats.into()))
+    }
+
+    /// Ask memory what is known about a task before starting it (and whenever you are stuck): past episodes
+    /// (how similar tasks went, their steps and lessons) and stored memories of the scope, ranked together, each
+    /// with its score components. Give `budget_tokens` to also get the results as one block of text that fits
+    /// that many tokens, ready to read as context.
+    #[tool(
+        title = "Query memory",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn query_memory(
+        &self,
+        Parameters(args): Parameters<QueryMemory>,
+    ) -> Result<Json<QueryResults>, ToolError> {
+        const TOOL: &str = "query_memory";
+        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let search = args.search(scope);
+        // Checked before searching, so a bad budget costs nothing.
+        if let Some(budget) = args.budget_tokens {
+            memory_core::context::assemble(&[], budget).in_tool(TOOL)?;
+        }
+        let hits = self
+            .with_records(async move |records| records.query(&search).await)
+            .await
+            .in_tool(TOOL)?;
+        let context = match args.budget_tokens {
+            Some(budget) => Some(ContextBlock::from(
+                memory_cli::block::assemble(&hits, budget).in_tool(TOOL)?,
+            )),
+            None => None,
+        };
+        Ok(Json(QueryResults {
+            results: hits.iter().map(QueryHit::from).collect(),
+            context,
+        }))
+    }
+
+    /// Check that the server, its database and its search index work: the status, the database's state, the
+    /// embedder in use, whether the index is loaded, and the uptime.
+    #[tool(
+        title = "Health check",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn health_check(&self) -> Result<Json<crate::wire::HealthOut>, ToolError> {
+        Ok(Json(self.health().await))
+    }
+}
