@@ -5,6 +5,8 @@ mod episode;
 mod eval;
 mod model;
 mod output;
+mod pattern;
+mod pattern_output;
 mod query;
 mod records;
 
@@ -69,6 +71,10 @@ enum Command {
     /// Install and list local embedding models.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Patterns learnt from completed episodes: list, show, search, recommend, extract, decay, feedback.
+    Pattern(pattern::PatternArgs),
+    /// The heuristics of recurring patterns ("when this, do that"), with their confidence.
+    Heuristic(pattern::HeuristicArgs),
 }
 
 fn main() -> ExitCode {
@@ -144,6 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo => demo::run(global).await,
         Command::Model(command) => model::run(command, global).await,
+        Command::Pattern(args) => pattern::run(global, args.plan()?).await,
+        Command::Heuristic(args) => pattern::run(global, args.plan()?).await,
     }
 }
 

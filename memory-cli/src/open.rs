@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use memory_core::{CachedStore, ChangeFeed, Memory, RecordStore, Records};
+use memory_core::{CachedStore, ChangeFeed, Memory, PatternStore, Patterns, RecordStore, Records};
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 
@@ -84,11 +84,12 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("memory").join("memory.db"))
 }
 
-/// Episodes and memory records over one store.
-fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
+/// Episodes, memory records and patterns over one store.
+fn both<S: ChangeFeed + RecordStore + PatternStore>(store: S) -> (Memory, Records, Patterns) {
     let store = Arc::new(store);
     let records = Records::from_arc(store.clone()).with_episodes(store.clone());
-    (Memory::from_arc(store), records)
+    let patterns = Patterns::new(store.clone());
+    (Memory::from_arc(store), records, patterns)
 }
 
 /// Opens the database and, unless `--no-cache`, the cache in front of it: the episodes façade, and the records
@@ -97,13 +98,29 @@ fn both<S: ChangeFeed + RecordStore>(store: S) -> (Memory, Records) {
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
 pub async fn open_both(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<(Memory, Records)> {
-    // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
-    let embedder = crate::embedder::embedder(&args.embedder)?;
-    let (memory, records) = open_store(config, args.no_cache).await?;
-    Ok((memory, records.with_embedder(embedder)))
+    let (memory, records, _) = open_all(config, args).await?;
+    Ok((memory, records))
 }
 
-async fn open_store(config: &DbConfig, no_cache: bool) -> anyhow::Result<(Memory, Records)> {
+/// Opens as [`open_both`] does, with the pattern learner over the same store and embedder too.
+pub async fn open_all(
+    config: &DbConfig,
+    args: &StoreArgs,
+) -> anyhow::Result<(Memory, Records, Patterns)> {
+    // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
+    let embedder = crate::embedder::embedder(&args.embedder)?;
+    let (memory, records, patterns) = open_store(config, args.no_cache).await?;
+    Ok((
+        memory,
+        records.with_embedder(embedder.clone()),
+        patterns.with_embedder(embedder),
+    ))
+}
+
+async fn open_store(
+    config: &DbConfig,
+    no_cache: bool,
+) -> anyhow::Result<(Memory, Records, Patterns)> {
     // Read before anything is opened, so a bad value fails without side effects.
     let capacity = if no_cache {
         None
@@ -147,7 +164,9 @@ fn cache_capacity() -> anyhow::Result<usize> {
     match text.to_str().and_then(|t| t.trim().parse::<usize>().ok()) {
         Some(capacity) if capacity > 0 => Ok(capacity),
         _ => {
-            bail!("invalid MEMORY_CACHE_CAPACITY {text:?}: expected a positive number of cache entries")
+            bail!(
+                "invalid MEMORY_CACHE_CAPACITY {text:?}: expected a positive number of cache entries"
+            )
         }
     }
 }

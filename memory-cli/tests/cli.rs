@@ -7,6 +7,7 @@ mod eval;
 mod human;
 mod lifecycle;
 mod models;
+mod patterns;
 mod records;
 mod reembed;
 mod remote;
