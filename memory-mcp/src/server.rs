@@ -112,19 +112,13 @@ impl MemoryServer {
     pub async fn warm_up(&self) {
         let started = Instant::now();
         let scope = self.default_scope().clone();
-        let loaded = self
-            .with_records(async move |records| records.sync(&scope).await)
+        let result = self
+            .with_records(async move |records| {
+                records.sync(&scope).await?;
+                // A model's weights load on its first embedding: now, rather than in the first query.
+                records.embedder().embed(&["warm-up"]).map(|_| ())
+            })
             .await;
-        let embedder = self.records().embedder().clone();
-        let embedded =
-            tokio::task::spawn_blocking(move || embedder.embed(&["warm-up"]).map(|_| ())).await;
-        let result = match embedded {
-            Ok(embedded) => loaded.and(embedded),
-            Err(join) => Err(memory_core::Error::Model {
-                dir: "embedder".into(),
-                detail: join.to_string(),
-            }),
-        };
         match result {
             Ok(()) => {
                 self.set_index(IndexStatus::Ready);
