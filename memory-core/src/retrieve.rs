@@ -215,6 +215,39 @@ impl<'a> EpisodePages<'a> {
     }
 }
 
+/// Builds a collection on a thread of its own, so pages are indexed while the next ones are read from the store.
+/// Dropping it before [`Indexer::finish`] (say, when a read fails) lets the thread end on its own.
+struct Indexer {
+    pages: std::sync::mpsc::Sender<Vec<Doc>>,
+    thread: std::thread::JoinHandle<Collection>,
+}
+
+impl Indexer {
+    fn start(dimension: usize) -> Self {
+        let (pages, rx) = std::sync::mpsc::channel::<Vec<Doc>>();
+        let thread = std::thread::spawn(move || {
+            let mut collection = Collection::new(dimension);
+            for docs in rx {
+                collection.upsert_many(docs);
+            }
+            collection
+        });
+        Indexer { pages, thread }
+    }
+
+    fn send(&self, docs: Vec<Doc>) {
+        // The thread only stops when the channel closes, so a send cannot fail while it runs.
+        let _ = self.pages.send(docs);
+    }
+
+    fn finish(self) -> Collection {
+        drop(self.pages);
+        self.thread
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
 /// What the refresher works with.
 pub(crate) struct Source<'a> {
     pub store: &'a Arc<dyn RecordStore>,
@@ -300,33 +333,6 @@ impl Source<'_> {
             .collect())
     }
 
-    /// A collection of the documents `read` sends, indexed on a thread of its own while `read` reads the next
-    /// ones from the store.
-    async fn build(
-        &self,
-        read: impl AsyncFnOnce(&dyn Fn(Vec<Doc>)) -> Result<()>,
-    ) -> Result<Collection> {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<Doc>>();
-        let dimension = self.embedder.dimension();
-        let indexer = std::thread::spawn(move || {
-            let mut collection = Collection::new(dimension);
-            for docs in rx {
-                collection.upsert_many(docs);
-            }
-            collection
-        });
-        let send = |docs| {
-            // The indexer only stops when the channel closes, so a send cannot fail while it runs.
-            let _ = tx.send(docs);
-        };
-        let read = read(&send).await;
-        drop(tx);
-        let collection = indexer
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        read.map(|()| collection)
-    }
-
     /// The collection of `scope`'s records, current with every write so far.
     pub(crate) async fn records(&self, state: &mut IndexState, scope: &Scope) -> Result<Shared> {
         self.check_model(state).await?;
@@ -358,18 +364,14 @@ impl Source<'_> {
             self.apply_records(&mut fresh, &changes).await?;
         } else {
             let mut pages = RecordPages::new(self.store.as_ref(), scope);
-            let collection = self
-                .build(async |send| {
-                    while let Some(page) = pages.next().await? {
-                        send(
-                            self.with_vectors(page.into_iter().map(Pending::record).collect())
-                                .await?,
-                        );
-                    }
-                    Ok(())
-                })
-                .await?;
-            let mut loaded = Loaded::new(collection, Origin::Store);
+            let indexer = Indexer::start(self.embedder.dimension());
+            while let Some(page) = pages.next().await? {
+                indexer.send(
+                    self.with_vectors(page.into_iter().map(Pending::record).collect())
+                        .await?,
+                );
+            }
+            let mut loaded = Loaded::new(indexer.finish(), Origin::Store);
             self.save(&name, &mut loaded, state.record_applied).await;
             fresh.insert(scope.clone(), loaded);
         }
@@ -473,18 +475,14 @@ impl Source<'_> {
             loaded
         } else {
             let mut pages = EpisodePages::new(source.as_ref());
-            let collection = self
-                .build(async |send| {
-                    while let Some(page) = pages.next().await? {
-                        send(
-                            self.with_vectors(page.iter().map(Pending::episode).collect())
-                                .await?,
-                        );
-                    }
-                    Ok(())
-                })
-                .await?;
-            let mut loaded = Loaded::new(collection, Origin::Store);
+            let indexer = Indexer::start(self.embedder.dimension());
+            while let Some(page) = pages.next().await? {
+                indexer.send(
+                    self.with_vectors(page.iter().map(Pending::episode).collect())
+                        .await?,
+                );
+            }
+            let mut loaded = Loaded::new(indexer.finish(), Origin::Store);
             self.save(EPISODES, &mut loaded, state.episode_applied)
                 .await;
             loaded
@@ -515,4 +513,15 @@ impl Source<'_> {
         }
         Ok(changes.last().map_or(applied, |c| c.revision.max(applied)))
     }
+}
+
+/// Searches run on multi-threaded runtimes (the MCP server's), so their futures must be `Send`: this fails to
+/// compile otherwise.
+#[cfg(test)]
+#[allow(dead_code)]
+fn searches_are_send(records: &crate::Records, search: &crate::Search) {
+    fn send<T: Send>(_: T) {}
+    send(records.search(search));
+    send(records.query(search));
+    send(records.sync(&search.scope));
 }
