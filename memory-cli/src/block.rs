@@ -1,7 +1,7 @@
 //! Query results as a context block: each hit rendered as an item, whole items fitted to a token budget.
 
 use memory_core::{
-    Episode, Found, Hit, MemoryRecord, Result, TaskOutcome,
+    Episode, Found, Heuristic, Hit, MemoryRecord, Pattern, Result, TaskOutcome,
     context::{self, Context, ContextItem},
 };
 
@@ -21,6 +21,38 @@ pub fn item(hit: &Hit) -> ContextItem {
     match &hit.found {
         Found::Memory { record } => memory_item(record, score),
         Found::Episode { episode } => episode_item(episode, score),
+        Found::Pattern { pattern, heuristic } => pattern_item(pattern, heuristic.as_ref(), score),
+    }
+}
+
+/// A pattern as what it says, when it applies, what to do, and its record.
+fn pattern_item(p: &Pattern, h: Option<&Heuristic>, score: (&'static str, String)) -> ContextItem {
+    let e = &p.effectiveness;
+    let attributes = vec![
+        ("kind", p.kind.as_str().to_string()),
+        ("episodes", p.support.to_string()),
+        ("went_well", e.successes.to_string()),
+        ("did_not", e.failures.to_string()),
+        ("effectiveness", format!("{:.2}", e.score)),
+        score,
+    ];
+    let mut body = format!("{}\nWhen: {}\nDo: {}", p.description, p.condition, p.action);
+    if let Some(h) = h {
+        body.push_str(&format!(
+            "\nConfidence: {:.2} ({} of {} outcomes went well)",
+            h.confidence,
+            h.successes,
+            h.successes + h.failures
+        ));
+    }
+    for task in p.tasks.iter().take(2) {
+        body.push_str(&format!("\nSeen in: {task}"));
+    }
+    ContextItem {
+        tag: "pattern",
+        id: p.id.to_string(),
+        attributes,
+        body,
     }
 }
 

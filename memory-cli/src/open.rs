@@ -110,11 +110,11 @@ pub async fn open_all(
     // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
     let embedder = crate::embedder::embedder(&args.embedder)?;
     let (memory, records, patterns) = open_store(config, args.no_cache).await?;
-    Ok((
-        memory,
-        records.with_embedder(embedder.clone()),
-        patterns.with_embedder(embedder),
-    ))
+    let patterns = patterns.with_embedder(embedder.clone());
+    let records = records
+        .with_embedder(embedder)
+        .with_patterns(patterns.clone());
+    Ok((memory, records, patterns))
 }
 
 async fn open_store(

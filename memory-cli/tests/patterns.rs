@@ -118,6 +118,12 @@ fn episodes_are_queued_extracted_recommended_and_scored() {
     let searched = cli.json(&["pattern", "search", "timed out", "--kind", "decision_point"]);
     assert_eq!(searched.as_array().expect("array").len(), 1);
 
+    // `query` finds patterns with the episodes and memories, and renders them with their heuristic.
+    let block = cli.json(&["query", "flaky async test times out", "--budget", "4000"]);
+    let text = block["text"].as_str().expect("text");
+    assert!(text.contains("<pattern id="), "{text}");
+    assert!(text.contains("Confidence: "), "{text}");
+
     let heuristics = cli.json(&["heuristic", "list", "--kind", "error_recovery"]);
     assert_eq!(heuristics[0]["pattern"], id.as_str());
     assert_eq!(heuristics[0]["successes"], 4);

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use crate::{
-    ChangeFeed, Embedder, EpisodeId, Error, LexicalEmbedder, MAX_LIST_LIMIT, OutcomeKind, Pattern,
-    PatternId, PatternKind, PatternStore, PatternWrite, RecordStore, Result, Timestamp,
+    ChangeFeed, Embedder, EpisodeId, Error, Found, LexicalEmbedder, MAX_LIST_LIMIT, OutcomeKind,
+    Pattern, PatternId, PatternKind, PatternStore, PatternWrite, Ranking, RecordStore, Result,
+    Score, Search, Timestamp,
+    index::{DocKey, DocMeta, Keep},
     pattern::{
         Candidate, DEFAULT_HALF_LIFE_DAYS, Heuristic, HeuristicQuery, Recommend, Recommendation,
         cluster::{self, ClusterParams},
@@ -16,6 +18,7 @@ use crate::{
         learn::{self, Extracted, Settings},
         recommend,
     },
+    rank,
     retrieve::EpisodeSource,
 };
 
@@ -368,6 +371,52 @@ impl Patterns {
                 .then(a.pattern.id.cmp(&b.pattern.id))
         });
         Ok(found)
+    }
+
+    /// The patterns a memory query finds, scored like its episodes and memories (see [`crate::Records::query`]):
+    /// the hybrid ranking's weights, with a pattern's effectiveness as its importance and outcome, and the time
+    /// it was last seen or applied as its time.
+    pub(crate) async fn ranked(
+        &self,
+        search: &Search,
+        vector: Option<&[f32]>,
+        semantic_weight: f64,
+    ) -> Result<Vec<(Score, Found)>> {
+        let min_support = self.config.min_support();
+        self.with_index(|index| {
+            let Some(c) = index.collection() else {
+                return Vec::new();
+            };
+            let filter = |meta: &DocMeta| rank::keep(search, meta);
+            let keep: Option<&Keep<'_>> = search.has_filters().then_some(&filter);
+            let n = rank::candidates(search.limit);
+            let lexical = match search.ranking {
+                Ranking::Vector => Vec::new(),
+                _ => c.bm25(&search.text, keep, n),
+            };
+            let semantic = vector.map_or_else(Vec::new, |v| c.nearest(v, keep, n));
+            rank::rank(
+                c,
+                search,
+                &lexical,
+                &semantic,
+                semantic_weight,
+                Timestamp::now(),
+            )
+            .into_iter()
+            .filter_map(|(slot, score)| match c.doc(slot).0 {
+                DocKey::Pattern(id) => index.get(id).map(|e| {
+                    let found = Found::Pattern {
+                        heuristic: Heuristic::of(&e.pattern, min_support),
+                        pattern: Box::new(e.pattern.clone()),
+                    };
+                    (score, found)
+                }),
+                _ => None,
+            })
+            .collect()
+        })
+        .await
     }
 
     /// The heuristics of the recurring patterns, most confident first.

@@ -7,8 +7,8 @@ use tokio::sync::Mutex;
 
 use crate::{
     Embedder, Embedding, EmbeddingModel, EpisodeId, Error, Found, Hit, LexicalEmbedder,
-    MemoryRecord, NewRecord, Ranking, RecordHit, RecordId, RecordQuery, RecordStats, RecordStore,
-    RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
+    MemoryRecord, NewRecord, PatternId, Patterns, Ranking, RecordHit, RecordId, RecordQuery,
+    RecordStats, RecordStore, RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
     index::{DocKey, docs},
     rank,
     retrieve::{
@@ -24,6 +24,7 @@ use crate::{
 pub struct Records {
     store: Arc<dyn RecordStore>,
     episodes: Option<Arc<dyn EpisodeSource>>,
+    patterns: Option<Patterns>,
     embedder: Arc<dyn Embedder>,
     index: Arc<Mutex<IndexState>>,
 }
@@ -39,6 +40,7 @@ impl Records {
         Records {
             store,
             episodes: None,
+            patterns: None,
             embedder: Arc::new(LexicalEmbedder::default()),
             index: Arc::default(),
         }
@@ -55,6 +57,13 @@ impl Records {
     pub fn with_episodes(mut self, episodes: Arc<dyn EpisodeSource>) -> Self {
         self.episodes = Some(episodes);
         self.index = Arc::default();
+        self
+    }
+
+    /// The same records, with [`Records::query`] searching the learnt patterns too (alongside the episodes). The
+    /// patterns' embedder should be this façade's; where it is not, patterns are matched by their words alone.
+    pub fn with_patterns(mut self, patterns: Patterns) -> Self {
+        self.patterns = Some(patterns);
         self
     }
 
@@ -247,7 +256,7 @@ impl Records {
             vector.as_deref(),
             self.embedder.semantic_weight(),
         );
-        let hits = self.query_hits(ranked, search).await?;
+        let hits = self.query_hits(ranked, search, HashMap::new()).await?;
         Ok(hits
             .into_iter()
             .filter_map(|hit| match hit.found {
@@ -255,7 +264,7 @@ impl Records {
                     record: *record,
                     score: hit.score,
                 }),
-                Found::Episode { .. } => None,
+                Found::Episode { .. } | Found::Pattern { .. } => None,
             })
             .collect())
     }
@@ -280,6 +289,7 @@ impl Records {
             vector.as_deref(),
             self.embedder.semantic_weight(),
         );
+        let merged = episodes.is_some();
         if let Some(episodes) = episodes {
             ranked.extend(self::ranked(
                 &episodes,
@@ -287,14 +297,38 @@ impl Records {
                 vector.as_deref(),
                 self.embedder.semantic_weight(),
             ));
+        }
+        let mut patterns = HashMap::new();
+        if let Some(learnt) = self.patterns.as_ref().filter(|_| search.episodes) {
+            let same_model = learnt.embedder().id() == self.embedder.id();
+            let vector = vector.as_deref().filter(|_| same_model);
+            for (score, found) in learnt
+                .ranked(search, vector, self.embedder.semantic_weight())
+                .await?
+            {
+                let id = match &found {
+                    Found::Pattern { pattern, .. } => pattern.id,
+                    _ => continue,
+                };
+                ranked.push((DocKey::Pattern(id), score));
+                patterns.insert(id, found);
+            }
+        }
+        if merged || !patterns.is_empty() {
             ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
             ranked.truncate(search.limit as usize);
         }
-        self.query_hits(ranked, search).await
+        self.query_hits(ranked, search, patterns).await
     }
 
-    /// Reads what the ranked keys name, in order; anything deleted meanwhile is left out.
-    async fn query_hits(&self, ranked: Vec<(DocKey, Score)>, search: &Search) -> Result<Vec<Hit>> {
+    /// Reads what the ranked keys name, in order (patterns come found already); anything deleted meanwhile is
+    /// left out.
+    async fn query_hits(
+        &self,
+        ranked: Vec<(DocKey, Score)>,
+        search: &Search,
+        mut patterns: HashMap<PatternId, Found>,
+    ) -> Result<Vec<Hit>> {
         let ids: Vec<RecordId> = ranked
             .iter()
             .filter_map(|(k, _)| match k {
@@ -317,7 +351,7 @@ impl Records {
                     record: Box::new(record),
                 }),
                 DocKey::Episode(id) => self.episode(id).await?,
-                DocKey::Pattern(_) => None,
+                DocKey::Pattern(id) => patterns.remove(&id),
             };
             if let Some(found) = found {
                 hits.push(Hit { found, score });

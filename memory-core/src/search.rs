@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::{
-    Episode, Error, MemoryRecord, OutcomeKind, RecordKind, Result, Scope, TaskType, Timestamp,
+    Episode, Error, Heuristic, MemoryRecord, OutcomeKind, Pattern, RecordKind, Result, Scope,
+    TaskType, Timestamp,
 };
 
 /// Most results one search returns.
@@ -212,6 +213,13 @@ pub enum Found {
     Memory {
         /// The record.
         record: Box<MemoryRecord>,
+    },
+    /// A pattern learnt from episodes (searched with the episodes).
+    Pattern {
+        /// The pattern.
+        pattern: Box<Pattern>,
+        /// Its rule, when it recurred.
+        heuristic: Option<Heuristic>,
     },
 }
 

@@ -33,6 +33,7 @@ impl ToolError {
             | Error::AlreadyExists { .. }
             | Error::AlreadyCompleted { .. }
             | Error::Conflict { .. }
+            | Error::Changed { .. }
             | Error::EmbedderMismatch { .. }
             | Error::SchemaTooNew { .. } => ToolError(err.to_string()),
             Error::Unavailable(detail) | Error::Unauthorized(detail) => {

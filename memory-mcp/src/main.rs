@@ -24,7 +24,7 @@ use memory_cli::{
     one_line,
     open::{self, StoreArgs},
 };
-use memory_core::Scope;
+use memory_core::{PatternWorker, Scope};
 use memory_storage_turso::DbConfig;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -78,10 +78,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         DbConfig::Local { .. } => "local",
         DbConfig::Remote { .. } => "remote",
     };
-    let (memory, records) = open::open_both(&config, &args.store)
+    let (memory, records, patterns) = open::open_all(&config, &args.store)
         .await
         .with_context(|| format!("opening {}", config.label()))?;
-    let server = MemoryServer::new(memory.clone(), records, scope, backend);
+    // Patterns are learnt off the request path: completing an episode wakes the learner, which first drains what
+    // an earlier run left queued.
+    let learner = PatternWorker::start(patterns.clone());
+    let memory = memory.with_patterns(learner.queue());
+    let server = MemoryServer::new(memory.clone(), records, patterns, scope, backend);
     tokio::spawn({
         let server = server.clone();
         async move { server.warm_up().await }
@@ -90,6 +94,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(addr) => http::serve(server, addr, key).await,
         None => serve_stdio(server).await,
     };
+    // The calls are answered; the learner finishes what is queued before the store closes.
+    if let Err(err) = learner.shutdown().await {
+        tracing::warn!(
+            "pattern extraction stopped with jobs left queued (the next start resumes them): {err}"
+        );
+    }
     let closed = memory.close().await.context("closing the store");
     served.and(closed)
 }

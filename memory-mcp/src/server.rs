@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use memory_core::{EpisodeQuery, Memory, Records, Scope};
+use memory_core::{EpisodeQuery, Memory, Patterns, Records, Scope};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     handler::server::{
@@ -39,6 +39,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct State {
     memory: Memory,
     records: Records,
+    patterns: Patterns,
     scope: Scope,
     backend: &'static str,
     started: Instant,
@@ -55,19 +56,26 @@ pub struct MemoryServer {
 }
 
 impl MemoryServer {
-    /// A server over `memory` and `records`, whose memory tools default to `scope`; `backend` is `local` or
-    /// `remote`.
-    pub fn new(memory: Memory, records: Records, scope: Scope, backend: &'static str) -> Self {
+    /// A server over `memory`, `records` and `patterns`, whose memory tools default to `scope`; `backend` is
+    /// `local` or `remote`.
+    pub fn new(
+        memory: Memory,
+        records: Records,
+        patterns: Patterns,
+        scope: Scope,
+        backend: &'static str,
+    ) -> Self {
         MemoryServer {
             state: Arc::new(State {
                 memory,
                 records,
+                patterns,
                 scope,
                 backend,
                 started: Instant::now(),
                 index: AtomicU8::new(IndexStatus::Loading as u8),
                 gate: Gate::default(),
-                tools: Self::episode_tools() + Self::record_tools(),
+                tools: Self::episode_tools() + Self::record_tools() + Self::pattern_tools(),
                 prompts: Self::prompts(),
             }),
         }
@@ -103,6 +111,21 @@ impl MemoryServer {
         match tokio::task::spawn_blocking(move || handle.block_on(work(&records))).await {
             Ok(value) => value,
             // A panic stays a panic, for the caller's guard to report.
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
+    /// Runs `work` on the pattern learner on a blocking thread, as [`Self::with_records`] does for the same
+    /// reason: the learner's searches load the same kind of index.
+    pub async fn with_patterns<T, F>(&self, work: F) -> T
+    where
+        F: AsyncFnOnce(&Patterns) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let patterns = self.state.patterns.clone();
+        let handle = tokio::runtime::Handle::current();
+        match tokio::task::spawn_blocking(move || handle.block_on(work(&patterns))).await {
+            Ok(value) => value,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
     }

@@ -4,8 +4,9 @@ use serde_json::{Value, json};
 
 use crate::support::{Scratch, ok, str_of};
 
-const TOOLS: [&str; 13] = [
+const TOOLS: [&str; 17] = [
     "add_episode_step",
+    "analyze_patterns",
     "complete_episode",
     "create_episode",
     "delete_episode",
@@ -16,7 +17,10 @@ const TOOLS: [&str; 13] = [
     "health_check",
     "list_episodes",
     "query_memory",
+    "recommend_patterns",
+    "record_pattern_feedback",
     "search_memories",
+    "search_patterns",
     "store_memory",
 ];
 
@@ -63,7 +67,15 @@ async fn tools_are_listed_with_schemas_and_annotations() {
         let annotations = tool.annotations.clone().expect("annotations");
         let read_only = name.starts_with("get_")
             || name.starts_with("list_")
-            || ["query_memory", "search_memories", "health_check"].contains(&name);
+            || [
+                "query_memory",
+                "search_memories",
+                "health_check",
+                "analyze_patterns",
+                "search_patterns",
+                "recommend_patterns",
+            ]
+            .contains(&name);
         assert_eq!(annotations.read_only_hint, Some(read_only), "{name}");
         assert_eq!(annotations.open_world_hint, Some(false), "{name}");
         if !read_only {

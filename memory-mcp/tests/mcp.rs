@@ -4,6 +4,7 @@
 mod errors;
 mod http;
 mod lifecycle;
+mod patterns;
 mod protocol;
 mod python;
 mod resources;

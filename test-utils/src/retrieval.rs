@@ -189,7 +189,7 @@ async fn episodes_and_context<S: ChangeFeed + RecordStore>((a, b): (S, S)) {
     let hits = records.query(&in_billing).await.expect("query");
     let first_episode = hits.iter().find_map(|h| match &h.found {
         Found::Episode { episode } => Some((episode.context.domain.clone(), h.score.context)),
-        Found::Memory { .. } => None,
+        Found::Memory { .. } | Found::Pattern { .. } => None,
     });
     assert_eq!(
         first_episode,

@@ -1,4 +1,5 @@
 //! The tools, in two routers that the server adds together.
 
 mod episodes;
+mod patterns;
 mod records;

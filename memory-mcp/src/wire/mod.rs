@@ -3,11 +3,13 @@
 
 mod episode;
 mod episode_out;
+mod pattern;
 mod query;
 mod record;
 
 pub use episode::*;
 pub use episode_out::*;
+pub use pattern::*;
 pub use query::*;
 pub use record::*;
 

@@ -5,8 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ContextOut, EpisodeStatus, MemoryOut, OutcomeKind, OutcomeOut, Ranking, RecordKind,
-    ReflectionOut, ScoreOut, TaskType, default_search_limit, time,
+    ContextOut, EpisodeStatus, HeuristicOut, MemoryOut, OutcomeKind, OutcomeOut, PatternOut,
+    Ranking, RecordKind, ReflectionOut, ScoreOut, TaskType, default_search_limit, time,
 };
 
 /// Arguments of `query_memory`.
@@ -100,6 +100,8 @@ pub enum HitType {
     Episode,
     /// A stored memory.
     Memory,
+    /// A pattern learnt from past episodes (searched with the episodes): a condition, an action and its record.
+    Pattern,
 }
 
 /// A past episode as a query returns it: how it went and what was learnt, without its steps.
@@ -151,10 +153,10 @@ impl From<&Episode> for EpisodeHitOut {
 /// One result of `query_memory`: an episode or a memory, with its score.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct QueryHit {
-    /// Which of `episode` and `memory` is present.
+    /// Which of `episode`, `memory` and `pattern` is present.
     #[serde(rename = "type")]
     pub hit_type: HitType,
-    /// The episode's or the memory's id.
+    /// The episode's, the memory's or the pattern's id.
     pub id: String,
     /// Why it ranked here.
     pub score: ScoreOut,
@@ -164,6 +166,12 @@ pub struct QueryHit {
     /// The memory, when `type` is memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryOut>,
+    /// The pattern, when `type` is pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<PatternOut>,
+    /// The pattern's rule, when `type` is pattern and it recurred.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heuristic: Option<HeuristicOut>,
 }
 
 impl From<&Hit> for QueryHit {
@@ -176,6 +184,8 @@ impl From<&Hit> for QueryHit {
                 score,
                 episode: Some(episode.as_ref().into()),
                 memory: None,
+                pattern: None,
+                heuristic: None,
             },
             Found::Memory { record } => QueryHit {
                 hit_type: HitType::Memory,
@@ -183,6 +193,17 @@ impl From<&Hit> for QueryHit {
                 score,
                 episode: None,
                 memory: Some(record.as_ref().into()),
+                pattern: None,
+                heuristic: None,
+            },
+            Found::Pattern { pattern, heuristic } => QueryHit {
+                hit_type: HitType::Pattern,
+                id: pattern.id.to_string(),
+                score,
+                episode: None,
+                memory: None,
+                pattern: Some(pattern.as_ref().into()),
+                heuristic: heuristic.as_ref().map(HeuristicOut::from),
             },
         }
     }
