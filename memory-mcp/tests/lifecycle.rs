@@ -185,8 +185,13 @@ async fn an_episode_is_recorded_completed_found_and_deleted() {
         json!({"query": "flaky settlement test", "context": {"domain": "payments-service", "language": "rust"}}),
     )
     .await;
-    let hit = &found["results"][0];
-    assert_eq!(hit["type"], "episode");
+    // The learner may already have patterns of this episode: they rank beside it, so look for the episode.
+    let hit = found["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|h| h["type"] == "episode")
+        .expect("the episode is found");
     assert_eq!(hit["id"], id);
     assert_eq!(hit["episode"]["outcome"]["kind"], "success");
     assert_eq!(hit["episode"]["step_count"], 3);
