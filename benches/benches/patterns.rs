@@ -45,7 +45,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// A history large enough to give `n` candidates: planted strategies and noise.
 fn history(n: usize) -> Vec<HistoryEpisode> {
-    let episodes = n / 5 + 100;
+    let episodes = n / 3 + 100;
     History::new(7).episodes(episodes / 10, episodes / 2)
 }
 
@@ -58,6 +58,7 @@ fn singletons(history: &[HistoryEpisode], n: usize) -> Vec<(Pattern, Vec<f32>)> 
         .flat_map(|h| extract(&h.episode))
         .take(n)
         .collect();
+    assert_eq!(candidates.len(), n, "the history is too small");
     let texts: Vec<&str> = candidates.iter().map(|c| c.description.as_str()).collect();
     let vectors = embedder.embed(&texts).expect("embed");
     candidates
@@ -103,11 +104,36 @@ fn clustering(c: &mut Criterion) {
         min_points: 2,
     };
     let labels = dbscan(&rows, params).expect("dbscan");
+    let distinct: std::collections::HashSet<Vec<u32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|x| x.to_bits()).collect())
+        .collect();
+    eprintln!("{} distinct points of {}", distinct.len(), rows.len());
     let clusters = labels.iter().flatten().max().map_or(0, |m| m + 1);
     let noise = labels.iter().filter(|l| l.is_none()).count();
     eprintln!(
         "dbscan over {} points: {clusters} clusters, {noise} noise points",
         rows.len()
+    );
+    // The same points, each moved by a small seeded offset (about 0.07 long, well inside eps), so that no two
+    // are identical: the worst case, where every point is queried on its own.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let jittered: Vec<Vec<f32>> = points
+        .iter()
+        .map(|p| p.iter().map(|x| x + 0.03 * next()).collect())
+        .collect();
+    let distinct_rows: Vec<&[f32]> = jittered.iter().map(Vec::as_slice).collect();
+    let labels = dbscan(&distinct_rows, params).expect("dbscan");
+    let clusters = labels.iter().flatten().max().map_or(0, |m| m + 1);
+    eprintln!(
+        "dbscan over {} distinct points: {clusters} clusters",
+        distinct_rows.len()
     );
     let mut group = c.benchmark_group("dbscan");
     group
@@ -115,6 +141,9 @@ fn clustering(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20));
     group.bench_function(format!("{}k", rows.len() / 1000), |b| {
         b.iter(|| dbscan(&rows, params).expect("dbscan"))
+    });
+    group.bench_function(format!("{}k_distinct", rows.len() / 1000), |b| {
+        b.iter(|| dbscan(&distinct_rows, params).expect("dbscan"))
     });
     group.finish();
 }
@@ -172,6 +201,10 @@ fn recommendation(c: &mut Criterion) {
     });
     let requests: Vec<Recommend> = Strategy::ALL.into_iter().map(request).collect();
     let label = format!("{}k", n / 1000);
+    assert!(
+        rt.block_on(learner.count()).expect("count") >= n,
+        "fewer than {n} patterns"
+    );
 
     let mut latencies = Vec::new();
     rt.block_on(async {

@@ -106,12 +106,18 @@ pub fn distance(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// DBSCAN over `points` (rows of [`FEATURE_DIMS`]): each point's cluster, or `None` for noise.
+///
+/// Identical points are clustered once: a point repeated `k` times is kept `min(k, min_points)` times, which
+/// changes no point's core status (a neighbourhood reaches `min_points` either way) and so no label, while the
+/// neighbourhood queries no longer return every copy of a frequent point.
 pub fn dbscan(points: &[&[f32]], params: ClusterParams) -> Result<Vec<Option<usize>>> {
     params.validate()?;
     if points.is_empty() {
         return Ok(Vec::new());
     }
-    let mut data = Vec::with_capacity(points.len() * FEATURE_DIMS);
+    let mut rows: Vec<&[f32]> = Vec::new();
+    let mut kept: HashMap<Vec<u32>, (usize, usize)> = HashMap::new();
+    let mut row_of = Vec::with_capacity(points.len());
     for p in points {
         if p.len() != FEATURE_DIMS || p.iter().any(|x| !x.is_finite()) {
             return Err(Error::validation(
@@ -119,15 +125,27 @@ pub fn dbscan(points: &[&[f32]], params: ClusterParams) -> Result<Vec<Option<usi
                 format!("a point must be {FEATURE_DIMS} finite numbers"),
             ));
         }
-        data.extend_from_slice(p);
+        // -0.0 and 0.0 are the same place.
+        let key: Vec<u32> = p.iter().map(|x| (x + 0.0).to_bits()).collect();
+        let (row, copies) = kept.entry(key).or_insert((rows.len(), 0));
+        if *copies < params.min_points {
+            *copies += 1;
+            rows.push(p);
+        }
+        row_of.push(*row);
     }
-    let array = Array2::from_shape_vec((points.len(), FEATURE_DIMS), data)
+    let mut data = Vec::with_capacity(rows.len() * FEATURE_DIMS);
+    for row in &rows {
+        data.extend_from_slice(row);
+    }
+    let array = Array2::from_shape_vec((rows.len(), FEATURE_DIMS), data)
         .map_err(|e| Error::validation("features", e))?;
     let checked = Dbscan::params(params.min_points)
         .tolerance(params.eps)
         .check()
         .map_err(|e| Error::validation("clustering", e))?;
-    Ok(checked.transform(&array).to_vec())
+    let labels = checked.transform(&array);
+    Ok(row_of.into_iter().map(|row| labels[row]).collect())
 }
 
 /// A stored pattern near the batch's candidates, as clustering sees it.
