@@ -158,3 +158,25 @@ fn two_recurring_patterns_are_never_merged() {
     assert_eq!(plan.join, vec![(0, a)], "the nearer one");
     assert!(plan.absorb.is_empty());
 }
+
+#[test]
+fn repeated_points_count_as_often_as_they_occur() {
+    let sig = tokens(&["seq:cargo test"]);
+    let p = features(&embedding(1, 2, 0.0), &sig);
+    let far = features(&embedding(300, 301, 0.0), &tokens(&["seq:npm test"]));
+    let three = ClusterParams {
+        eps: 0.5,
+        min_points: 3,
+    };
+    // Two copies are not dense enough for three points; five are, and all five are in the cluster.
+    let labels = dbscan(&[&p, &p, &far], three).expect("dbscan");
+    assert_eq!(labels, vec![None, None, None]);
+    let labels = dbscan(&[&p, &p, &p, &p, &far, &p], three).expect("dbscan");
+    assert!(labels[0].is_some());
+    assert!(
+        labels
+            .iter()
+            .enumerate()
+            .all(|(i, l)| (i == 4) == l.is_none() && (i == 4 || *l == labels[0]))
+    );
+}
