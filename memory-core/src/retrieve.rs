@@ -248,6 +248,35 @@ impl Indexer {
     }
 }
 
+/// The model `embedder` stands for.
+pub(crate) fn model_of(embedder: &dyn Embedder) -> EmbeddingModel {
+    EmbeddingModel {
+        id: embedder.id().to_string(),
+        dimension: embedder.dimension(),
+    }
+}
+
+/// Embeds `texts` with `embedder` in batches, off the async workers; fails when it returns another count.
+pub(crate) fn embed(embedder: &dyn Embedder, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(texts.len());
+    for batch in texts.chunks(EMBED_BATCH) {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let vectors = crate::run_blocking(|| embedder.embed(&refs))?;
+        if vectors.len() != refs.len() {
+            return Err(Error::validation(
+                "embedding",
+                format!(
+                    "the embedder returned {} vectors for {} texts",
+                    vectors.len(),
+                    refs.len()
+                ),
+            ));
+        }
+        out.extend(vectors);
+    }
+    Ok(out)
+}
+
 /// What the refresher works with.
 pub(crate) struct Source<'a> {
     pub store: &'a Arc<dyn RecordStore>,
@@ -261,31 +290,12 @@ fn write(c: &Shared) -> std::sync::RwLockWriteGuard<'_, Collection> {
 
 impl Source<'_> {
     pub(crate) fn model(&self) -> EmbeddingModel {
-        EmbeddingModel {
-            id: self.embedder.id().to_string(),
-            dimension: self.embedder.dimension(),
-        }
+        model_of(self.embedder.as_ref())
     }
 
     /// Embeds `texts` in batches, off the async workers.
     pub(crate) fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(EMBED_BATCH) {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            let vectors = crate::run_blocking(|| self.embedder.embed(&refs))?;
-            if vectors.len() != refs.len() {
-                return Err(Error::validation(
-                    "embedding",
-                    format!(
-                        "the embedder returned {} vectors for {} texts",
-                        vectors.len(),
-                        refs.len()
-                    ),
-                ));
-            }
-            out.extend(vectors);
-        }
-        Ok(out)
+        embed(self.embedder.as_ref(), texts)
     }
 
     /// Fails when the store's vectors are from another model than the embedder's.

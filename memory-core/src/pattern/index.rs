@@ -15,8 +15,6 @@ use crate::{
 
 /// Patterns read per page while loading.
 const PAGE: u32 = 1000;
-/// Texts embedded per call.
-const EMBED_BATCH: usize = 64;
 
 /// One pattern as the learner and the searches use it.
 pub(crate) struct Entry {
@@ -34,31 +32,12 @@ pub(crate) struct Sources<'a> {
 
 impl Sources<'_> {
     fn model(&self) -> EmbeddingModel {
-        EmbeddingModel {
-            id: self.embedder.id().to_string(),
-            dimension: self.embedder.dimension(),
-        }
+        crate::retrieve::model_of(self.embedder)
     }
 
     /// Embeds `texts` in batches, off the async workers.
     pub(crate) fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(EMBED_BATCH) {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            let vectors = crate::run_blocking(|| self.embedder.embed(&refs))?;
-            if vectors.len() != refs.len() {
-                return Err(Error::validation(
-                    "embedding",
-                    format!(
-                        "the embedder returned {} vectors for {} texts",
-                        vectors.len(),
-                        refs.len()
-                    ),
-                ));
-            }
-            out.extend(vectors);
-        }
-        Ok(out)
+        crate::retrieve::embed(self.embedder, texts)
     }
 
     /// The vectors of `texts` by embedding key: stored ones are read, the others embedded. Returns them with the
