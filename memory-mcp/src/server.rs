@@ -98,9 +98,9 @@ impl MemoryServer {
 
     /// Runs `work` on the records on a blocking thread, which drives it with the runtime's handle.
     ///
-    /// Searching needs this: the futures of `Records::search`, `query` and `sync` are not `Send` (loading an
-    /// index holds a callback that is not `Sync` across an await), so no task of the multi-thread executor may
-    /// hold them. The storage calls inside block in place, as they would on a worker.
+    /// A search is CPU-bound for milliseconds (tens at a million memories) and loading an index for seconds; on
+    /// a blocking thread neither holds up the async workers that serve the other sessions' protocol traffic. The
+    /// storage calls inside block in place, as they would on a worker.
     pub async fn with_records<T, F>(&self, work: F) -> T
     where
         F: AsyncFnOnce(&Records) -> T + Send + 'static,
@@ -116,7 +116,7 @@ impl MemoryServer {
     }
 
     /// Runs `work` on the pattern learner on a blocking thread, as [`Self::with_records`] does for the same
-    /// reason: the learner's searches load the same kind of index.
+    /// reason: the learner's searches and index loads are CPU-bound too.
     pub async fn with_patterns<T, F>(&self, work: F) -> T
     where
         F: AsyncFnOnce(&Patterns) -> T + Send + 'static,
