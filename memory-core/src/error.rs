@@ -121,6 +121,15 @@ pub enum Error {
     /// A stored record could not be decoded.
     #[error("stored record could not be decoded: {0}")]
     Corrupt(String),
+    /// A backup or an export could not be written, read or proven whole: a file is missing, damaged or does
+    /// not match its manifest, or the target refuses it.
+    #[error("{path}: {detail}")]
+    Backup {
+        /// The backup directory, export file or target database.
+        path: String,
+        /// What is wrong and, where there is one, what to do.
+        detail: String,
+    },
     /// A local embedding model could not be loaded or run: a file is missing, unreadable or malformed, or the
     /// model is of a kind this build does not support.
     #[error("embedding model {dir}: {detail}")]

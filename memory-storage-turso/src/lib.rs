@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+pub mod backup;
 mod db;
 mod episodes;
 mod error;
