@@ -1,5 +1,6 @@
 //! `memory-cli`: the operator's command line for the episodic memory store (argument parsing and exit codes).
 
+mod backup;
 mod demo;
 mod episode;
 mod eval;
@@ -75,6 +76,11 @@ enum Command {
     Pattern(pattern::PatternArgs),
     /// The heuristics of recurring patterns ("when this, do that"), with their confidence.
     Heuristic(pattern::HeuristicArgs),
+    /// Back up the embedded database with a manifest of checksums, verify a backup, restore one.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Write the whole store as JSON Lines (to move it to another machine or into a server).
+    Export(backup::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +158,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(command) => model::run(command, global).await,
         Command::Pattern(args) => pattern::run(global, args.plan()?).await,
         Command::Heuristic(args) => pattern::run(global, args.plan()?).await,
+        Command::Backup(command) => print(backup::run(command, &global.store, format).await?),
+        Command::Export(args) => print(backup::export(&args, &global.store, format).await?),
     }
 }
 
@@ -179,6 +187,14 @@ fn scratch_or_given(
     Ok((Some(dir), config))
 }
 
+/// Prints a command's output.
+fn print(text: String) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
 /// Closes the store (which checkpoints the cache) whatever happened, then prints the command's output.
 pub(crate) async fn finish(memory: &Memory, text: anyhow::Result<String>) -> anyhow::Result<()> {
     let closed = memory.close().await;
@@ -191,9 +207,7 @@ pub(crate) async fn finish(memory: &Memory, text: anyhow::Result<String>) -> any
             return Err(err);
         }
     };
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
+    print(text)?;
     closed.context("the command succeeded but closing the store failed")
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `memory-cli` binary: each runs the real executable against a fresh database.
 
+mod backup;
 mod bad_input;
 mod cache;
 mod demo;
