@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod embedder;
+pub mod log;
 pub mod open;
 
 /// Joins the lines of a message, so every diagnostic is exactly one line of stderr.

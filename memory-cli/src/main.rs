@@ -12,18 +12,18 @@ mod query;
 mod records;
 
 use std::{
-    io::{self, IsTerminal, Write},
+    io::{self, Write},
     process::ExitCode,
 };
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use memory_cli::{
+    log::LogFormat,
     one_line,
     open::{self, StoreArgs},
 };
 use memory_core::Memory;
-use tracing_subscriber::EnvFilter;
 
 use crate::{episode::EpisodeCommand, output::Format};
 
@@ -47,6 +47,15 @@ pub(crate) struct GlobalArgs {
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// How log lines on standard error are written (levels: RUST_LOG).
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,7 +94,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    memory_cli::log::init(cli.global.log_format, "warn");
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,15 +218,6 @@ pub(crate) async fn finish(memory: &Memory, text: anyhow::Result<String>) -> any
     };
     print(text)?;
     closed.context("the command succeeded but closing the store failed")
-}
-
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

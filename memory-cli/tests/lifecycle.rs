@@ -172,3 +172,29 @@ fn lifecycle_in_json() {
     failed(cli.run(&["episode", "show", &id]), "not found");
     assert_eq!(list(&[]), [other.as_str()]);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let cli = Cli::new();
+    let out = cli
+        .command()
+        .env("RUST_LOG", "info")
+        .args(["--log-format", "json", "--db"])
+        .arg(&cli.db)
+        .args(["episode", "list"])
+        .output()
+        .expect("run memory-cli");
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    // A new store applies its migrations, and says so.
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let migration = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "applying migration")
+        .unwrap_or_else(|| panic!("no migration event in {stderr}"));
+    assert_eq!(migration["level"], "INFO");
+    assert_eq!(migration["fields"]["version"], 1);
+}

@@ -45,6 +45,7 @@ impl Cli {
             "MEMORY_EMBED_API_KEY",
             "MEMORY_EMBED_DIMENSION",
             "RUST_LOG",
+            "MEMORY_LOG_FORMAT",
         ] {
             cmd.env_remove(var);
         }

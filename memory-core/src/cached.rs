@@ -1,7 +1,13 @@
 //! The write-through pair: a source of truth with a cache in front.
+//!
+//! Every storage operation runs in a `debug` span named after it (`RUST_LOG=memory_core::cached=debug` shows
+//! them), so a slow tool call can be traced down to the store calls it made.
 
 use std::{
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -28,6 +34,33 @@ pub struct CachedStore<P, C> {
     sync_interval: Duration,
     last_sync: Mutex<Option<Instant>>,
     last_record_sync: Mutex<Option<Instant>>,
+}
+
+/// Reads of episodes and records served by a pair's cache, and those that went to its source, summed over every
+/// pair of the process (what a server reports as its cache hits and misses).
+static HITS: AtomicU64 = AtomicU64::new(0);
+static MISSES: AtomicU64 = AtomicU64::new(0);
+
+/// How many reads the caches of this process's [`CachedStore`]s answered, and how many they did not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Episodes and records read from a cache.
+    pub hits: u64,
+    /// Episodes and records read from the source of truth because a cache did not hold them.
+    pub misses: u64,
+}
+
+/// The cache hits and misses of every [`CachedStore`] in this process since it started.
+pub fn cache_counts() -> CacheCounts {
+    CacheCounts {
+        hits: HITS.load(Ordering::Relaxed),
+        misses: MISSES.load(Ordering::Relaxed),
+    }
+}
+
+fn count(hits: usize, misses: usize) {
+    HITS.fetch_add(hits as u64, Ordering::Relaxed);
+    MISSES.fetch_add(misses as u64, Ordering::Relaxed);
 }
 
 /// Whether `interval` has passed since `last` (always, before the first sync).
@@ -122,29 +155,36 @@ impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
 
 #[async_trait]
 impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_episode(&self, episode: &Episode) -> Result<Revision> {
         let revision = self.primary.insert_episode(episode).await?;
         self.after_write(episode.clone(), revision).await;
         Ok(revision)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn append_step(&self, id: EpisodeId, step: &ExecutionStep) -> Result<Appended> {
         let appended = self.primary.append_step(id, step).await?;
         self.invalidate(&[id]).await;
         Ok(appended)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn complete_episode(&self, episode: &Episode) -> Result<Revision> {
         let revision = self.primary.complete_episode(episode).await?;
         self.after_write(episode.clone(), revision).await;
         Ok(revision)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {
         self.sync_if_due().await?;
         match self.cache.get(id).await {
-            Ok(Some(hit)) => return Ok(Some(hit)),
-            Ok(None) => {}
+            Ok(Some(hit)) => {
+                count(1, 0);
+                return Ok(Some(hit));
+            }
+            Ok(None) => count(0, 1),
             Err(err) => tracing::warn!(%err, %id, "cache read failed; reading the source"),
         }
         let seen_applied = self.cache.applied();
@@ -157,16 +197,19 @@ impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_episode(&self, id: EpisodeId) -> Result<Option<Revision>> {
         let deleted = self.primary.delete_episode(id).await?;
         self.invalidate(&[id]).await;
         Ok(deleted)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_episodes(&self, query: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> {
         self.primary.list_episodes(query).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn import_episodes(&self, episodes: &[Episode]) -> Result<Revision> {
         let revision = self.primary.import_episodes(episodes).await?;
         // Imported episodes are not cached eagerly: a bulk load would only evict the hot set.
@@ -185,14 +228,17 @@ impl<P: ChangeFeed, C: EpisodeCache> EpisodeStore for CachedStore<P, C> {
 /// The pair's change feed is its source's.
 #[async_trait]
 impl<P: ChangeFeed, C: EpisodeCache> ChangeFeed for CachedStore<P, C> {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn store_id(&self) -> Result<String> {
         self.primary.store_id().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn head(&self) -> Result<Revision> {
         self.primary.head().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn changes_since(&self, after: Revision) -> Result<Vec<Change>> {
         self.primary.changes_since(after).await
     }
@@ -227,16 +273,19 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> CachedStore<P, 
 /// the search index's snapshots, so a new process loads the index instead of rebuilding it.
 #[async_trait]
 impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for CachedStore<P, C> {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn store_records(&self, records: &[(MemoryRecord, Embedding)]) -> Result<Vec<Stored>> {
         // New ids are not cached and a duplicate leaves its record as it was: nothing to invalidate.
         self.primary.store_records(records).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_record(&self, scope: &Scope, id: RecordId) -> Result<Option<MemoryRecord>> {
         let found = self.get_records(&[id]).await?.pop();
         Ok(found.map(|v| v.value).filter(|r| &r.scope == scope))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {
         if due(&self.last_record_sync, self.sync_interval) {
             self.sync_records().await?;
@@ -250,6 +299,7 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
         };
         let hit: std::collections::HashSet<RecordId> = found.iter().map(|v| v.value.id).collect();
         let missing: Vec<RecordId> = ids.iter().copied().filter(|id| !hit.contains(id)).collect();
+        count(found.len(), missing.len());
         if !missing.is_empty() {
             let seen_applied = self.cache.record_applied();
             let read = self.primary.get_records(&missing).await?;
@@ -261,6 +311,7 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_record(
         &self,
         scope: &Scope,
@@ -272,16 +323,19 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
         Ok(updated)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_record(&self, scope: &Scope, id: RecordId) -> Result<bool> {
         let deleted = self.primary.delete_record(scope, id).await?;
         self.invalidate_records(&[id]).await;
         Ok(deleted)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_records(&self, query: &RecordQuery) -> Result<Vec<MemoryRecord>> {
         self.primary.list_records(query).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn scan_records(
         &self,
         scope: &Scope,
@@ -291,26 +345,32 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
         self.primary.scan_records(scope, after, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_stats(&self, scope: Option<&Scope>) -> Result<RecordStats> {
         self.primary.record_stats(scope).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_head(&self) -> Result<Revision> {
         self.primary.record_head().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_changes(&self, after: Revision) -> Result<Vec<RecordChange>> {
         self.primary.record_changes(after).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn embedding_model(&self) -> Result<Option<EmbeddingModel>> {
         self.primary.embedding_model().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn embeddings(&self, model: &str, keys: &[String]) -> Result<Vec<(String, Vec<f32>)>> {
         self.primary.embeddings(model, keys).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_embeddings(
         &self,
         model: &EmbeddingModel,
@@ -319,14 +379,17 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
         self.primary.put_embeddings(model, vectors).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()> {
         self.primary.set_embedding_model(model).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn index_snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
         self.cache.snapshot(name).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
         self.cache.put_snapshot(name, snapshot).await
     }
@@ -335,30 +398,37 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
 /// Patterns and the extraction queue pass to the source: the pattern learner keeps what it needs in memory.
 #[async_trait]
 impl<P: ChangeFeed + PatternStore, C: EpisodeCache> PatternStore for CachedStore<P, C> {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pattern_jobs(&self, limit: u32) -> Result<Vec<PatternJob>> {
         self.primary.pattern_jobs(limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pattern_job_count(&self) -> Result<u64> {
         self.primary.pattern_job_count().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn queue_pattern_jobs(&self, ids: &[EpisodeId]) -> Result<u64> {
         self.primary.queue_pattern_jobs(ids).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn queue_unextracted(&self) -> Result<u64> {
         self.primary.queue_unextracted().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn write_patterns(&self, write: &PatternWrite) -> Result<Revision> {
         self.primary.write_patterns(write).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_patterns(&self, ids: &[PatternId]) -> Result<Vec<Versioned<Pattern>>> {
         self.primary.get_patterns(ids).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn scan_patterns(
         &self,
         after: Option<PatternId>,
@@ -367,10 +437,12 @@ impl<P: ChangeFeed + PatternStore, C: EpisodeCache> PatternStore for CachedStore
         self.primary.scan_patterns(after, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pattern_head(&self) -> Result<Revision> {
         self.primary.pattern_head().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn pattern_changes(&self, after: Revision) -> Result<Vec<PatternChange>> {
         self.primary.pattern_changes(after).await
     }

@@ -66,7 +66,7 @@ mod storage;
 pub mod validate;
 
 pub use blocking::run_blocking;
-pub use cached::CachedStore;
+pub use cached::{CacheCounts, CachedStore, cache_counts};
 pub use codec::{Json, Timestamp};
 #[cfg(feature = "local-model")]
 pub use embed::{BertEmbedder, BertModelInfo};

@@ -1,5 +1,5 @@
-//! Streamable HTTP: the MCP endpoint at `/mcp` behind a bearer API key, `/health/live` and `/health/ready` beside
-//! it, and a graceful shutdown.
+//! Streamable HTTP: the MCP endpoint at `/mcp` behind a bearer API key, `/health/live`, `/health/ready` and
+//! `/metrics` beside it, and a graceful shutdown.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -103,6 +103,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(server.clone())
         .merge(mcp);
     // Says where to connect, which port 0 leaves to the system.
@@ -179,4 +180,15 @@ async fn ready(State(server): State<MemoryServer>) -> Response {
         "health": health,
     });
     (status, Json(body)).into_response()
+}
+
+/// The server's metrics for Prometheus (OpenMetrics text). Like the health endpoints it needs no key: it
+/// carries counts and timings, never content.
+async fn metrics(State(server): State<MemoryServer>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        server.metrics().await,
+    )
+        .into_response()
 }

@@ -4,6 +4,7 @@
 
 mod error;
 mod http;
+mod metrics;
 mod params;
 mod prompt;
 mod resources;
@@ -12,22 +13,18 @@ mod shutdown;
 mod tools;
 mod wire;
 
-use std::{
-    io::{self, IsTerminal},
-    net::SocketAddr,
-    process::ExitCode,
-};
+use std::{net::SocketAddr, process::ExitCode};
 
 use anyhow::Context as _;
 use clap::Parser;
 use memory_cli::{
+    log::LogFormat,
     one_line,
     open::{self, StoreArgs},
 };
 use memory_core::{PatternWorker, Scope};
 use memory_storage_turso::DbConfig;
 use rmcp::ServiceExt;
-use tracing_subscriber::EnvFilter;
 
 use crate::server::MemoryServer;
 
@@ -44,11 +41,14 @@ struct Args {
     /// /mcp. A non-loopback address needs an API key in MEMORY_API_KEY, which clients send as a bearer token.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// How log lines on standard error are written (levels: RUST_LOG).
+    #[arg(long, env = "MEMORY_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing();
+    memory_cli::log::init(args.log_format, "warn,memory_mcp=info");
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,14 +127,4 @@ async fn serve_stdio(server: MemoryServer) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,memory_mcp=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
 }

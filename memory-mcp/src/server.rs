@@ -24,9 +24,11 @@ use rmcp::{
     service::RequestContext,
     tool_handler,
 };
+use tracing::Instrument as _;
 
 use crate::{
     error::ToolError,
+    metrics::{Metrics, Observed, Outcome},
     resources,
     shutdown::Gate,
     wire::{DatabaseHealth, EmbedderHealth, HealthOut, HealthStatus, IndexStatus},
@@ -45,6 +47,7 @@ pub struct State {
     started: Instant,
     index: AtomicU8,
     gate: Gate,
+    metrics: Metrics,
     tools: ToolRouter<MemoryServer>,
     prompts: PromptRouter<MemoryServer>,
 }
@@ -75,6 +78,7 @@ impl MemoryServer {
                 started: Instant::now(),
                 index: AtomicU8::new(IndexStatus::Loading as u8),
                 gate: Gate::default(),
+                metrics: Metrics::default(),
                 tools: Self::episode_tools() + Self::record_tools() + Self::pattern_tools(),
                 prompts: Self::prompts(),
             }),
@@ -223,8 +227,13 @@ impl MemoryServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
         let name = request.name.to_string();
         if !self.state.tools.has_route(&name) {
+            // Not labelled with the name a client made up: that would let clients grow the metrics unboundedly.
+            self.state
+                .metrics
+                .finished("unknown", Outcome::Refused, started.elapsed());
             let known: Vec<String> = self
                 .state
                 .tools
@@ -238,34 +247,69 @@ impl MemoryServer {
             ));
         }
         let Some(pass) = self.state.gate.enter().await else {
+            self.state
+                .metrics
+                .finished(&name, Outcome::Refused, started.elapsed());
             return Ok(error_result(
                 "the server is shutting down and takes no new calls; retry once it is back",
             ));
         };
+        let _in_flight = self.state.metrics.started();
         let server = self.clone();
-        let call = tokio::spawn(async move {
-            let _pass = pass;
-            let started = Instant::now();
-            let tool = request.name.clone();
-            let result = server
-                .state
-                .tools
-                .call(ToolCallContext::new(&server, request, context))
-                .await;
-            tracing::debug!(%tool, elapsed = ?started.elapsed(), "tool call");
-            result
-        });
-        match call.await {
-            Ok(result) => result,
+        let span = tracing::info_span!("tool_call", tool = %name);
+        let call = tokio::spawn(
+            async move {
+                let _pass = pass;
+                server
+                    .state
+                    .tools
+                    .call(ToolCallContext::new(&server, request, context))
+                    .await
+            }
+            .instrument(span),
+        );
+        let (result, outcome) = match call.await {
+            Ok(Ok(CallToolResponse::Complete(result))) if result.is_error == Some(true) => {
+                (Ok(result.into()), Outcome::Error)
+            }
+            Ok(Ok(response)) => (Ok(response), Outcome::Ok),
+            Ok(Err(error)) => (Err(error), Outcome::Error),
             Err(join) => {
                 let detail = if join.is_panic() {
                     "the call panicked"
                 } else {
                     "the call was cancelled"
                 };
-                Ok(error_result(&ToolError::internal(&name, &detail).0))
+                let reply = error_result(&ToolError::internal(&name, &detail).0);
+                (Ok(reply), Outcome::Failed)
             }
-        }
+        };
+        let elapsed = started.elapsed();
+        self.state.metrics.finished(&name, outcome, elapsed);
+        tracing::debug!(tool = %name, ?elapsed, status = ?outcome, "tool call");
+        result
+    }
+
+    /// The server's metrics as OpenMetrics text, with the cache counters, the learner's queue and the store's
+    /// size read now.
+    pub async fn metrics(&self) -> String {
+        let pattern_queue = self.state.patterns.pending().await;
+        let stats = self.records().stats(None).await;
+        let observed = Observed {
+            cache: memory_core::cache_counts(),
+            pattern_queue: pattern_queue
+                .inspect_err(|err| {
+                    tracing::warn!("metrics: reading the pattern queue failed: {err}")
+                })
+                .ok(),
+            records: stats
+                .inspect_err(|err| {
+                    tracing::warn!("metrics: reading the record counts failed: {err}")
+                })
+                .ok()
+                .map(|s| (s.by_kind.into_iter().collect(), s.content_bytes)),
+        };
+        self.state.metrics.render(&observed)
     }
 }
 

@@ -12,7 +12,7 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::process::Child;
 
-use crate::support::{Client, Scratch, Stderr, call, ok, str_of, text};
+use crate::support::{Client, Scratch, Stderr, call, fails, ok, str_of, text};
 
 const KEY: &str = "a-long-random-test-key-0123456789";
 
@@ -153,6 +153,38 @@ async fn sessions_with_the_key_work_and_health_endpoints_answer() {
         ready["health"]["database"],
         json!({"backend": "local", "reachable": true})
     );
+
+    // Metrics need no key and count the calls just made, by tool and outcome.
+    fails(
+        &client,
+        "get_episode",
+        json!({"episode_id": "not-a-uuid"}),
+        "episode id",
+    )
+    .await;
+    let metrics = http
+        .get(format!("{}/metrics", server.base()))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/openmetrics-text")
+    );
+    let metrics = metrics.text().await.expect("text");
+    for line in [
+        r#"memory_tool_calls_total{tool="create_episode",status="ok"} 1"#,
+        r#"memory_tool_calls_total{tool="store_memory",status="ok"} 1"#,
+        r#"memory_tool_calls_total{tool="get_episode",status="error"} 1"#,
+        r#"memory_tool_call_duration_seconds_count{tool="query_memory"} 1"#,
+        r#"memory_records{kind="note"} 1"#,
+        "# EOF",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     client.cancel().await.expect("close");
 }
 
