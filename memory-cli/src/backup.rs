@@ -156,7 +156,7 @@ pub async fn export(
 }
 
 /// The database alone: backups and exports copy the source of truth, not the cache.
-async fn open_primary(config: &DbConfig) -> anyhow::Result<TursoStore> {
+pub(crate) async fn open_primary(config: &DbConfig) -> anyhow::Result<TursoStore> {
     TursoStore::open(config)
         .await
         .map_err(|err| anyhow::Error::from(err).context(config.label()))
@@ -204,7 +204,7 @@ struct Tables<'a> {
     content_digest: &'a str,
 }
 
-fn render_tables(
+pub(crate) fn render_tables(
     verb: &str,
     what: &str,
     tables: &[TableDigest],

@@ -4,6 +4,7 @@ mod backup;
 mod demo;
 mod episode;
 mod eval;
+mod import;
 mod model;
 mod output;
 mod pattern;
@@ -90,6 +91,9 @@ enum Command {
     Backup(backup::BackupCommand),
     /// Write the whole store as JSON Lines (to move it to another machine or into a server).
     Export(backup::ExportArgs),
+    /// Import coding-agent session logs, list import runs, or load a whole-store export.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 fn main() -> ExitCode {
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Heuristic(args) => pattern::run(global, args.plan()?).await,
         Command::Backup(command) => print(backup::run(command, &global.store, format).await?),
         Command::Export(args) => print(backup::export(&args, &global.store, format).await?),
+        Command::Import(command) => import::run(command, &global.store, format).await,
     }
 }
 
@@ -197,7 +202,7 @@ fn scratch_or_given(
 }
 
 /// Prints a command's output.
-fn print(text: String) -> anyhow::Result<()> {
+pub(crate) fn print(text: String) -> anyhow::Result<()> {
     let mut stdout = io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;

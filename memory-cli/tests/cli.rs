@@ -6,6 +6,7 @@ mod cache;
 mod demo;
 mod eval;
 mod human;
+mod import;
 mod lifecycle;
 mod models;
 mod patterns;

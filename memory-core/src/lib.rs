@@ -62,6 +62,7 @@ pub mod reflection;
 mod retrieve;
 pub mod reward;
 mod search;
+pub mod sessions;
 mod storage;
 pub mod validate;
 

@@ -22,6 +22,7 @@ mod patterns;
 mod records;
 mod rows;
 mod schema;
+pub mod sessions;
 mod store;
 mod vectors;
 

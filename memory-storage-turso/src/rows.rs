@@ -90,6 +90,11 @@ impl Insert {
         self.one.as_str()
     }
 
+    /// The [`Insert::CHUNK`]-row statement.
+    pub(crate) fn many(&'static self) -> &'static str {
+        self.many.as_str()
+    }
+
     /// Inserts every row: full chunks with the multi-row statement, the rest one by one.
     pub(crate) async fn rows(&'static self, db: &Db, rows: Vec<Vec<Value>>) -> Result<()> {
         let mut rows = rows.into_iter().peekable();

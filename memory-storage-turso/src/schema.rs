@@ -48,10 +48,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "patterns",
         sql: include_str!("migrations/0006_patterns.sql"),
     },
+    Migration {
+        version: 7,
+        name: "sessions",
+        sql: include_str!("migrations/0007_sessions.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

@@ -1,0 +1,177 @@
+//! Finding session logs and reading them line by line, with each line's number and byte offset, while hashing
+//! the file's bytes.
+
+use std::{
+    fs::File,
+    io::{self, BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use anyhow::{Context as _, bail};
+use flate2::read::MultiGzDecoder;
+use sha2::{Digest as _, Sha256};
+
+/// Whether `path` names a session log: `.jsonl` or `.jsonl.gz`.
+fn is_log(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
+}
+
+/// The logs named by `paths`: files as given, directories searched (recursively) for `.jsonl` and `.jsonl.gz`
+/// files, each list sorted. A missing path or a file of another kind is an error.
+pub fn find_logs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut logs = Vec::new();
+    for path in paths {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            found.sort();
+            logs.extend(found);
+        } else if is_log(path) {
+            logs.push(path.clone());
+        } else {
+            bail!(
+                "{} is not a session log: expected a .jsonl or .jsonl.gz file, or a directory",
+                path.display()
+            );
+        }
+    }
+    Ok(logs)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, found)?;
+        } else if kind.is_file() && is_log(&path) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The bytes read from a file so far, shared with the progress bar.
+#[derive(Clone, Default)]
+pub struct BytesRead(Arc<AtomicU64>);
+
+impl BytesRead {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Reads a file, hashing and counting its bytes as they pass.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    read: BytesRead,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read.0.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A log's lines, decompressed if it is `.gz`.
+pub struct LogReader {
+    source: Source,
+    line: u64,
+    offset: u64,
+}
+
+enum Source {
+    Plain(BufReader<Hashing<File>>),
+    Gz(BufReader<MultiGzDecoder<Hashing<File>>>),
+}
+
+/// One line: its number (from 1), the offset where it starts, and its bytes without the line ending.
+pub struct RawLine<'a> {
+    pub number: u64,
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+impl LogReader {
+    /// Opens `path`; `read` counts the bytes read from it (compressed, for `.gz`).
+    pub fn open(path: &Path, read: BytesRead) -> anyhow::Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let hashing = Hashing {
+            inner: file,
+            hasher: Sha256::new(),
+            read,
+        };
+        let gz = path.extension().is_some_and(|e| e == "gz");
+        let source = if gz {
+            Source::Gz(BufReader::with_capacity(
+                1 << 16,
+                MultiGzDecoder::new(hashing),
+            ))
+        } else {
+            Source::Plain(BufReader::with_capacity(1 << 16, hashing))
+        };
+        Ok(LogReader {
+            source,
+            line: 0,
+            offset: 0,
+        })
+    }
+
+    /// The next line into `buf`, or `None` at the end. A read error (a corrupt `.gz`) ends the file.
+    pub fn next_line<'a>(&mut self, buf: &'a mut Vec<u8>) -> io::Result<Option<RawLine<'a>>> {
+        buf.clear();
+        let n = match &mut self.source {
+            Source::Plain(r) => r.read_until(b'\n', buf)?,
+            Source::Gz(r) => r.read_until(b'\n', buf)?,
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let offset = self.offset;
+        self.offset += n as u64;
+        let mut bytes = &buf[..];
+        if let Some(rest) = bytes.strip_suffix(b"\n") {
+            bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
+        }
+        Ok(Some(RawLine {
+            number: self.line,
+            offset,
+            bytes,
+        }))
+    }
+
+    /// The lines read so far.
+    pub fn lines(&self) -> u64 {
+        self.line
+    }
+
+    /// Reads what is left of the file and returns the SHA-256 of all its bytes, lowercase hex.
+    pub fn finish(self) -> io::Result<String> {
+        let mut hashing = match self.source {
+            Source::Plain(r) => r.into_inner(),
+            Source::Gz(r) => r.into_inner().into_inner(),
+        };
+        io::copy(&mut hashing, &mut io::sink())?;
+        Ok(hashing
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+}

@@ -1,0 +1,194 @@
+//! `import sessions | runs | store`, through the binary, on the fixtures in `fixtures/sessions`.
+
+use std::{io::Write as _, path::PathBuf};
+
+use flate2::{Compression, write::GzEncoder};
+use serde_json::Value;
+
+use crate::support::{Cli, failed, ids, succeeded};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sessions")
+}
+
+fn claude_log() -> PathBuf {
+    fixtures().join("claude/-home-dev-payments/7f3c2a10-5b8e-4c1d-9a2f-0e6b8d4c1a77.jsonl")
+}
+
+fn import(cli: &Cli, paths: &[&std::path::Path]) -> Value {
+    let mut args = vec!["import", "sessions"];
+    args.extend(paths.iter().map(|p| p.to_str().expect("utf-8")));
+    cli.json(&args)
+}
+
+#[test]
+fn sessions_become_episodes_and_memories_once() {
+    let cli = Cli::new();
+    let run = import(&cli, &[&fixtures()]);
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["files"].as_array().expect("files").len(), 2);
+    // 12 messages from the Claude Code log (text, tool calls, results; the summary line has none), 6 events.
+    assert_eq!(
+        (run["new_messages"].as_u64(), run["skipped"].as_u64()),
+        (Some(18), Some(1))
+    );
+    assert_eq!(run["rejected"], 0);
+    assert_eq!(run["sessions"], 3);
+    let sha = &run["files"][0]["sha256"];
+    assert_eq!(sha.as_str().expect("sha").len(), 64);
+
+    // The session is an episode whose steps are its tool calls with their results.
+    let listing = cli.listing();
+    assert_eq!(ids(&listing).len(), 3);
+    let payments = listing
+        .as_array()
+        .expect("episodes")
+        .iter()
+        .find(|e| e["context"]["domain"] == "payments")
+        .expect("the payments session");
+    let episode = cli.json(&["episode", "show", payments["id"].as_str().expect("id")]);
+    assert!(
+        episode["task_description"]
+            .as_str()
+            .expect("task")
+            .starts_with("The settlement retry test in payments is flaky")
+    );
+    let steps = episode["steps"].as_array().expect("steps");
+    let tools: Vec<&str> = steps
+        .iter()
+        .map(|s| s["tool"].as_str().expect("tool"))
+        .collect();
+    assert_eq!(tools, ["Bash", "Read", "Edit", "Bash"]);
+    assert!(
+        steps[0]["result"]["error"]["message"]
+            .as_str()
+            .expect("error")
+            .contains("timed out")
+    );
+    assert_eq!(steps[0]["latency_ms"], 33425);
+
+    // What was said is found by a query in the project's scope, with where it was read.
+    let found = cli.json(&[
+        "memory",
+        "search",
+        "why is the settlement test flaky",
+        "--scope",
+        "project:payments",
+    ]);
+    let first = &found.as_array().expect("hits")[0];
+    let source = first["record"]["source"].as_str().expect("source");
+    assert!(source.ends_with(".jsonl:2"), "{source}");
+
+    // Importing again, or a compressed copy, adds nothing.
+    let copy = cli.path().join("copy.jsonl.gz");
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&std::fs::read(claude_log()).expect("read"))
+        .expect("gzip");
+    std::fs::write(&copy, gz.finish().expect("gzip")).expect("write");
+    let again = import(&cli, &[&fixtures(), &copy]);
+    assert_eq!(
+        (again["new_messages"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(30))
+    );
+    assert_eq!(
+        (again["sessions"].as_u64(), again["records"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(ids(&cli.listing()).len(), 3);
+
+    let runs = cli.json(&["import", "runs"]);
+    assert_eq!(runs.as_array().expect("runs").len(), 2);
+    assert_eq!(runs[0]["id"], again["id"]);
+    assert!(succeeded(cli.run(&["import", "runs"])).contains("18 new, 0 duplicate"));
+}
+
+#[test]
+fn bad_lines_and_broken_files_are_reported_and_lose_nothing() {
+    let cli = Cli::new();
+    import(&cli, &[&claude_log()]);
+    let dir = cli.path().join("bad");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let good = r#"{"content":"deploy finished","timestamp":"2026-05-07T10:00:00Z","session_id":"d1","project":"ops"}"#;
+    let lines = [
+        good,
+        "{\"content\": \"cut off",
+        "not json at all",
+        r#"{"kind":"mystery"}"#,
+        r#"{"content":"no time","session_id":"d1","project":"ops"}"#,
+    ];
+    std::fs::write(dir.join("mixed.jsonl"), lines.join("\n") + "\n").expect("write");
+    // A gzip file cut in half: what decompresses before the cut is read.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&std::fs::read(claude_log()).expect("read"))
+        .expect("gzip");
+    let whole = gz.finish().expect("gzip");
+    std::fs::write(dir.join("cut.jsonl.gz"), &whole[..whole.len() / 2]).expect("write");
+    std::fs::write(dir.join("garbage.jsonl.gz"), b"this is not gzip").expect("write");
+
+    let out = succeeded(cli.run(&["import", "sessions", dir.to_str().expect("utf-8")]));
+    assert!(out.contains("mixed.jsonl:2: not JSON"), "{out}");
+    assert!(out.contains("mixed.jsonl:3: not JSON"), "{out}");
+    assert!(
+        out.contains("mixed.jsonl:4: unknown event shape (keys: kind)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mixed.jsonl:5: `timestamp` is missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("garbage.jsonl.gz: unreadable after line 0"),
+        "{out}"
+    );
+    assert!(out.contains("cut.jsonl.gz: unreadable after line"), "{out}");
+    let run = &cli.json(&["import", "runs", "--limit", "1"])[0];
+    assert_eq!(
+        run["new_messages"], 1,
+        "the good line; the cut file's lines were there already"
+    );
+    assert_eq!(run["rejected"], 4);
+    // The first import's session is intact, and the good line became an episode.
+    assert_eq!(ids(&cli.listing()).len(), 2);
+}
+
+#[test]
+fn paths_are_checked_before_anything_is_written() {
+    let cli = Cli::new();
+    failed(
+        cli.run(&["import", "sessions", "/no/such/dir"]),
+        "cannot read /no/such/dir",
+    );
+    let notes = cli.path().join("notes.txt");
+    std::fs::write(&notes, "hello").expect("write");
+    failed(
+        cli.run(&["import", "sessions", notes.to_str().expect("utf-8")]),
+        "not a session log",
+    );
+    assert!(!cli.db.exists());
+}
+
+#[test]
+fn an_export_moves_into_an_empty_store_only() {
+    let cli = Cli::new();
+    import(&cli, &[&fixtures()]);
+    let export = cli.path().join("all.jsonl");
+    succeeded(cli.run(&["export", export.to_str().expect("utf-8")]));
+    let other = Cli::new();
+    let loaded = other.json(&["import", "store", export.to_str().expect("utf-8")]);
+    assert_eq!(
+        loaded["content_digest"],
+        cli.json(&[
+            "export",
+            cli.path().join("again.jsonl").to_str().expect("utf-8")
+        ])["content_digest"]
+    );
+    assert_eq!(ids(&other.listing()), ids(&cli.listing()));
+    assert_eq!(
+        other.json(&["import", "runs"]),
+        cli.json(&["import", "runs"])
+    );
+    failed(
+        other.run(&["import", "store", export.to_str().expect("utf-8")]),
+        "empty",
+    );
+}

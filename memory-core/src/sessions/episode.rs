@@ -1,0 +1,205 @@
+//! What a session becomes: an episode (the task it started with, its tool calls as steps) and, for what people
+//! and agents said, memory records that retrieval finds.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::{Role, SessionMessage};
+use crate::{
+    Episode, EpisodeId, ExecutionStep, Json, NewRecord, RecordKind, Result, Scope, StepResult,
+    TaskContext, TaskType,
+    validate::{MAX_NAME_BYTES, MAX_STEP_PAYLOAD_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES},
+};
+
+/// The episode of a session from its messages, in order. The outcome is unknown: session logs do not say how a
+/// task ended, so the episode stays open.
+pub fn session_episode(id: EpisodeId, messages: &[SessionMessage]) -> Option<Episode> {
+    let first = messages.first()?;
+    let task = messages
+        .iter()
+        .find(|m| m.role == Role::User && !m.content.trim().is_empty())
+        .or_else(|| messages.iter().find(|m| !m.content.trim().is_empty()))
+        .map_or_else(
+            || format!("session {}", first.session_id),
+            |m| clip(m.content.trim(), MAX_TASK_DESCRIPTION_BYTES).to_string(),
+        );
+    let generic = messages.iter().any(|m| m.role == Role::Event);
+    let context = TaskContext {
+        domain: clip(&one_line(&first.project), MAX_NAME_BYTES).to_string(),
+        tags: vec![
+            "imported".into(),
+            if generic {
+                "session-log"
+            } else {
+                "claude-code"
+            }
+            .into(),
+        ],
+        ..TaskContext::default()
+    };
+    let mut steps = if generic {
+        event_steps(messages)
+    } else {
+        tool_steps(messages)
+    };
+    let total_steps = steps.len();
+    steps.truncate(MAX_STEPS);
+    for (i, step) in steps.iter_mut().enumerate() {
+        step.step_number = i as u32 + 1;
+    }
+    let mut episode = Episode::new(task, TaskType::Other, context);
+    episode.id = id;
+    episode.start_time = first.at;
+    episode.steps = steps;
+    episode.metadata = Json::new(&json!({
+        "session_id": first.session_id,
+        "project": first.project,
+        "messages": messages.len(),
+        "tool_calls": total_steps,
+        "imported_from": first.provenance.file,
+    }));
+    Some(episode)
+}
+
+/// Claude Code: each tool call, with the result that answered it.
+fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
+    let results: HashMap<&str, &SessionMessage> = messages
+        .iter()
+        .filter(|m| m.role == Role::ToolResult)
+        .filter_map(|m| Some((m.call_id.as_deref()?, m)))
+        .collect();
+    messages
+        .iter()
+        .filter(|m| m.role == Role::ToolUse)
+        .map(|call| {
+            let answer = call.call_id.as_deref().and_then(|id| results.get(id));
+            let result = match answer {
+                Some(r) if r.is_error => StepResult::Error {
+                    message: clip(&r.content, MAX_STEP_PAYLOAD_BYTES).to_string(),
+                },
+                Some(r) => StepResult::Success {
+                    output: clip(&r.content, MAX_STEP_PAYLOAD_BYTES).to_string(),
+                },
+                None => StepResult::Error {
+                    message: "the log holds no result for this call".into(),
+                },
+            };
+            let input: serde_json::Value =
+                serde_json::from_str(&call.content).unwrap_or_else(|_| json!({}));
+            let parameters = if !input.is_object() || call.content.len() > MAX_STEP_PAYLOAD_BYTES {
+                json!({"input_bytes": call.content.len()})
+            } else {
+                input.clone()
+            };
+            let mut step = ExecutionStep::new(
+                call.tool.as_deref().unwrap_or("tool"),
+                action(&input),
+                result,
+            );
+            step.timestamp = call.at;
+            step.parameters = Json::new(&parameters);
+            step.latency_ms = answer.map_or(0, |r| r.at.micros_since(call.at) / 1000);
+            step
+        })
+        .collect()
+}
+
+/// What a call did, in a line: its command, path, pattern, URL or description.
+fn action(input: &serde_json::Value) -> String {
+    let said = [
+        "command",
+        "file_path",
+        "path",
+        "pattern",
+        "url",
+        "query",
+        "description",
+    ]
+    .iter()
+    .find_map(|key| input.get(key).and_then(|v| v.as_str()))
+    .unwrap_or("");
+    clip(&one_line(said), 200).to_string()
+}
+
+/// A generic log: each event about a component.
+fn event_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let component = m.component.as_deref()?;
+            let text = clip(&m.content, MAX_STEP_PAYLOAD_BYTES).to_string();
+            let result = if m.is_error {
+                StepResult::Error { message: text }
+            } else {
+                StepResult::Success { output: text }
+            };
+            let tool = clip(&one_line(component), MAX_NAME_BYTES).to_string();
+            let mut step = ExecutionStep::new(tool, m.level.as_deref().unwrap_or("event"), result);
+            step.timestamp = m.at;
+            Some(step)
+        })
+        .collect()
+}
+
+/// The memory record of what a person or an agent said (user and assistant text, generic events), in the scope
+/// `project:<project>`; tool calls and results are the episode's steps instead.
+pub fn message_record(message: &SessionMessage) -> Result<Option<NewRecord>> {
+    if matches!(message.role, Role::ToolUse | Role::ToolResult) || message.content.trim().is_empty()
+    {
+        return Ok(None);
+    }
+    let scope = Scope::new(format!("project:{}", scope_name(&message.project)))?;
+    let mut record = NewRecord::new(scope, RecordKind::Conversation, message.content.clone());
+    record.tags = vec!["imported".into(), message.role.as_str().replace('_', "-")];
+    let p = &message.provenance;
+    record.source = Some(format!("{}:{}", p.file, p.line));
+    record.context = Some(format!("session {}", message.session_id));
+    record.metadata = Json::new(&json!({
+        "session_id": message.session_id,
+        "role": message.role.as_str(),
+        "at": message.at.to_string(),
+        "byte_offset": p.offset,
+        "component": message.component,
+        "level": message.level,
+    }));
+    record.created_at = Some(message.at);
+    record.importance = if message.is_error { 0.7 } else { 0.5 };
+    Ok(Some(record))
+}
+
+/// A project name as a scope allows it: letters, digits and `-_.:/@`, at most 92 characters.
+fn scope_name(project: &str) -> String {
+    project
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.:/@".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(92)
+        .collect()
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

@@ -1,0 +1,230 @@
+//! Coding-agent session logs: one message per line of JSON, parsed into [`SessionMessage`]s that keep where they
+//! came from, and turned into an episode per session ([`episode`]) and searchable records.
+//!
+//! Two forms are read, told apart line by line:
+//! - **Claude Code**'s project logs: events with `type` (`user`, `assistant`, …), `sessionId`, `timestamp`, `cwd`
+//!   and a `message` whose content is text or blocks (`text`, `tool_use`, `tool_result`, `thinking`).
+//! - **Generic**: `{"content", "timestamp", "session_id", "project"}` with optional `component`, `level` (`error`
+//!   and `fatal` are errors) and `metadata` (an object).
+
+mod claude;
+mod episode;
+mod generic;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+pub use episode::{message_record, session_episode};
+
+use crate::{Json, Timestamp, validate::MAX_RECORD_CONTENT_BYTES};
+
+/// Who or what a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// What the user asked or said.
+    User,
+    /// What the agent said.
+    Assistant,
+    /// A tool the agent called, with its input.
+    ToolUse,
+    /// What a tool returned.
+    ToolResult,
+    /// A line of a generic log.
+    Event,
+}
+
+impl Role {
+    /// Every role, in declaration order.
+    pub const ALL: [Role; 5] = [
+        Role::User,
+        Role::Assistant,
+        Role::ToolUse,
+        Role::ToolResult,
+        Role::Event,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::ToolUse => "tool_use",
+            Role::ToolResult => "tool_result",
+            Role::Event => "event",
+        }
+    }
+
+    /// Parses a snake_case name.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// Where a message was read: the file, its line (from 1) and the byte offset of that line (in the decompressed
+/// text for `.gz` files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The file, as given or found.
+    pub file: String,
+    /// The line, from 1.
+    pub line: u64,
+    /// The byte offset where the line starts.
+    pub offset: u64,
+}
+
+/// One message of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionMessage {
+    /// The project it belongs to.
+    pub project: String,
+    /// The session it is part of.
+    pub session_id: String,
+    /// When it was written.
+    pub at: Timestamp,
+    /// Who or what it is.
+    pub role: Role,
+    /// The tool called or answering (tool uses and results).
+    pub tool: Option<String>,
+    /// The id pairing a tool use with its result.
+    pub call_id: Option<String>,
+    /// The part of the system a generic event is about.
+    pub component: Option<String>,
+    /// A generic event's level (`info`, `error`, …).
+    pub level: Option<String>,
+    /// Whether it reports a failure (a tool result marked as an error, an `error` or `fatal` event).
+    pub is_error: bool,
+    /// Its text (for a tool use, its input as JSON).
+    pub content: String,
+    /// Whatever else the log said about it (an object).
+    pub metadata: Json,
+    /// Where it was read.
+    pub provenance: Provenance,
+}
+
+impl SessionMessage {
+    /// SHA-256 of what the message is, not where it was read: the same message imported again, from the same
+    /// file or a copy, has the same hash.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for part in [
+            self.project.as_str(),
+            self.session_id.as_str(),
+            self.role.as_str(),
+            &self.at.as_micros().to_string(),
+            self.tool.as_deref().unwrap_or(""),
+            self.call_id.as_deref().unwrap_or(""),
+            self.component.as_deref().unwrap_or(""),
+            self.level.as_deref().unwrap_or(""),
+            &self.content,
+        ] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.finalize().into()
+    }
+}
+
+/// What one line held.
+#[derive(Debug)]
+pub enum Line {
+    /// Messages (an assistant event may hold text and several tool calls).
+    Messages(Vec<SessionMessage>),
+    /// An event that carries no message (a summary, a snapshot, a blank line).
+    Skipped,
+}
+
+/// Reads the lines of one file in order, remembering which tool each call id named so results can say it.
+pub struct SessionParser {
+    file: String,
+    project: Option<String>,
+    tools: HashMap<String, String>,
+}
+
+impl SessionParser {
+    /// A parser for `file`; `project`, when given, names the project of every message instead of the log.
+    pub fn new(file: impl Into<String>, project: Option<String>) -> Self {
+        SessionParser {
+            file: file.into(),
+            project,
+            tools: HashMap::new(),
+        }
+    }
+
+    /// Parses line `line` (from 1), which starts at byte `offset`. An error says why the line was rejected.
+    pub fn parse(&mut self, text: &str, line: u64, offset: u64) -> Result<Line, String> {
+        if text.trim().is_empty() {
+            return Ok(Line::Skipped);
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let serde_json::Value::Object(event) = value else {
+            return Err("not a JSON object".into());
+        };
+        let at = Provenance {
+            file: self.file.clone(),
+            line,
+            offset,
+        };
+        let line = if claude::is_event(&event) {
+            claude::parse(&event, at, self.project.as_deref(), &mut self.tools)?
+        } else if generic::is_event(&event) {
+            generic::parse(&event, at, self.project.as_deref())?
+        } else {
+            let mut keys: Vec<&str> = event.keys().map(String::as_str).take(8).collect();
+            keys.sort_unstable();
+            return Err(format!(
+                "unknown event shape (keys: {}): neither a Claude Code event (type, sessionId) nor a generic \
+                 one (content, timestamp, session_id, project)",
+                keys.join(", ")
+            ));
+        };
+        if let Line::Messages(messages) = &line
+            && let Some(long) = messages
+                .iter()
+                .find(|m| m.content.len() > MAX_RECORD_CONTENT_BYTES)
+        {
+            return Err(format!(
+                "a {} message of {} bytes is longer than the limit of {MAX_RECORD_CONTENT_BYTES}",
+                long.role.as_str(),
+                long.content.len()
+            ));
+        }
+        Ok(line)
+    }
+}
+
+/// A required string field of an event.
+fn text_field<'a>(
+    event: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<&'a str, String> {
+    match event.get(name) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        Some(serde_json::Value::String(_)) => Err(format!("`{name}` is empty")),
+        Some(other) => Err(format!("`{name}` is not a string: {}", kind_of(other))),
+        None => Err(format!("`{name}` is missing")),
+    }
+}
+
+/// An event's `timestamp` (RFC 3339).
+fn timestamp(event: &serde_json::Map<String, serde_json::Value>) -> Result<Timestamp, String> {
+    let text = text_field(event, "timestamp")?;
+    Timestamp::parse(text).ok_or_else(|| format!("`timestamp` {text:?} is not an RFC 3339 time"))
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;
