@@ -36,7 +36,14 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     let (memory, records) = open::open_both(&config, store)
         .await
         .with_context(|| format!("demo database {}", config.label()))?;
-    let text = record_and_render(&memory, &records, &config, temporary, global.format).await;
+    let text = record_and_render(
+        &memory,
+        &records,
+        &config,
+        temporary,
+        global.plain_format()?,
+    )
+    .await;
     crate::finish(&memory, text).await
 }
 

@@ -266,7 +266,7 @@ fn parse_json(flag: &str, text: &str) -> anyhow::Result<Json> {
     Json::from_text(text).with_context(|| format!("invalid {flag}: not JSON"))
 }
 
-fn parse_date(flag: &str, text: &str) -> anyhow::Result<Timestamp> {
+pub(crate) fn parse_date(flag: &str, text: &str) -> anyhow::Result<Timestamp> {
     Timestamp::parse(text.trim()).with_context(|| {
         format!("invalid {flag} {text:?}: expected RFC 3339 (2026-11-23T14:00:00Z) or a date (2026-11-23)")
     })

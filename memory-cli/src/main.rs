@@ -11,6 +11,7 @@ mod pattern;
 mod pattern_output;
 mod query;
 mod records;
+mod report;
 
 use std::{
     io::{self, Write},
@@ -26,7 +27,10 @@ use memory_cli::{
 };
 use memory_core::Memory;
 
-use crate::{episode::EpisodeCommand, output::Format};
+use crate::{
+    episode::EpisodeCommand,
+    output::{Format, FormatArg},
+};
 
 /// Record and inspect the episodes coding agents work through.
 #[derive(Debug, Parser)]
@@ -46,8 +50,8 @@ pub(crate) struct GlobalArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// How to print results.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
     /// How log lines on standard error are written (levels: RUST_LOG).
     #[arg(
         long,
@@ -57,6 +61,13 @@ pub(crate) struct GlobalArgs {
         default_value_t
     )]
     pub log_format: LogFormat,
+}
+
+impl GlobalArgs {
+    /// The `--format` of a command that is not a report.
+    pub(crate) fn plain_format(&self) -> anyhow::Result<Format> {
+        self.format.plain()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +105,9 @@ enum Command {
     /// Import coding-agent session logs, list import runs, or load a whole-store export.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Reports on imported sessions: activity, timeline, tools, errors, one session (--format human|json|csv).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -119,7 +133,11 @@ fn main() -> ExitCode {
 /// never creates or touches a database.
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
-    let format = global.format;
+    // Reports print CSV too, and read `global.format` themselves.
+    let format = match &cli.command {
+        Command::Report(_) => Format::Human,
+        _ => global.plain_format()?,
+    };
     match cli.command {
         Command::Episode(command) => {
             let action = command.plan()?;
@@ -174,6 +192,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(command) => print(backup::run(command, &global.store, format).await?),
         Command::Export(args) => print(backup::export(&args, &global.store, format).await?),
         Command::Import(command) => import::run(command, &global.store, format).await,
+        Command::Report(command) => {
+            print(report::run(command, &global.store, global.format).await?)
+        }
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn run(command: ModelCommand, global: &GlobalArgs) -> anyhow::Result<(
                 install::install(&source, name.as_deref(), &models)
             })
             .await??;
-            match global.format {
+            match global.plain_format()? {
                 Format::Json => crate::output::json(&installed)?,
                 Format::Human => format!(
                     "installed {} ({}, {} dimensions, {}) in {}\n",
@@ -59,7 +59,7 @@ pub async fn run(command: ModelCommand, global: &GlobalArgs) -> anyhow::Result<(
         ModelCommand::List => {
             let selected = selected_model(global)?;
             let listed = tokio::task::spawn_blocking(move || list(&models, selected)).await??;
-            match global.format {
+            match global.plain_format()? {
                 Format::Json => crate::output::json(&listed)?,
                 Format::Human => table(&listed, &global.store.embedder.models_dir()?),
             }

@@ -11,12 +11,34 @@ use serde::Serialize;
 use crate::episode::Reply;
 
 /// How results are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned text for reading.
     Human,
     /// Pretty-printed JSON; the serde form of memory-core's types.
     Json,
+}
+
+/// The `--format` option: a [`Format`], or CSV, which only reports print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Aligned text for reading.
+    Human,
+    /// Pretty-printed JSON; the serde form of memory-core's types.
+    Json,
+    /// Comma-separated values, one table per report (reports only).
+    Csv,
+}
+
+impl FormatArg {
+    /// The format of a command that is not a report.
+    pub fn plain(self) -> anyhow::Result<Format> {
+        match self {
+            FormatArg::Human => Ok(Format::Human),
+            FormatArg::Json => Ok(Format::Json),
+            FormatArg::Csv => anyhow::bail!("--format csv is for reports; use human or json here"),
+        }
+    }
 }
 
 /// Longest step text shown on a step's line in `show`.

@@ -359,7 +359,7 @@ pub async fn run(
                 );
             }
         }
-        crate::pattern_output::render(&reply, global.format)
+        crate::pattern_output::render(&reply, global.plain_format()?)
     }
     .await;
     crate::finish(&memory, text).await

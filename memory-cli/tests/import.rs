@@ -192,3 +192,93 @@ fn an_export_moves_into_an_empty_store_only() {
         "empty",
     );
 }
+
+#[test]
+fn reports_show_activity_tools_errors_and_whole_sessions() {
+    let cli = Cli::new();
+    import(&cli, &[&fixtures()]);
+    let activity = cli.json(&["report", "activity"]);
+    assert_eq!(activity[0]["project"], "payments");
+    assert_eq!(
+        (
+            activity[0]["sessions"].as_i64(),
+            activity[0]["tool_calls"].as_i64()
+        ),
+        (Some(1), Some(4))
+    );
+    assert_eq!(
+        (
+            activity[1]["project"].as_str(),
+            activity[1]["errors"].as_i64()
+        ),
+        (Some("shop"), Some(2))
+    );
+    // Filters: a time range and a project.
+    let later = cli.json(&[
+        "report",
+        "timeline",
+        "--since",
+        "2026-05-05",
+        "--project",
+        "shop",
+    ]);
+    let days: Vec<&str> = later
+        .as_array()
+        .expect("days")
+        .iter()
+        .map(|d| d["day"].as_str().expect("day"))
+        .collect();
+    assert_eq!(days, ["2026-05-05", "2026-05-06"]);
+
+    let tools = succeeded(cli.run(&["--format", "csv", "report", "tools"]));
+    assert!(
+        tools.starts_with("name,kind,uses,errors,error_rate,sessions\r\n"),
+        "{tools}"
+    );
+    assert!(tools.contains("Bash,tool,2,1,0.5,1\r\n"), "{tools}");
+    assert!(
+        tools.contains("gateway,component,3,1,0.3333,1\r\n"),
+        "{tools}"
+    );
+
+    let errors = cli.json(&["report", "errors", "--samples", "1"]);
+    let bash = &errors["samples"].as_array().expect("samples")[0];
+    assert_eq!(bash["name"], "Bash");
+    assert!(
+        bash["source"]
+            .as_str()
+            .expect("source")
+            .ends_with(".jsonl:4")
+    );
+    assert!(
+        bash["message"]
+            .as_str()
+            .expect("message")
+            .contains("timed out")
+    );
+
+    let session = cli.json(&["report", "session", "7f3c2a10-5b8e-4c1d-9a2f-0e6b8d4c1a77"]);
+    let roles: Vec<&str> = session
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["role"].as_str().expect("role"))
+        .collect();
+    assert_eq!(roles.len(), 12);
+    assert_eq!(
+        &roles[..4],
+        ["user", "assistant", "tool_use", "tool_result"]
+    );
+    failed(
+        cli.run(&["report", "session", "nope"]),
+        "no imported session \"nope\"",
+    );
+    failed(
+        cli.run(&["report", "activity", "--since", "last week"]),
+        "invalid --since",
+    );
+    failed(
+        cli.run(&["--format", "csv", "episode", "list"]),
+        "--format csv is for reports",
+    );
+}

@@ -20,6 +20,7 @@ mod episodes;
 mod error;
 mod patterns;
 mod records;
+pub mod reports;
 mod rows;
 mod schema;
 pub mod sessions;

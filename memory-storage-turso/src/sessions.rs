@@ -281,7 +281,7 @@ impl TursoStore {
                 "SELECT m.project, m.session_id, m.at, m.role, m.tool, m.call_id, m.component, m.level, \
                  m.is_error, m.content, m.metadata, s.path, m.line, m.byte_offset \
                  FROM session_messages m JOIN import_sources s ON s.id = m.source_id \
-                 WHERE m.project = ?1 AND m.session_id = ?2 ORDER BY m.at, m.id",
+                 WHERE m.session_id = ?2 AND m.project = ?1 ORDER BY m.at, m.id",
                 params,
                 message_from_row,
             )

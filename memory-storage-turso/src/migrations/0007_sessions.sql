@@ -64,9 +64,11 @@ CREATE TABLE session_messages (
     byte_offset INTEGER NOT NULL,
     run_id INTEGER NOT NULL
 );
--- Session reconstruction, and the reports filtered by time (and project): each index covers what its reports read.
-CREATE INDEX session_messages_by_session ON session_messages (project, session_id, at);
+-- Session reconstruction; the reports, filtered by time (and project), read only this covering index; error
+-- samples by tool or component.
+CREATE INDEX session_messages_by_session ON session_messages (session_id, project, at);
 CREATE INDEX session_messages_by_time ON session_messages (at, project, session_id, role, is_error, tool, component);
+CREATE INDEX session_messages_errors ON session_messages (coalesce(tool, component), at) WHERE is_error = 1;
 -- The episode each imported session became.
 CREATE TABLE import_sessions (
     project TEXT NOT NULL,
