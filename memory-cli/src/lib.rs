@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod embedder;
+pub mod ingest;
 pub mod log;
 pub mod open;
 
