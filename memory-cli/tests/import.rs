@@ -214,11 +214,15 @@ fn reports_show_activity_tools_errors_and_whole_sessions() {
         (Some("shop"), Some(2))
     );
     // Filters: a time range and a project.
+    // Importing again counts nothing twice.
+    import(&cli, &[&fixtures()]);
+    assert_eq!(cli.json(&["report", "activity"]), activity);
+    // Reports count whole days: a time within a day covers that day.
     let later = cli.json(&[
         "report",
         "timeline",
         "--since",
-        "2026-05-05",
+        "2026-05-05T12:00:00Z",
         "--project",
         "shop",
     ]);

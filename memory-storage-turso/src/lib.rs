@@ -21,6 +21,7 @@ mod error;
 mod patterns;
 mod records;
 pub mod reports;
+mod rollup;
 mod rows;
 mod schema;
 pub mod sessions;

@@ -1,14 +1,15 @@
 //! Reports over imported sessions, computed by SQL inside libSQL: activity per project, a daily timeline, tool
 //! and component use with error rates, errors with samples, and one session reconstructed.
 //!
-//! Every report but the session's reads only the covering index `session_messages_by_time` (or, for error
-//! samples, `session_messages_errors`), so none loads the messages into memory.
+//! Activity, timeline and tools read the per-session, per-day counts (`rollup.rs`), so they cover whole UTC days:
+//! `since` and `until` are widened to the days that hold them. Errors read the partial index of error messages,
+//! and a session its own index; none loads the messages into memory.
 
 use libsql::Value;
 use memory_core::{Result, Timestamp};
 use serde::Serialize;
 
-use crate::{TursoStore, db::Db, error::MapErr as _};
+use crate::{TursoStore, db::Db, error::MapErr as _, rollup::DAY_MICROS};
 
 /// Which messages a report covers: a time range (from `since`, before `until`) and a project.
 #[derive(Clone, Debug, Default)]
@@ -22,10 +23,27 @@ pub struct ReportFilter {
 }
 
 impl ReportFilter {
+    /// Bounds in microseconds, and the project.
     fn params(&self) -> Vec<Value> {
         vec![
             Value::Integer(self.since.map_or(i64::MIN, Timestamp::as_micros)),
             Value::Integer(self.until.map_or(i64::MAX, Timestamp::as_micros)),
+            self.project.clone().map_or(Value::Null, Value::Text),
+        ]
+    }
+
+    /// Bounds in days since the epoch, widened to whole days, and the project.
+    fn day_params(&self) -> Vec<Value> {
+        let since = self
+            .since
+            .map_or(i64::MIN, |t| t.as_micros().div_euclid(DAY_MICROS));
+        let until = self.until.map_or(i64::MAX, |t| {
+            let micros = t.as_micros();
+            micros.div_euclid(DAY_MICROS) + i64::from(micros.rem_euclid(DAY_MICROS) != 0)
+        });
+        vec![
+            Value::Integer(since),
+            Value::Integer(until),
             self.project.clone().map_or(Value::Null, Value::Text),
         ]
     }
@@ -68,10 +86,11 @@ enum Col {
     Day,
 }
 
-/// The filter of every report query, bound from [`ReportFilter::params`] (a literal, for `concat!`).
-macro_rules! range {
+/// The filter of the queries over the daily counts, bound from [`ReportFilter::day_params`] (a literal, for
+/// `concat!`).
+macro_rules! days {
     () => {
-        "at >= ?1 AND at < ?2 AND (?3 IS NULL OR project = ?3)"
+        "day >= ?1 AND day < ?2 AND (?3 IS NULL OR project = ?3)"
     };
 }
 
@@ -79,15 +98,15 @@ impl TursoStore {
     /// Per project: sessions, messages, what the users asked, tool calls, errors, first and last message.
     pub async fn report_activity(&self, filter: &ReportFilter) -> Result<Table> {
         const SQL: &str = concat!(
-            "SELECT project, count(DISTINCT session_id), count(*), sum(role = 'user'), sum(role = 'tool_use'), \
-             sum(is_error), min(at), max(at) FROM session_messages WHERE ",
-            range!(),
-            " GROUP BY project ORDER BY count(*) DESC, project"
+            "SELECT project, count(DISTINCT session_id), sum(messages), sum(user_messages), sum(tool_calls), \
+             sum(errors), min(first_at), max(last_at) FROM session_days WHERE ",
+            days!(),
+            " GROUP BY project ORDER BY sum(messages) DESC, project"
         );
         self.table(
             "activity",
             SQL,
-            filter.params(),
+            filter.day_params(),
             &[
                 ("project", Col::Text),
                 ("sessions", Col::Int),
@@ -105,15 +124,15 @@ impl TursoStore {
     /// Per day (UTC): sessions active, messages, tool calls and errors.
     pub async fn report_timeline(&self, filter: &ReportFilter) -> Result<Table> {
         const SQL: &str = concat!(
-            "SELECT at / 86400000000 - (at < 0 AND at % 86400000000 != 0) AS day, count(DISTINCT session_id), \
-             count(*), sum(role = 'tool_use'), sum(is_error) FROM session_messages WHERE ",
-            range!(),
+            "SELECT day, count(DISTINCT session_id), sum(messages), sum(tool_calls), sum(errors) \
+             FROM session_days WHERE ",
+            days!(),
             " GROUP BY day ORDER BY day"
         );
         self.table(
             "timeline",
             SQL,
-            filter.params(),
+            filter.day_params(),
             &[
                 ("day", Col::Day),
                 ("sessions", Col::Int),
@@ -128,17 +147,16 @@ impl TursoStore {
     /// Per tool (Claude Code) or component (generic logs): uses, errors and the error rate, most used first.
     pub async fn report_tools(&self, filter: &ReportFilter) -> Result<Table> {
         const SQL: &str = concat!(
-            "SELECT coalesce(tool, component) AS name, CASE WHEN tool IS NULL THEN 'component' ELSE 'tool' END, \
-             sum(role IN ('tool_use', 'event')) AS uses, sum(is_error) AS errors, \
-             round(1.0 * sum(is_error) / max(sum(role IN ('tool_use', 'event')), 1), 4), \
-             count(DISTINCT session_id) FROM session_messages WHERE ",
-            range!(),
-            " AND coalesce(tool, component) IS NOT NULL GROUP BY name ORDER BY uses DESC, name"
+            "SELECT name, kind, sum(uses) AS total, sum(errors), \
+             round(1.0 * sum(errors) / max(sum(uses), 1), 4), count(DISTINCT session_id) \
+             FROM session_day_tools WHERE ",
+            days!(),
+            " GROUP BY name ORDER BY total DESC, name"
         );
         self.table(
             "tools",
             SQL,
-            filter.params(),
+            filter.day_params(),
             &[
                 ("name", Col::Text),
                 ("kind", Col::Text),
@@ -154,16 +172,15 @@ impl TursoStore {
     /// Errors per tool or component (most first), and up to `samples` of the latest of each, with where they
     /// were read.
     pub async fn report_errors(&self, filter: &ReportFilter, samples: u32) -> Result<Vec<Table>> {
-        const GROUPS: &str = concat!(
-            "SELECT coalesce(tool, component, role) AS name, count(*), count(DISTINCT session_id), \
-             min(at), max(at) FROM session_messages WHERE is_error = 1 AND ",
-            range!(),
-            " GROUP BY name ORDER BY count(*) DESC, name"
-        );
+        const GROUPS: &str = "SELECT coalesce(tool, component, role) AS name, count(*), \
+             count(DISTINCT session_id), min(at), max(at) FROM session_messages INDEXED BY session_messages_errors \
+             WHERE is_error = 1 AND at >= ?1 AND at < ?2 AND (?3 IS NULL OR project = ?3) \
+             GROUP BY name ORDER BY count(*) DESC, name";
         const SAMPLES: &str = concat!(
             "SELECT m.at, m.project, m.session_id, s.path || ':' || m.line, substr(m.content, 1, 300) \
-             FROM session_messages m JOIN import_sources s ON s.id = m.source_id \
-             WHERE m.is_error = 1 AND coalesce(m.tool, m.component) IS ?4 AND ",
+             FROM session_messages m INDEXED BY session_messages_errors \
+             JOIN import_sources s ON s.id = m.source_id \
+             WHERE m.is_error = 1 AND coalesce(m.tool, m.component, m.role) = ?4 AND ",
             "m.at >= ?1 AND m.at < ?2 AND (?3 IS NULL OR m.project = ?3)",
             " ORDER BY m.at DESC LIMIT ?5"
         );
@@ -198,9 +215,8 @@ impl TursoStore {
         for group in &groups.rows {
             let name = group[0].clone();
             let mut params = filter.params();
-            // Messages without a tool or component are grouped by role and have no name to look up by.
             params.push(match &name {
-                Cell::Text(n) if n != "tool_result" && n != "event" => Value::Text(n.clone()),
+                Cell::Text(n) => Value::Text(n.clone()),
                 _ => Value::Null,
             });
             params.push(Value::Integer(samples.into()));

@@ -14,6 +14,7 @@ use crate::{
     TursoStore,
     db::Db,
     error::{MapErr as _, corrupt},
+    rollup::{self, Counted},
     rows::{Insert, insert_sql},
 };
 
@@ -149,12 +150,21 @@ impl TursoStore {
             .zip(&hashes)
             .map(|(m, hash)| message_params(m, hash, source, run))
             .collect();
-        let inserted = self
-            .write(|db| async move { insert_returning(&db, rows).await })
-            .await?;
-        // A message repeated within the batch is new once.
-        let mut fresh: HashSet<Vec<u8>> = inserted.into_iter().collect();
-        Ok(hashes.iter().map(|h| fresh.remove(&h[..])).collect())
+        let counted: Vec<Counted> = messages.iter().map(Counted::of).collect();
+        self.write(|db| async move {
+            let inserted = insert_returning(&db, rows).await?;
+            // A message repeated within the batch is new once.
+            let mut fresh: HashSet<Vec<u8>> = inserted.into_iter().collect();
+            let new: Vec<bool> = hashes.iter().map(|h| fresh.remove(&h[..])).collect();
+            let stored: Vec<&Counted> = counted
+                .iter()
+                .zip(&new)
+                .filter_map(|(c, new)| new.then_some(c))
+                .collect();
+            rollup::add(&db, &stored).await?;
+            Ok(new)
+        })
+        .await
     }
 
     /// Records what reading one file came to.

@@ -9,8 +9,13 @@ use super::{Role, SessionMessage};
 use crate::{
     Episode, EpisodeId, ExecutionStep, Json, NewRecord, RecordKind, Result, Scope, StepResult,
     TaskContext, TaskType,
-    validate::{MAX_NAME_BYTES, MAX_STEP_PAYLOAD_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES},
+    validate::{MAX_NAME_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES},
 };
+
+/// What a step keeps of a tool's result; the whole of it stays in the session's messages (`report session`).
+const RESULT_EXCERPT_BYTES: usize = 4 * 1024;
+/// The largest tool input kept as a step's parameters; a larger one is summarised by its size.
+const PARAMETERS_BYTES: usize = 8 * 1024;
 
 /// The episode of a session from its messages, in order. The outcome is unknown: session logs do not say how a
 /// task ended, so the episode stays open.
@@ -76,10 +81,10 @@ fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
             let answer = call.call_id.as_deref().and_then(|id| results.get(id));
             let result = match answer {
                 Some(r) if r.is_error => StepResult::Error {
-                    message: clip(&r.content, MAX_STEP_PAYLOAD_BYTES).to_string(),
+                    message: clip(&r.content, RESULT_EXCERPT_BYTES).to_string(),
                 },
                 Some(r) => StepResult::Success {
-                    output: clip(&r.content, MAX_STEP_PAYLOAD_BYTES).to_string(),
+                    output: clip(&r.content, RESULT_EXCERPT_BYTES).to_string(),
                 },
                 None => StepResult::Error {
                     message: "the log holds no result for this call".into(),
@@ -87,7 +92,7 @@ fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
             };
             let input: serde_json::Value =
                 serde_json::from_str(&call.content).unwrap_or_else(|_| json!({}));
-            let parameters = if !input.is_object() || call.content.len() > MAX_STEP_PAYLOAD_BYTES {
+            let parameters = if !input.is_object() || call.content.len() > PARAMETERS_BYTES {
                 json!({"input_bytes": call.content.len()})
             } else {
                 input.clone()
@@ -128,7 +133,7 @@ fn event_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
         .iter()
         .filter_map(|m| {
             let component = m.component.as_deref()?;
-            let text = clip(&m.content, MAX_STEP_PAYLOAD_BYTES).to_string();
+            let text = clip(&m.content, RESULT_EXCERPT_BYTES).to_string();
             let result = if m.is_error {
                 StepResult::Error { message: text }
             } else {

@@ -64,11 +64,35 @@ CREATE TABLE session_messages (
     byte_offset INTEGER NOT NULL,
     run_id INTEGER NOT NULL
 );
--- Session reconstruction; the reports, filtered by time (and project), read only this covering index; error
--- samples by tool or component.
+-- Session reconstruction, and the error report (by tool or component, with samples).
 CREATE INDEX session_messages_by_session ON session_messages (session_id, project, at);
-CREATE INDEX session_messages_by_time ON session_messages (at, project, session_id, role, is_error, tool, component);
-CREATE INDEX session_messages_errors ON session_messages (coalesce(tool, component), at) WHERE is_error = 1;
+CREATE INDEX session_messages_errors
+    ON session_messages (at, project, coalesce(tool, component, role), session_id) WHERE is_error = 1;
+-- What the other reports count, per session and day (days since the epoch, UTC), updated as messages are stored.
+CREATE TABLE session_days (
+    day INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    user_messages INTEGER NOT NULL,
+    tool_calls INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (day, project, session_id)
+) WITHOUT ROWID;
+-- Uses and errors per session, day and tool (Claude Code) or component (generic logs).
+CREATE TABLE session_day_tools (
+    day INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    -- 'tool' or 'component'
+    kind TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    PRIMARY KEY (day, project, session_id, name)
+) WITHOUT ROWID;
 -- The episode each imported session became.
 CREATE TABLE import_sessions (
     project TEXT NOT NULL,
