@@ -48,6 +48,16 @@ impl Counted {
     }
 }
 
+/// Uses and errors of a tool or component in a session's day, and which of the two it is.
+struct Tool<'a> {
+    kind: &'a str,
+    uses: i64,
+    errors: i64,
+}
+
+/// (day, project, session, tool or component)
+type ToolKey<'a> = (i64, &'a str, &'a str, &'a str);
+
 #[derive(Default)]
 struct Day {
     messages: i64,
@@ -61,7 +71,7 @@ struct Day {
 /// Adds `messages` (the ones just stored) to the counts.
 pub(crate) async fn add(db: &Db, messages: &[&Counted]) -> Result<()> {
     let mut days: BTreeMap<(i64, &str, &str), Day> = BTreeMap::new();
-    let mut tools: BTreeMap<(i64, &str, &str, &str), (&str, i64, i64)> = BTreeMap::new();
+    let mut tools: BTreeMap<ToolKey, Tool> = BTreeMap::new();
     for m in messages {
         let day = days
             .entry((m.day, &m.project, &m.session_id))
@@ -79,9 +89,13 @@ pub(crate) async fn add(db: &Db, messages: &[&Counted]) -> Result<()> {
         if let Some((name, kind)) = &m.name {
             let tool = tools
                 .entry((m.day, &m.project, &m.session_id, name))
-                .or_insert((kind, 0, 0));
-            tool.1 += i64::from(matches!(m.role, Role::ToolUse | Role::Event));
-            tool.2 += i64::from(m.is_error);
+                .or_insert(Tool {
+                    kind,
+                    uses: 0,
+                    errors: 0,
+                });
+            tool.uses += i64::from(matches!(m.role, Role::ToolUse | Role::Event));
+            tool.errors += i64::from(m.is_error);
         }
     }
     for ((day, project, session), n) in days {
@@ -106,7 +120,7 @@ pub(crate) async fn add(db: &Db, messages: &[&Counted]) -> Result<()> {
         )
         .await?;
     }
-    for ((day, project, session, name), (kind, uses, errors)) in tools {
+    for ((day, project, session, name), tool) in tools {
         db.execute(
             "INSERT INTO session_day_tools (day, project, session_id, name, kind, uses, errors) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
@@ -117,9 +131,9 @@ pub(crate) async fn add(db: &Db, messages: &[&Counted]) -> Result<()> {
                 Value::Text(project.into()),
                 Value::Text(session.into()),
                 Value::Text(name.into()),
-                Value::Text(kind.into()),
-                Value::Integer(uses),
-                Value::Integer(errors),
+                Value::Text(tool.kind.into()),
+                Value::Integer(tool.uses),
+                Value::Integer(tool.errors),
             ],
         )
         .await?;
