@@ -71,7 +71,7 @@ struct Day {
 /// Adds `messages` (the ones just stored) to the counts.
 pub(crate) async fn add(db: &Db, messages: &[&Counted]) -> Result<()> {
     let mut days: BTreeMap<(i64, &str, &str), Day> = BTreeMap::new();
-    let mut tools: BTreeMap<ToolKey, Tool> = BTreeMap::new();
+    let mut tools: BTreeMap<ToolKey<'_>, Tool<'_>> = BTreeMap::new();
     for m in messages {
         let day = days
             .entry((m.day, &m.project, &m.session_id))
