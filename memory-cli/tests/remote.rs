@@ -41,6 +41,18 @@ fn commands_work_against_sqld() {
         "{caches:?}"
     );
     assert!(!cli.db.exists(), "no local database was created");
+
+    // Session logs go into the server too, once, and its reports are computed there.
+    let sessions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sessions");
+    let sessions = sessions.to_str().expect("utf-8");
+    let imported = run(&["import", "sessions", sessions]);
+    assert_eq!(imported["new_messages"], 18);
+    assert_eq!(run(&["import", "sessions", sessions])["duplicates"], 18);
+    let tools = run(&["report", "tools"]);
+    assert_eq!(tools[0]["name"], "gateway");
+    assert_eq!(tools[0]["uses"], 3);
+    let session = run(&["report", "session", "shop-0506-b"]);
+    assert_eq!(session.as_array().expect("messages").len(), 2);
 }
 
 #[test]
