@@ -13,15 +13,15 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use memory_core::{
     Episode, EpisodeId, Memory, Records,
-    sessions::{self, Line, SessionMessage, SessionParser},
+    sessions::{self, SessionMessage},
 };
 use memory_storage_turso::{
     TursoStore,
-    sessions::{FileImport, ImportRun, MAX_REJECTS_KEPT, Reject},
+    sessions::{FileImport, ImportRun},
 };
 
+use read::BytesRead;
 pub use read::find_logs;
-use read::{BytesRead, LogReader};
 
 /// Messages stored per transaction.
 const BATCH: usize = 4096;
@@ -115,82 +115,52 @@ impl Importer<'_> {
         Ok(())
     }
 
-    /// Reads one log in batches; each batch is stored in one transaction, so a failure loses no batch stored.
+    /// Reads one log in batches on a blocking thread while the batches before are stored; each batch is stored
+    /// in one transaction, so a failure loses no batch stored.
     async fn read_file(&mut self, path: &Path, done_bytes: u64) -> anyhow::Result<FileImport> {
         let started = Instant::now();
         let name = path.display().to_string();
         let source = self.primary.import_source(&name).await?;
         let bytes_read = BytesRead::default();
-        let mut reader = LogReader::open(path, bytes_read.clone())?;
-        let mut parser = SessionParser::new(name.clone(), self.project.clone());
-        let mut file = FileImport {
-            path: name,
-            ..FileImport::default()
-        };
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut buf = Vec::new();
-        loop {
-            let line = match reader.next_line(&mut buf) {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(err) => {
-                    file.error = Some(format!("unreadable after line {}: {err}", reader.lines()));
-                    break;
-                }
-            };
-            let parsed = std::str::from_utf8(line.bytes)
-                .map_err(|e| format!("not UTF-8: {e}"))
-                .and_then(|text| parser.parse(text, line.number, line.offset));
-            match parsed {
-                Ok(Line::Messages(found)) => batch.extend(found),
-                Ok(Line::Skipped) => file.skipped += 1,
-                Err(reason) => {
-                    file.rejected += 1;
-                    if file.rejects.len() < MAX_REJECTS_KEPT {
-                        file.rejects.push(Reject {
-                            line: line.number,
-                            reason,
-                        });
-                    }
-                }
-            }
-            if batch.len() >= BATCH {
-                self.store(source, &mut batch, &mut file).await?;
-                self.bar.set_position(done_bytes + bytes_read.get());
-                self.bar.set_message(self.messages.to_string());
-            }
+        let (batches, mut received) = tokio::sync::mpsc::channel(2);
+        let parsing = tokio::task::spawn_blocking({
+            let (path, project, bytes_read) =
+                (path.to_path_buf(), self.project.clone(), bytes_read.clone());
+            move || read::parse_file(&path, project, BATCH, &bytes_read, &batches)
+        });
+        let (mut new, mut duplicates) = (0, 0);
+        while let Some(mut batch) = received.recv().await {
+            let (n, d) = self.store(source, &mut batch).await?;
+            (new, duplicates) = (new + n, duplicates + d);
+            self.bar.set_position(done_bytes + bytes_read.get());
+            self.bar.set_message(self.messages.to_string());
         }
-        self.store(source, &mut batch, &mut file).await?;
-        file.lines = reader.lines();
-        file.sha256 = reader
-            .finish()
-            .with_context(|| format!("cannot read {}", file.path))?;
-        file.bytes = bytes_read.get();
+        let mut file = parsing.await??;
+        file.new_messages = new;
+        file.duplicates = duplicates;
         file.elapsed_ms = started.elapsed().as_millis() as u64;
         self.primary.record_file(self.run, source, &file).await?;
         Ok(file)
     }
 
     /// Stores a batch of messages, then the records of those that were new.
+    /// Returns how many were new and how many were stored already.
     async fn store(
         &mut self,
         source: i64,
         batch: &mut Vec<SessionMessage>,
-        file: &mut FileImport,
-    ) -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
+    ) -> anyhow::Result<(u64, u64)> {
+        let (mut new, mut duplicates) = (0, 0);
         let fresh = self.primary.store_messages(self.run, source, batch).await?;
         let mut new_records = Vec::new();
         self.messages += batch.len() as u64;
-        for (message, new) in batch.drain(..).zip(fresh) {
-            if !new {
-                file.duplicates += 1;
+        for (message, fresh_one) in batch.drain(..).zip(fresh) {
+            if !fresh_one {
+                duplicates += 1;
                 self.seen.insert((message.project, message.session_id));
                 continue;
             }
-            file.new_messages += 1;
+            new += 1;
             if let Some(record) = sessions::message_record(&message)? {
                 new_records.push(record);
             }
@@ -198,7 +168,7 @@ impl Importer<'_> {
         }
         let stored = self.records.store_many(new_records).await?;
         self.records_stored += stored.iter().filter(|s| !s.duplicate).count() as u64;
-        Ok(())
+        Ok((new, duplicates))
     }
 }
 

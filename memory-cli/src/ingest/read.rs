@@ -13,7 +13,10 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use flate2::read::MultiGzDecoder;
+use memory_core::sessions::{Line, SessionMessage, SessionParser};
+use memory_storage_turso::sessions::{FileImport, MAX_REJECTS_KEPT, Reject};
 use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc::Sender;
 
 /// Whether `path` names a session log: `.jsonl` or `.jsonl.gz`.
 fn is_log(path: &Path) -> bool {
@@ -174,4 +177,66 @@ impl LogReader {
             .map(|b| format!("{b:02x}"))
             .collect())
     }
+}
+
+/// Reads and parses the log at `path`, sending its messages in batches of `batch` (a blocking call, for a thread
+/// of its own); returns what reading it came to, without the counts of new and duplicate messages, which the
+/// store decides. It stops early, without an error, when the receiver is gone.
+pub fn parse_file(
+    path: &Path,
+    project: Option<String>,
+    batch: usize,
+    bytes_read: &BytesRead,
+    batches: &Sender<Vec<SessionMessage>>,
+) -> anyhow::Result<FileImport> {
+    let name = path.display().to_string();
+    let mut reader = LogReader::open(path, bytes_read.clone())?;
+    let mut parser = SessionParser::new(name.clone(), project);
+    let mut file = FileImport {
+        path: name,
+        ..FileImport::default()
+    };
+    let mut pending = Vec::with_capacity(batch);
+    let mut buf = Vec::new();
+    loop {
+        let line = match reader.next_line(&mut buf) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(err) => {
+                file.error = Some(format!("unreadable after line {}: {err}", reader.lines()));
+                break;
+            }
+        };
+        let parsed = std::str::from_utf8(line.bytes)
+            .map_err(|e| format!("not UTF-8: {e}"))
+            .and_then(|text| parser.parse(text, line.number, line.offset));
+        match parsed {
+            Ok(Line::Messages(found)) => pending.extend(found),
+            Ok(Line::Skipped) => file.skipped += 1,
+            Err(reason) => {
+                file.rejected += 1;
+                if file.rejects.len() < MAX_REJECTS_KEPT {
+                    file.rejects.push(Reject {
+                        line: line.number,
+                        reason,
+                    });
+                }
+            }
+        }
+        if pending.len() >= batch {
+            let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+            if batches.blocking_send(full).is_err() {
+                return Ok(file);
+            }
+        }
+    }
+    if !pending.is_empty() && batches.blocking_send(pending).is_err() {
+        return Ok(file);
+    }
+    file.lines = reader.lines();
+    file.sha256 = reader
+        .finish()
+        .with_context(|| format!("cannot read {}", file.path))?;
+    file.bytes = bytes_read.get();
+    Ok(file)
 }
