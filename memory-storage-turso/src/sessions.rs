@@ -92,7 +92,7 @@ pub struct ImportRun {
 
 const MESSAGE_HEAD: &str = "INSERT INTO session_messages (hash, project, session_id, at, role, tool, call_id, \
      component, level, is_error, content, metadata, source_id, line, byte_offset, run_id) VALUES";
-const MESSAGE_TAIL: &str = " ON CONFLICT (hash) DO NOTHING RETURNING hash";
+const MESSAGE_TAIL: &str = " ON CONFLICT (session_id, project, at, hash) DO NOTHING RETURNING hash";
 
 static MESSAGES: Insert = Insert::new(
     || insert_sql(MESSAGE_HEAD, 16, 1) + MESSAGE_TAIL,

@@ -44,10 +44,11 @@ CREATE TABLE import_rejects (
     reason TEXT NOT NULL,
     PRIMARY KEY (run_id, source_id, line)
 ) WITHOUT ROWID;
--- One row per message; `hash` (SHA-256 of what the message is) makes importing it again a no-op.
+-- One row per message; `hash` (SHA-256 of what the message is, its session and time included) makes importing it
+-- again a no-op.
 CREATE TABLE session_messages (
     id INTEGER PRIMARY KEY,
-    hash BLOB NOT NULL UNIQUE,
+    hash BLOB NOT NULL,
     project TEXT NOT NULL,
     session_id TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -62,10 +63,12 @@ CREATE TABLE session_messages (
     source_id INTEGER NOT NULL,
     line INTEGER NOT NULL,
     byte_offset INTEGER NOT NULL,
-    run_id INTEGER NOT NULL
+    run_id INTEGER NOT NULL,
+    -- The deduplication (the hash alone would do) in the order a session's messages arrive, so an import adds to
+    -- a few pages of this index rather than to random ones; it also serves session reconstruction.
+    UNIQUE (session_id, project, at, hash)
 );
--- Session reconstruction, and the error report (by tool or component, with samples).
-CREATE INDEX session_messages_by_session ON session_messages (session_id, project, at);
+-- The error report (by tool or component, with samples).
 CREATE INDEX session_messages_errors
     ON session_messages (at, project, coalesce(tool, component, role), session_id) WHERE is_error = 1;
 -- What the other reports count, per session and day (days since the epoch, UTC), updated as messages are stored.
