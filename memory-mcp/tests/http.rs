@@ -403,10 +403,16 @@ async fn sigterm_finishes_the_calls_in_flight_and_keeps_what_was_acknowledged() 
     }
     assert!(acknowledged.len() >= WRITERS * 3);
 
-    // Everything acknowledged is in the store.
+    // Everything acknowledged is in the store. A call that finished as the connections closed is kept too,
+    // though its answer may not have reached its writer: at most one such call per writer.
     let client = scratch.connect().await;
     let stats = ok(&client, "get_statistics", json!({})).await;
-    assert_eq!(stats["total"], acknowledged.len() as u64);
+    let total = stats["total"].as_u64().expect("total") as usize;
+    assert!(
+        (acknowledged.len()..=acknowledged.len() + WRITERS).contains(&total),
+        "{total} stored, {} acknowledged",
+        acknowledged.len()
+    );
     for id in &acknowledged {
         ok(&client, "get_memory", json!({"memory_id": id})).await;
     }
