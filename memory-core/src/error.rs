@@ -168,6 +168,20 @@ pub enum Error {
         /// The length returned.
         found: usize,
     },
+    /// The code sandbox cannot run: its engine module is missing or unusable, or the host failed.
+    #[error("code sandbox: {detail}")]
+    Sandbox {
+        /// What failed and, where there is one, what to do.
+        detail: String,
+    },
+    /// Too much work is already waiting; the request was not started and can be retried.
+    #[error("{what} is busy ({detail}); retry shortly")]
+    Busy {
+        /// What is busy.
+        what: &'static str,
+        /// How busy.
+        detail: String,
+    },
 }
 
 impl Error {

@@ -61,6 +61,8 @@ mod records;
 pub mod reflection;
 mod retrieve;
 pub mod reward;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 mod search;
 pub mod sessions;
 mod storage;
