@@ -7,6 +7,7 @@ pub mod embedder;
 pub mod ingest;
 pub mod log;
 pub mod open;
+pub mod sandbox;
 
 /// Joins the lines of a message, so every diagnostic is exactly one line of stderr.
 pub fn one_line(message: &str) -> String {

@@ -35,7 +35,8 @@ impl ToolError {
             | Error::Conflict { .. }
             | Error::Changed { .. }
             | Error::EmbedderMismatch { .. }
-            | Error::SchemaTooNew { .. } => ToolError(err.to_string()),
+            | Error::SchemaTooNew { .. }
+            | Error::Busy { .. } => ToolError(err.to_string()),
             Error::Unavailable(detail) | Error::Unauthorized(detail) => {
                 tracing::warn!(tool, "database unavailable: {detail}");
                 ToolError(

@@ -21,6 +21,7 @@ use memory_cli::{
     log::LogFormat,
     one_line,
     open::{self, StoreArgs},
+    sandbox::{INSTALL_HINT, SandboxArgs},
 };
 use memory_core::{PatternWorker, Scope};
 use memory_storage_turso::DbConfig;
@@ -44,6 +45,9 @@ struct Args {
     /// How log lines on standard error are written (levels: RUST_LOG).
     #[arg(long, env = "MEMORY_LOG_FORMAT", value_enum, default_value_t)]
     log_format: LogFormat,
+    /// The code sandbox behind `execute_code`, which is offered when its engine is installed.
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,19 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let scope = Scope::new(args.scope.trim())?;
     let key = args.http.map(http::api_key).transpose()?.flatten();
+    let sandbox = match args.sandbox.module() {
+        Some(module) if module.is_file() => Some(args.sandbox.config(module)),
+        Some(module) => anyhow::bail!(
+            "the code sandbox's engine {} does not exist: {INSTALL_HINT}",
+            module.display()
+        ),
+        None => {
+            tracing::info!(
+                "execute_code is not offered: no JavaScript engine is installed ({INSTALL_HINT})"
+            );
+            None
+        }
+    };
     let config = open::db_config(&args.store)?;
     let backend = match config {
         DbConfig::Local { .. } => "local",
@@ -85,7 +102,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // an earlier run left queued.
     let learner = PatternWorker::start(patterns.clone());
     let memory = memory.with_patterns(learner.queue());
-    let server = MemoryServer::new(memory.clone(), records, patterns, scope, backend);
+    let server = MemoryServer::new(memory.clone(), records, patterns, scope, backend, sandbox);
     tokio::spawn({
         let server = server.clone();
         async move { server.warm_up().await }

@@ -8,7 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use memory_core::{EpisodeQuery, Memory, Patterns, Records, Scope};
+use memory_core::{
+    EpisodeQuery, Memory, Patterns, Records, Scope,
+    sandbox::{Sandbox, SandboxConfig},
+};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     handler::server::{
@@ -50,6 +53,13 @@ pub struct State {
     metrics: Metrics,
     tools: ToolRouter<MemoryServer>,
     prompts: PromptRouter<MemoryServer>,
+    sandbox: Option<SandboxSlot>,
+}
+
+/// The code sandbox, made once, by the warm-up or by the first `execute_code` call, whichever comes first.
+struct SandboxSlot {
+    config: SandboxConfig,
+    ready: tokio::sync::OnceCell<Result<Sandbox, String>>,
 }
 
 /// The MCP server. Cloning is cheap: every clone (one per HTTP session) shares the store and its index.
@@ -60,14 +70,19 @@ pub struct MemoryServer {
 
 impl MemoryServer {
     /// A server over `memory`, `records` and `patterns`, whose memory tools default to `scope`; `backend` is
-    /// `local` or `remote`.
+    /// `local` or `remote`. With a `sandbox` configuration it also offers `execute_code`.
     pub fn new(
         memory: Memory,
         records: Records,
         patterns: Patterns,
         scope: Scope,
         backend: &'static str,
+        sandbox: Option<SandboxConfig>,
     ) -> Self {
+        let mut tools = Self::episode_tools() + Self::record_tools() + Self::pattern_tools();
+        if sandbox.is_some() {
+            tools = tools + Self::code_tools();
+        }
         MemoryServer {
             state: Arc::new(State {
                 memory,
@@ -79,8 +94,12 @@ impl MemoryServer {
                 index: AtomicU8::new(IndexStatus::Loading as u8),
                 gate: Gate::default(),
                 metrics: Metrics::default(),
-                tools: Self::episode_tools() + Self::record_tools() + Self::pattern_tools(),
+                tools,
                 prompts: Self::prompts(),
+                sandbox: sandbox.map(|config| SandboxSlot {
+                    config,
+                    ready: tokio::sync::OnceCell::new(),
+                }),
             }),
         }
     }
@@ -134,9 +153,49 @@ impl MemoryServer {
         }
     }
 
+    /// The code sandbox, made on first use (compiling its engine, or loading the compilation cached by an earlier
+    /// run, on a blocking thread). `Err` is what a caller is told when there is none or it could not be made.
+    pub async fn sandbox(&self) -> Result<Sandbox, String> {
+        let Some(slot) = &self.state.sandbox else {
+            return Err("code execution is not enabled on this server".into());
+        };
+        slot.ready
+            .get_or_init(|| async {
+                let config = slot.config.clone();
+                let started = Instant::now();
+                match tokio::task::spawn_blocking(move || Sandbox::new(config)).await {
+                    Ok(Ok(sandbox)) => {
+                        tracing::info!(
+                            elapsed = ?started.elapsed(),
+                            cached = sandbox.loaded_from_cache(),
+                            "code sandbox ready"
+                        );
+                        Ok(sandbox)
+                    }
+                    Ok(Err(err)) => {
+                        tracing::error!("the code sandbox cannot start: {err}");
+                        Err("the code sandbox could not start; the server's log says why".into())
+                    }
+                    Err(join) => {
+                        tracing::error!("the code sandbox cannot start: {join}");
+                        Err("the code sandbox could not start; the server's log says why".into())
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
     /// Loads the search index of the default scope and the episodes, and the embedder's model, so the first
     /// query does not pay for them. Runs beside the protocol, never in front of it.
     pub async fn warm_up(&self) {
+        if self.state.sandbox.is_some() {
+            // Compiling the JavaScript engine takes seconds; it goes on beside the index.
+            let server = self.clone();
+            tokio::spawn(async move {
+                let _ = server.sandbox().await;
+            });
+        }
         let started = Instant::now();
         let scope = self.default_scope().clone();
         let result = self

@@ -88,7 +88,7 @@ async fn sessions_with_the_key_work_and_health_endpoints_answer() {
             .name,
         "memory-mcp"
     );
-    assert_eq!(client.list_all_tools().await.expect("tools").len(), 17);
+    assert_eq!(client.list_all_tools().await.expect("tools").len(), 18);
     let created = ok(
         &client,
         "create_episode",

@@ -4,13 +4,14 @@ use serde_json::{Value, json};
 
 use crate::support::{Scratch, ok, str_of};
 
-const TOOLS: [&str; 17] = [
+const TOOLS: [&str; 18] = [
     "add_episode_step",
     "analyze_patterns",
     "complete_episode",
     "create_episode",
     "delete_episode",
     "delete_memory",
+    "execute_code",
     "get_episode",
     "get_memory",
     "get_statistics",

@@ -56,10 +56,16 @@ impl Scratch {
             "MEMORY_EMBED_MODEL",
             "MEMORY_EMBED_API_KEY",
             "MEMORY_EMBED_DIMENSION",
+            "MEMORY_SANDBOX_CONCURRENCY",
             "RUST_LOG",
         ] {
             cmd.env_remove(var);
         }
+        // The code sandbox's engine as the install script builds it, compiled once for all the tests' servers.
+        cmd.env("MEMORY_SANDBOX_WASM", sandbox_module()).env(
+            "MEMORY_SANDBOX_CACHE",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandbox-cache"),
+        );
         cmd.env("MEMORY_EMBEDDER", "lexical")
             .env("XDG_DATA_HOME", self.path().join("data"))
             .env("XDG_CACHE_HOME", self.path().join("cache"))
@@ -86,6 +92,20 @@ impl Scratch {
         let client = ().serve(transport).await.expect("MCP handshake");
         (client, stderr)
     }
+}
+
+/// The JavaScript engine module: `MEMORY_SANDBOX_WASM`, or the one scripts/install-sandbox.sh builds.
+pub fn sandbox_module() -> PathBuf {
+    let path = std::env::var_os("MEMORY_SANDBOX_WASM").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/sandbox/quickjs.wasm"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "the sandbox's JavaScript engine is not at {}: run scripts/install-sandbox.sh (or set MEMORY_SANDBOX_WASM)",
+        path.display()
+    );
+    path
 }
 
 /// A child's stderr, read into memory as it arrives.

@@ -1,5 +1,6 @@
-//! The tools, in two routers that the server adds together.
+//! The tools, in routers that the server adds together.
 
+mod code;
 mod episodes;
 mod patterns;
 mod records;

@@ -1,12 +1,14 @@
 //! The tools' arguments and results as they travel: serde and JSON Schema types of this crate, converted to and
 //! from memory-core's types here. Doc comments become the schema descriptions an agent reads.
 
+mod code;
 mod episode;
 mod episode_out;
 mod pattern;
 mod query;
 mod record;
 
+pub use code::*;
 pub use episode::*;
 pub use episode_out::*;
 pub use pattern::*;
