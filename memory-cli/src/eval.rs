@@ -1,4 +1,5 @@
 //! `memory-cli eval retrieval`: how well memory search finds the evidence of questions, on LoCoMo-format data.
+//! (`memory-cli eval` without a subcommand runs a program: `code.rs`.)
 //!
 //! Every turn of every conversation is stored as a memory (`"{speaker}: {text}"`, dated by its session) in the
 //! conversation's own scope; every question of categories 1-4 is asked in that scope; a question's recall@k is
@@ -16,6 +17,19 @@ use crate::output::{Format, json};
 
 /// Results retrieved per question.
 const TOP_K: u32 = 10;
+
+/// `memory-cli eval [--file F | -]` runs a program in the code sandbox; `memory-cli eval retrieval ...` measures
+/// retrieval.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    /// What to evaluate instead of a program.
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// The program to run.
+    #[command(flatten)]
+    pub code: crate::code::CodeArgs,
+}
 
 /// `memory-cli eval ...`
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `memory-cli`: the operator's command line for the episodic memory store (argument parsing and exit codes).
 
 mod backup;
+mod code;
 mod demo;
 mod episode;
 mod eval;
@@ -80,10 +81,10 @@ enum Command {
     Memory(records::RecordCommand),
     /// Print the memories of a scope that best match a text, as a block that fits a token budget (cl100k).
     Query(query::QueryArgs),
-    /// Measure retrieval quality on a dataset (in a temporary database unless --db, --db-url or MEMORY_DB is
-    /// given).
-    #[command(subcommand)]
-    Eval(eval::EvalCommand),
+    /// Run a JavaScript program in the code sandbox (`eval --file F` or `eval -` for standard input), or
+    /// measure retrieval quality on a dataset (`eval retrieval`, in a temporary database unless --db, --db-url
+    /// or MEMORY_DB is given).
+    Eval(eval::EvalArgs),
     /// Record a few realistic coding-agent episodes and show them (in a temporary database unless --db,
     /// --db-url or MEMORY_DB is given).
     Demo,
@@ -166,7 +167,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Eval(eval::EvalCommand::Retrieval(args)) => {
+        Command::Eval(eval::EvalArgs {
+            command: None,
+            code,
+        }) => code::run(code, format).await,
+        Command::Eval(eval::EvalArgs {
+            command: Some(eval::EvalCommand::Retrieval(args)),
+            ..
+        }) => {
             let conversations = eval::load(&args.dataset)?;
             let (_dir, config) = scratch_or_given(global)?;
             with_store(global, config, async |_, records| {

@@ -3,6 +3,7 @@
 mod backup;
 mod bad_input;
 mod cache;
+mod code;
 mod demo;
 mod eval;
 mod human;

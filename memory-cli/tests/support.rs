@@ -46,6 +46,9 @@ impl Cli {
             "MEMORY_EMBED_DIMENSION",
             "RUST_LOG",
             "MEMORY_LOG_FORMAT",
+            "MEMORY_SANDBOX_WASM",
+            "MEMORY_SANDBOX_CACHE",
+            "MEMORY_SANDBOX_CONCURRENCY",
         ] {
             cmd.env_remove(var);
         }

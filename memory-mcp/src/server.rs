@@ -81,7 +81,7 @@ impl MemoryServer {
     ) -> Self {
         let mut tools = Self::episode_tools() + Self::record_tools() + Self::pattern_tools();
         if sandbox.is_some() {
-            tools = tools + Self::code_tools();
+            tools += Self::code_tools();
         }
         MemoryServer {
             state: Arc::new(State {
