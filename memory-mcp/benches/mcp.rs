@@ -8,6 +8,10 @@
 //! with its index loaded, and a load test over streamable HTTP: `MEMORY_BENCH_CLIENTS` sessions (50) each making
 //! `MEMORY_BENCH_CALLS` mixed calls (200), with errors, throughput and p50 / p95.
 //!
+//! `code` (on an empty store, the engine's compilation cached, as after a first start):
+//! - `start_to_execute_code`: process start until a first `execute_code` of `console.log(1+1)` is answered;
+//! - `execute_code/stdio`: one `execute_code` round trip of `console.log(1+1)`, with its p50 / p95 printed.
+//!
 //! `cargo bench -p memory-mcp --bench mcp` (release). A quick run: `MEMORY_BENCH_RECORDS=2000
 //! MEMORY_BENCH_CLIENTS=5 MEMORY_BENCH_CALLS=20 cargo bench -p memory-mcp --bench mcp -- --quick`.
 
@@ -166,6 +170,93 @@ fn queries(workload: &Workload) -> Vec<String> {
             text.split(':').next_back().unwrap_or(&text).to_string()
         })
         .collect()
+}
+
+/// The JavaScript engine: `MEMORY_SANDBOX_WASM`, or the one scripts/install-sandbox.sh builds.
+fn sandbox_module() -> std::path::PathBuf {
+    std::env::var_os("MEMORY_SANDBOX_WASM").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/sandbox/quickjs.wasm"),
+        Into::into,
+    )
+}
+
+/// Starts a server on an empty store with the code sandbox, its compilation cached in `dir`.
+async fn connect_with_sandbox(dir: &Path) -> Client {
+    let mut cmd = command(dir, &dir.join("code.db"));
+    cmd.env("MEMORY_SANDBOX_WASM", sandbox_module());
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    ().serve(transport).await.expect("handshake")
+}
+
+async fn hello(client: &Client) {
+    let out = call(client, "execute_code", json!({"code": "console.log(1+1)"}))
+        .await
+        .expect("execute_code");
+    assert_eq!(out["stdout"], "2\n");
+}
+
+fn code_bench(c: &mut Criterion) {
+    let rt = Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The first start compiles the engine and caches it; the measured ones load the cache.
+    let started = Instant::now();
+    let client = rt.block_on(connect_with_sandbox(dir.path()));
+    rt.block_on(hello(&client));
+    println!(
+        "mcp: first start to execute_code answered, compiling the engine: {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    rt.block_on(client.cancel()).expect("close");
+
+    let mut group = c.benchmark_group("code");
+    group.sample_size(10);
+    group.bench_function("start_to_execute_code", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let dir = dir.path().to_path_buf();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    let client = connect_with_sandbox(&dir).await;
+                    hello(&client).await;
+                    total += started.elapsed();
+                    client.cancel().await.expect("close");
+                }
+                total
+            }
+        })
+    });
+    let client = rt.block_on(connect_with_sandbox(dir.path()));
+    rt.block_on(hello(&client));
+    group.sample_size(50);
+    group.bench_function("execute_code/stdio", |b| {
+        b.to_async(&rt).iter(|| hello(&client))
+    });
+    group.finish();
+    rt.block_on(async {
+        let mut samples = Vec::new();
+        for _ in 0..1000 {
+            let started = Instant::now();
+            hello(&client).await;
+            samples.push(started.elapsed());
+        }
+        report("mcp: execute_code console.log(1+1) over stdio", samples);
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let client = connect_with_sandbox(dir.path()).await;
+            hello(&client).await;
+            samples.push(started.elapsed());
+            client.cancel().await.expect("close");
+        }
+        report(
+            "mcp: process start to first execute_code answered (engine cached)",
+            samples,
+        );
+    });
 }
 
 fn bench(c: &mut Criterion) {
@@ -352,5 +443,5 @@ async fn http_load(dir: &Path, db: &Path, ids: &[String], queries: &[String]) {
     let _ = child.kill().await;
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, code_bench, bench);
 criterion_main!(benches);
