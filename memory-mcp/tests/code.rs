@@ -75,7 +75,7 @@ async fn limits_are_results_that_name_the_limit() {
         json!({"code": "const f = n => f(n + 1) + 1; f(0)"}),
     )
     .await;
-    assert_ne!(out["trap"], Value::Null, "{out}");
+    assert_eq!(out["stack_overflow"], true, "{out}");
 
     let out = run(
         &client,
