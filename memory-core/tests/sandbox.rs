@@ -146,9 +146,13 @@ fn a_memory_bomb_is_stopped_by_the_limit() {
 fn deep_recursion_traps_cleanly() {
     let done = fails_cleanly("function f(n) { return f(n + 1) + 1 } f(0)");
     assert!(done.stack_overflow, "{done:?}");
-    assert_eq!(done.trap.as_deref(), Some("wasm trap: call stack exhausted"));
+    assert_eq!(
+        done.trap.as_deref(),
+        Some("wasm trap: call stack exhausted")
+    );
     // Catching the overflow inside the program does not help: the trap ends the instance.
-    let done = fails_cleanly("const f = () => { try { return f() } catch (e) { return 1 } }; print(f())");
+    let done =
+        fails_cleanly("const f = () => { try { return f() } catch (e) { return 1 } }; print(f())");
     assert!(done.stack_overflow, "{done:?}");
     assert_eq!(done.exit_code, None);
     // The sandbox is still usable afterwards.
