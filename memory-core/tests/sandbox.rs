@@ -379,6 +379,26 @@ async fn a_full_queue_is_refused_at_once_and_the_sandbox_recovers() {
     let err = sandbox.execute(Request::javascript("1")).await.unwrap_err();
     assert!(matches!(err, Error::Busy { .. }), "{err}");
     assert!(err.to_string().contains("retry"), "{err}");
+    // A caller that stops waiting leaves the queue.
+    let mut config = self::config();
+    config.concurrency = 1;
+    let single = Sandbox::new(config).unwrap();
+    let blocker = tokio::spawn({
+        let single = single.clone();
+        let request = slow();
+        async move { single.execute(request).await }
+    });
+    while single.load().running == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        single.execute(Request::javascript("1")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "it had to wait");
+    assert_eq!(single.load().waiting, 0);
+    blocker.await.unwrap().unwrap();
     let first = running.await.unwrap().unwrap();
     assert!(first.timed_out, "{first:?}");
     assert!(waiting.await.unwrap().unwrap().timed_out);

@@ -255,20 +255,21 @@ impl Sandbox {
     pub fn run_blocking(&self, request: &Request) -> Result<Execution> {
         let limits = self.prepare(request)?;
         let _ticking = self.inner.ticker.running();
-        let running = self.inner.running.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.peak_running.fetch_max(running, Ordering::SeqCst);
-        let result = run::run(&self.inner.loaded, &request.code, &request.stdin, &limits);
-        self.inner.running.fetch_sub(1, Ordering::SeqCst);
-        result
+        let running = Counted::new(&self.inner.running);
+        self.inner
+            .peak_running
+            .fetch_max(running.0, Ordering::SeqCst);
+        run::run(&self.inner.loaded, &request.code, &request.stdin, &limits)
     }
 
     /// Runs a program on a blocking thread once one of the [`SandboxConfig::concurrency`] turns is free;
     /// refuses it with [`Error::Busy`] when [`SandboxConfig::queue`] programs are already waiting.
     pub async fn execute(&self, request: Request) -> Result<Execution> {
         self.prepare(&request)?;
-        let queued = self.inner.waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted until it has a turn, also when the caller gives up waiting (the future is dropped).
+        let waiting = Counted::new(&self.inner.waiting);
+        let queued = waiting.0 - 1;
         if queued >= self.inner.config.queue && self.inner.permits.available_permits() == 0 {
-            self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Error::Busy {
                 what: "the code sandbox",
                 detail: format!(
@@ -278,7 +279,7 @@ impl Sandbox {
             });
         }
         let permit = Arc::clone(&self.inner.permits).acquire_owned().await;
-        self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(waiting);
         let permit = permit.map_err(|_| engine::sandbox_error("the sandbox is shutting down"))?;
         let sandbox = self.clone();
         let task = tokio::task::spawn_blocking(move || {
@@ -290,5 +291,20 @@ impl Sandbox {
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Err(_) => Err(engine::sandbox_error("the execution was cancelled")),
         }
+    }
+}
+
+/// One more in a counter until dropped; holds the count it made.
+struct Counted<'a>(usize, &'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        Counted(counter.fetch_add(1, Ordering::SeqCst) + 1, counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::SeqCst);
     }
 }
