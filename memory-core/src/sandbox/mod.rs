@@ -5,7 +5,7 @@
 //! execution a fresh store and instance, so nothing one execution does is seen by the next. At most
 //! [`SandboxConfig::concurrency`] executions run at once, each on a blocking thread; up to
 //! [`SandboxConfig::queue`] more wait their turn, and beyond that [`Sandbox::execute`] answers
-//! [`Error::Busy`](crate::Error::Busy) at once.
+//! [`Error::Busy`] at once.
 //!
 //! ```no_run
 //! use memory_core::sandbox::{Request, Sandbox, SandboxConfig};
