@@ -7,7 +7,6 @@
 
 use libsql::Value;
 use memory_core::{Result, Timestamp};
-use serde::Serialize;
 
 use crate::{TursoStore, db::Db, error::MapErr as _, rollup::DAY_MICROS};
 
@@ -50,8 +49,7 @@ impl ReportFilter {
 }
 
 /// One value of a report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Cell {
     /// Nothing.
     Null,
@@ -64,7 +62,7 @@ pub enum Cell {
 }
 
 /// A report's table: named columns and rows of cells.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Table {
     /// What it shows.
     pub name: &'static str,
