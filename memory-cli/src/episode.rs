@@ -4,7 +4,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use memory_core::{
     Complexity, Episode, EpisodeId, EpisodeQuery, EpisodeSummary, ExecutionStep, Json, Memory,
-    NewEpisode, OutcomeKind, StepResult, TaskContext, TaskOutcome, TaskType, Timestamp, validate,
+    NewEpisode, OutcomeKind, Scope, StepResult, TaskContext, TaskOutcome, TaskType, Timestamp,
+    validate,
 };
 
 /// `memory-cli episode ...`
@@ -156,6 +157,9 @@ pub struct ListArgs {
     /// Only episodes with this tag.
     #[arg(long)]
     tag: Option<String>,
+    /// Only episodes a tenant of the HTTP server recorded in this scope.
+    #[arg(long, value_parser = |s: &str| Scope::new(s.trim()))]
+    scope: Option<Scope>,
     /// Only episodes that ended this way: success, partial_success, failure or abstained.
     #[arg(long, value_parser = |s: &str| s.parse::<OutcomeKind>())]
     outcome: Option<OutcomeKind>,
@@ -378,6 +382,7 @@ impl ListArgs {
             completed: self.status.map(|s| matches!(s, ListStatus::Completed)),
             started_after: self.since.map(|d| parse_date("--since", &d)).transpose()?,
             started_before: self.until.map(|d| parse_date("--until", &d)).transpose()?,
+            scope: self.scope,
             offset: self.offset,
             limit: self.limit,
         };

@@ -258,6 +258,7 @@ impl PatternArgs {
                     task_type: args.task_type,
                     kind: args.kind,
                     limit: args.limit,
+                    scope: None,
                 };
                 request.validate()?;
                 Action::Recommend(request)
@@ -272,6 +273,7 @@ impl PatternArgs {
                     .map(|id| id.parse())
                     .collect::<memory_core::Result<_>>()?,
                 outcome,
+                scope: None,
             }),
         };
         Ok((config, action))
@@ -316,7 +318,7 @@ impl Action {
                 Reply::Shown(Box::new(pattern), heuristic)
             }
             Action::Search(text, kind, limit) => {
-                Reply::Ranked(patterns.search(&text, kind, limit).await?)
+                Reply::Ranked(patterns.search(&text, kind, limit, None).await?)
             }
             Action::Recommend(request) => Reply::Ranked(patterns.recommend(&request).await?),
             Action::Extract(episode, all) => {

@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Error, Json, Timestamp};
+use crate::{Error, Json, Scope, Timestamp};
 
 /// Version of the persisted layout of [`Episode`] and the types inside it.
 ///
@@ -408,6 +408,10 @@ pub struct Episode {
     pub reflection: Option<Reflection>,
     /// Free JSON metadata (an object, at most 64 KiB encoded).
     pub metadata: Json,
+    /// The scope it was recorded in, for a tenant of a shared server: only that scope's callers see it, and its
+    /// patterns are learnt apart. `None` (the default) for the store's own episodes, which unconfined callers
+    /// (the CLI, stdio, the server's admin key) see with every other.
+    pub scope: Option<Scope>,
 }
 
 impl Episode {
@@ -429,6 +433,7 @@ impl Episode {
             reward: None,
             reflection: None,
             metadata: Json::empty_object(),
+            scope: None,
         }
     }
 
@@ -449,6 +454,7 @@ impl Episode {
             outcome: self.outcome.as_ref().map(TaskOutcome::kind),
             reward: self.reward.as_ref().map(|r| r.total),
             step_count: u32::try_from(self.steps.len()).unwrap_or(u32::MAX),
+            scope: self.scope.clone(),
         }
     }
 }
@@ -474,4 +480,6 @@ pub struct EpisodeSummary {
     pub reward: Option<f64>,
     /// How many steps were logged.
     pub step_count: u32,
+    /// The scope it was recorded in, if any.
+    pub scope: Option<Scope>,
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     Episode, EpisodeId, EpisodeQuery, EpisodeStore, EpisodeSummary, Error, ExecutionStep, Json,
-    PatternQueue, Result, TaskContext, TaskOutcome, TaskType, Timestamp, reflection, reward,
+    PatternQueue, Result, Scope, TaskContext, TaskOutcome, TaskType, Timestamp, reflection, reward,
     validate,
 };
 
@@ -22,6 +22,8 @@ pub struct NewEpisode {
     pub context: TaskContext,
     /// Free JSON metadata (an object).
     pub metadata: Json,
+    /// The scope it belongs to (see [`Episode::scope`]).
+    pub scope: Option<Scope>,
 }
 
 impl NewEpisode {
@@ -36,6 +38,7 @@ impl NewEpisode {
             task_type,
             context,
             metadata: Json::empty_object(),
+            scope: None,
         }
     }
 }
@@ -81,6 +84,7 @@ impl Memory {
         validate::metadata(&new.metadata)?;
         let mut episode = Episode::new(new.task_description, new.task_type, new.context);
         episode.metadata = new.metadata;
+        episode.scope = new.scope;
         self.store.insert_episode(&episode).await?;
         Ok(episode.id)
     }

@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 use crate::{
     ChangeFeed, Embedder, EpisodeId, Error, Found, LexicalEmbedder, MAX_LIST_LIMIT, OutcomeKind,
     Pattern, PatternId, PatternKind, PatternStore, PatternWrite, Ranking, RecordStore, Result,
-    Score, Search, Timestamp,
+    Scope, Score, Search, Timestamp,
     index::{DocKey, DocMeta, Keep},
     pattern::{
         Candidate, DEFAULT_HALF_LIFE_DAYS, Heuristic, HeuristicQuery, Recommend, Recommendation,
@@ -117,6 +117,8 @@ pub struct PatternFeedback {
     /// How the task ended: success and partial success count for the patterns, failure against; abstaining is
     /// refused (it says nothing about them).
     pub outcome: OutcomeKind,
+    /// The scope the patterns must be of (a tenant's report); another scope's pattern is not found.
+    pub scope: Option<Scope>,
 }
 
 /// What [`Patterns::decay`] did.
@@ -347,17 +349,20 @@ impl Patterns {
         .await
     }
 
-    /// Patterns whose text or meaning matches `text`, best first, by relevance alone.
+    /// Patterns whose text or meaning matches `text`, best first, by relevance alone; only those of `scope`
+    /// when one is given.
     pub async fn search(
         &self,
         text: &str,
         kind: Option<PatternKind>,
         limit: u32,
+        scope: Option<&Scope>,
     ) -> Result<Vec<Recommendation>> {
         recommend::check_text_and_limit(text, limit)?;
         let request = Recommend {
             kind,
             limit,
+            scope: scope.cloned(),
             ..Recommend::new(text)
         };
         let mut found = self.recommend(&request).await?;
@@ -464,7 +469,10 @@ impl Patterns {
             let now = Timestamp::now();
             let mut write = PatternWrite::default();
             for id in ids {
-                let entry = index.get(*id).ok_or_else(|| not_found(*id))?;
+                let entry = index
+                    .get(*id)
+                    .filter(|e| feedback.scope.is_none() || e.pattern.scope == feedback.scope)
+                    .ok_or_else(|| not_found(*id))?;
                 let mut pattern = entry.pattern.clone();
                 pattern.effectiveness.apply(success, now, half_life);
                 pattern.updated_at = now.max(pattern.updated_at);
@@ -570,7 +578,9 @@ impl Patterns {
                     // A pattern whose evidence names the episode first, then the nearest.
                     let holding = index
                         .entries()
-                        .filter(|e| e.pattern.kind == candidate.kind)
+                        .filter(|e| {
+                            e.pattern.kind == candidate.kind && e.pattern.scope == candidate.scope
+                        })
                         .map(|e| {
                             let named = e.pattern.evidence.iter().any(|ev| ev.episode == id);
                             (!named, cluster::distance(&e.features, &f), e)

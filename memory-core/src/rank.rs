@@ -72,6 +72,7 @@ pub(crate) fn keep(search: &Search, meta: &DocMeta) -> bool {
         && search.tag.as_ref().is_none_or(|t| meta.tags.contains(t))
         && search.after.is_none_or(|t| meta.time >= t)
         && search.before.is_none_or(|t| meta.time < t)
+        && (!search.confined || is_record || meta.scope.as_ref() == Some(&search.scope))
 }
 
 /// The share of the query's context that a document shares (0 when the query gives none).

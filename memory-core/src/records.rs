@@ -350,7 +350,7 @@ impl Records {
                 DocKey::Record(id) => records.remove(&id).map(|record| Found::Memory {
                     record: Box::new(record),
                 }),
-                DocKey::Episode(id) => self.episode(id).await?,
+                DocKey::Episode(id) => self.episode(id, search).await?,
                 DocKey::Pattern(id) => patterns.remove(&id),
             };
             if let Some(found) = found {
@@ -360,13 +360,18 @@ impl Records {
         Ok(hits)
     }
 
-    async fn episode(&self, id: EpisodeId) -> Result<Option<Found>> {
+    /// The episode `id`, unless the search is confined to a scope the episode is not of.
+    async fn episode(&self, id: EpisodeId, search: &Search) -> Result<Option<Found>> {
         let Some(source) = &self.episodes else {
             return Ok(None);
         };
-        Ok(source.get_episode(id).await?.map(|v| Found::Episode {
-            episode: Box::new(v.value),
-        }))
+        Ok(source
+            .get_episode(id)
+            .await?
+            .filter(|v| !search.confined || v.value.scope.as_ref() == Some(&search.scope))
+            .map(|v| Found::Episode {
+                episode: Box::new(v.value),
+            }))
     }
 }
 

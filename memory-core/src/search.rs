@@ -68,6 +68,9 @@ impl QueryContext {
 pub struct Search {
     /// The scope whose records are searched (nothing crosses scopes).
     pub scope: Scope,
+    /// Whether episodes and patterns are confined to `scope` too (a tenant's search: only those recorded in
+    /// it); otherwise every episode and pattern is searched.
+    pub confined: bool,
     /// What to look for, in plain words.
     pub text: String,
     /// Results to return, 1 to [`MAX_SEARCH_LIMIT`].
@@ -103,6 +106,7 @@ impl Search {
     pub fn new(scope: Scope, text: impl Into<String>) -> Self {
         Search {
             scope,
+            confined: false,
             text: text.into(),
             limit: 10,
             ranking: Ranking::default(),
@@ -154,7 +158,8 @@ impl Search {
 
     /// Whether any filter is set.
     pub(crate) fn has_filters(&self) -> bool {
-        self.kind.is_some()
+        self.confined
+            || self.kind.is_some()
             || self.tag.is_some()
             || self.episodes_only()
             || self.after.is_some()

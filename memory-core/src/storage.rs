@@ -50,6 +50,8 @@ pub struct EpisodeQuery {
     pub started_after: Option<Timestamp>,
     /// Only episodes started before this time.
     pub started_before: Option<Timestamp>,
+    /// Only episodes of this scope (see [`crate::Episode::scope`]); `None`: episodes of every scope and none.
+    pub scope: Option<Scope>,
     /// Rows to skip.
     pub offset: u32,
     /// Rows to return, 1 to [`MAX_LIST_LIMIT`].
@@ -66,6 +68,7 @@ impl Default for EpisodeQuery {
             completed: None,
             started_after: None,
             started_before: None,
+            scope: None,
             offset: 0,
             limit: 20,
         }
@@ -111,6 +114,10 @@ impl EpisodeQuery {
                 .is_none_or(|c| summary.end_time.is_some() == c)
             && self.started_after.is_none_or(|t| summary.start_time >= t)
             && self.started_before.is_none_or(|t| summary.start_time < t)
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|s| summary.scope.as_ref() == Some(s))
     }
 }
 

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use crate::{server::MemoryServer, shutdown, wire::HealthStatus};
+use crate::{caller::Caller, server::MemoryServer, shutdown, wire::HealthStatus};
 
 /// The environment variable holding the API key.
 pub const API_KEY_VAR: &str = "MEMORY_API_KEY";
@@ -97,7 +97,8 @@ pub async fn serve(
     match key {
         Some(key) => mcp = mcp.layer(middleware::from_fn_with_state(Arc::new(key), authorize)),
         None => {
-            tracing::warn!("no {API_KEY_VAR} set: serving without authentication (loopback only)")
+            tracing::warn!("no {API_KEY_VAR} set: serving without authentication (loopback only)");
+            mcp = mcp.layer(middleware::from_fn(operator));
         }
     }
     let app = Router::new()
@@ -142,7 +143,7 @@ async fn authorize(State(key): State<Arc<ApiKey>>, request: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if given.is_some_and(|given| key.matches(given.trim())) {
-        return next.run(request).await;
+        return operator(request, next).await;
     }
     let message = if given.is_some() {
         "wrong API key"
@@ -158,6 +159,12 @@ async fn authorize(State(key): State<Arc<ApiKey>>, request: Request, next: Next)
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
+}
+
+/// Lets a request through as the operator's.
+async fn operator(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Caller::Operator);
+    next.run(request).await
 }
 
 /// Liveness: the process answers.

@@ -2,6 +2,7 @@
 //!
 //! Standard output carries nothing but the protocol; logs go to standard error.
 
+mod caller;
 mod error;
 mod http;
 mod metrics;

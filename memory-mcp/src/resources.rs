@@ -15,6 +15,7 @@ use rmcp::{
 use serde::Serialize;
 
 use crate::{
+    caller::Caller,
     error::ToolError,
     server::MemoryServer,
     wire::{EpisodeOut, MemoryOut},
@@ -49,10 +50,14 @@ pub fn memory_uri(id: impl std::fmt::Display, scope: &Scope) -> String {
     format!("{MEMORIES}{id}?scope={scope}")
 }
 
-/// The newest episodes and the newest memories of the server's scope.
-pub async fn list(server: &MemoryServer) -> Result<ListResourcesResult, ErrorData> {
+/// The newest episodes and the newest memories of the server's scope (a tenant's: its own).
+pub async fn list(
+    server: &MemoryServer,
+    caller: &Caller,
+) -> Result<ListResourcesResult, ErrorData> {
     let episodes = EpisodeQuery {
         limit: LISTED,
+        scope: caller.confined_to().cloned(),
         ..EpisodeQuery::default()
     };
     let episodes = server
@@ -60,7 +65,7 @@ pub async fn list(server: &MemoryServer) -> Result<ListResourcesResult, ErrorDat
         .list_episodes(&episodes)
         .await
         .map_err(|e| protocol_error("resources/list", e))?;
-    let scope = server.default_scope();
+    let scope = caller.confined_to().unwrap_or(server.default_scope());
     let records = RecordQuery {
         limit: LISTED,
         ..RecordQuery::new(scope.clone())
@@ -98,7 +103,11 @@ fn title(text: &str) -> String {
 }
 
 /// Reads the resource `uri` names.
-pub async fn read(server: &MemoryServer, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+pub async fn read(
+    server: &MemoryServer,
+    caller: &Caller,
+    uri: &str,
+) -> Result<ReadResourceResult, ErrorData> {
     const METHOD: &str = "resources/read";
     if let Some(id) = uri.strip_prefix(EPISODES) {
         let id = id.parse().map_err(|e| protocol_error(METHOD, e))?;
@@ -107,15 +116,32 @@ pub async fn read(server: &MemoryServer, uri: &str) -> Result<ReadResourceResult
             .get_episode(id)
             .await
             .map_err(|e| protocol_error(METHOD, e))?;
+        if !caller.sees(episode.scope.as_ref()) {
+            return Err(protocol_error(
+                METHOD,
+                memory_core::Error::episode_not_found(id),
+            ));
+        }
         return document(uri, &EpisodeOut::from(&episode));
     }
     if let Some(rest) = uri.strip_prefix(MEMORIES) {
         let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
         let scope = match query {
-            "" => server.default_scope().clone(),
+            "" => caller
+                .scope(None, server.default_scope())
+                .map_err(|e| protocol_error(METHOD, e))?,
             _ => match query.strip_prefix("scope=") {
-                Some(name) if !name.contains('&') => {
+                Some(name) if !name.contains('&') && caller.may_name(name) => {
                     Scope::new(name).map_err(|e| protocol_error(METHOD, e))?
+                }
+                Some(name) if !name.contains('&') => {
+                    return Err(protocol_error(
+                        METHOD,
+                        memory_core::Error::NotFound {
+                            kind: "memory",
+                            id: format!("{id} in scope {name}"),
+                        },
+                    ));
                 }
                 _ => {
                     return Err(ErrorData::invalid_params(

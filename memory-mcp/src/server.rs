@@ -30,6 +30,7 @@ use rmcp::{
 use tracing::Instrument as _;
 
 use crate::{
+    caller::Caller,
     error::ToolError,
     metrics::{Metrics, Observed, Outcome},
     resources,
@@ -284,10 +285,12 @@ impl MemoryServer {
     async fn guarded_call(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let name = request.name.to_string();
+        let caller = caller_of(&context)?;
+        context.extensions.insert(caller);
         if !self.state.tools.has_route(&name) {
             // Not labelled with the name a client made up: that would let clients grow the metrics unboundedly.
             self.state
@@ -372,6 +375,18 @@ impl MemoryServer {
     }
 }
 
+/// The caller of a request: over HTTP, the one the HTTP layer resolved from the request's key; over stdio, the
+/// operator. An HTTP request without one never reaches a tool.
+pub fn caller_of(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    match context.extensions.get::<axum::http::request::Parts>() {
+        None => Ok(Caller::Operator),
+        Some(parts) => parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            tracing::error!("an HTTP request reached the MCP service without a resolved caller");
+            ErrorData::internal_error("the request was not authenticated", None)
+        }),
+    }
+}
+
 fn error_result(message: &str) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message)]).into()
 }
@@ -413,9 +428,9 @@ impl ServerHandler for MemoryServer {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        resources::list(self).await
+        resources::list(self, &caller_of(&context)?).await
     }
 
     async fn list_resource_templates(
@@ -429,8 +444,10 @@ impl ServerHandler for MemoryServer {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        resources::read(self, &request.uri).await.map(Into::into)
+        resources::read(self, &caller_of(&context)?, &request.uri)
+            .await
+            .map(Into::into)
     }
 }

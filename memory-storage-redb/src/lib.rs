@@ -47,5 +47,5 @@ pub use store::RedbStore;
 /// Version of the file's layout (tables, meta entries, record framing).
 ///
 /// A cache whose file has another version deletes and recreates it; a store refuses a newer version with
-/// [`memory_core::Error::SchemaTooNew`].
-pub const SCHEMA_VERSION: u64 = 1;
+/// [`memory_core::Error::SchemaTooNew`]. Version 2: episodes carry their scope.
+pub const SCHEMA_VERSION: u64 = 2;

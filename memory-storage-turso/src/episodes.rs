@@ -261,6 +261,9 @@ fn list_sql(query: &EpisodeQuery) -> (String, Vec<Value>) {
         params.push(value);
         clauses.push(clause.replace('?', &format!("?{}", params.len())));
     };
+    if let Some(scope) = &query.scope {
+        bind("scope = ?", Value::Text(scope.as_str().into()));
+    }
     if let Some(domain) = &query.domain {
         bind("domain = ?", Value::Text(domain.clone()));
     }

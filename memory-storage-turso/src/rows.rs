@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use libsql::{Row, Value};
 use memory_core::{
-    Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, StepResult,
-    TaskContext, Timestamp,
+    Episode, EpisodeId, EpisodeSummary, ExecutionStep, Json, OutcomeKind, Result, Scope,
+    StepResult, TaskContext, Timestamp,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -17,7 +17,7 @@ use crate::{
 /// The columns of `episodes` that a summary needs, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, task_description, task_type, domain, language, framework, complexity, \
      tags, start_time, end_time, outcome_kind, reward_total, \
-     (SELECT count(*) FROM steps WHERE steps.episode_id = episodes.id)";
+     (SELECT count(*) FROM steps WHERE steps.episode_id = episodes.id), scope";
 
 fn json_text<T: Serialize>(value: &T) -> String {
     // The domain types serialise to JSON infallibly (no maps with non-string keys, no NaN produced by the code).
@@ -64,6 +64,9 @@ pub(crate) fn episode_params(ep: &Episode, revision: u64) -> Vec<Value> {
         opt_json(&ep.reward),
         opt_json(&ep.reflection),
         Value::Text(ep.metadata.to_text()),
+        ep.scope
+            .as_ref()
+            .map_or(Value::Null, |s| Value::Text(s.as_str().into())),
     ]
 }
 
@@ -132,15 +135,15 @@ pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize) -> String {
 
 const EPISODE_HEAD: &str = "INSERT OR REPLACE INTO episodes (id, revision, task_description, task_type, domain, \
      language, framework, complexity, tags, start_time, end_time, outcome_kind, outcome, reward_total, reward, \
-     reflection, metadata) VALUES";
+     reflection, metadata, scope) VALUES";
 const STEP_HEAD: &str = "INSERT INTO steps (episode_id, step_number, timestamp, tool, action, parameters, \
      result_kind, result_text, latency_ms, tokens, revision) VALUES";
 const TAG_HEAD: &str = "INSERT OR IGNORE INTO episode_tags (tag, episode_id) VALUES";
 
 /// Inserts or replaces whole episode rows; bind with [`episode_params`].
 pub(crate) static EPISODES: Insert = Insert::new(
-    || insert_sql(EPISODE_HEAD, 17, 1),
-    || insert_sql(EPISODE_HEAD, 17, Insert::CHUNK),
+    || insert_sql(EPISODE_HEAD, 18, 1),
+    || insert_sql(EPISODE_HEAD, 18, Insert::CHUNK),
 );
 /// Inserts steps; bind with [`step_params`].
 pub(crate) static STEPS: Insert = Insert::new(
@@ -209,6 +212,11 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
         reward: row.get(11).db()?,
         step_count: u32::try_from(row.get::<i64>(12).db()?)
             .map_err(|e| corrupt("step_count", e))?,
+        scope: row
+            .get::<Option<String>>(13)
+            .db()?
+            .map(|s| Scope::new(s).map_err(|e| corrupt("scope", e)))
+            .transpose()?,
     })
 }
 
@@ -216,7 +224,7 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<EpisodeSummary> {
 /// its row.
 fn episode_from_row(row: &Row) -> Result<(Episode, u64)> {
     let summary = summary_from_row(row)?;
-    let revision = row.get::<i64>(13).db()? as u64;
+    let revision = row.get::<i64>(14).db()? as u64;
     let opt = |idx: i32| row.get::<Option<String>>(idx).db();
     let episode = Episode {
         id: summary.id,
@@ -226,11 +234,12 @@ fn episode_from_row(row: &Row) -> Result<(Episode, u64)> {
         start_time: summary.start_time,
         end_time: summary.end_time,
         steps: Vec::new(),
-        outcome: opt(14)?.map(|t| from_json("outcome", &t)).transpose()?,
-        reward: opt(15)?.map(|t| from_json("reward", &t)).transpose()?,
-        reflection: opt(16)?.map(|t| from_json("reflection", &t)).transpose()?,
-        metadata: Json::from_stored(row.get::<String>(17).db()?)
+        outcome: opt(15)?.map(|t| from_json("outcome", &t)).transpose()?,
+        reward: opt(16)?.map(|t| from_json("reward", &t)).transpose()?,
+        reflection: opt(17)?.map(|t| from_json("reflection", &t)).transpose()?,
+        metadata: Json::from_stored(row.get::<String>(18).db()?)
             .map_err(|e| corrupt("metadata", e))?,
+        scope: summary.scope,
     };
     Ok((episode, revision))
 }
@@ -276,10 +285,10 @@ pub(crate) async fn read_episode(db: &Db, id: EpisodeId) -> Result<Option<(Episo
 }
 
 /// Index of the first step column in [`READ_EPISODE`].
-const STEP_OFFSET: i32 = 18;
+const STEP_OFFSET: i32 = 19;
 
 const READ_EPISODE: &str = "SELECT e.id, e.task_description, e.task_type, e.domain, e.language, e.framework, \
-     e.complexity, e.tags, e.start_time, e.end_time, e.outcome_kind, e.reward_total, 0, e.revision, \
+     e.complexity, e.tags, e.start_time, e.end_time, e.outcome_kind, e.reward_total, 0, e.scope, e.revision, \
      e.outcome, e.reward, e.reflection, e.metadata, \
      s.step_number, s.timestamp, s.tool, s.action, s.parameters, s.result_kind, s.result_text, s.latency_ms, s.tokens, \
      s.revision \

@@ -279,6 +279,7 @@ async fn a_pattern_fades_after_repeated_failures_and_rises_with_successes() {
             .feedback(&PatternFeedback {
                 patterns: vec![top.id],
                 outcome: OutcomeKind::Failure,
+                scope: None,
             })
             .await
             .expect("feedback");
@@ -305,6 +306,7 @@ async fn a_pattern_fades_after_repeated_failures_and_rises_with_successes() {
             .feedback(&PatternFeedback {
                 patterns: vec![top.id],
                 outcome: OutcomeKind::Success,
+                scope: None,
             })
             .await
             .expect("feedback");
@@ -363,6 +365,7 @@ async fn bad_feedback_is_refused_and_writes_nothing() {
         .feedback(&PatternFeedback {
             patterns: vec![known.id, unknown],
             outcome: OutcomeKind::Success,
+            scope: None,
         })
         .await
         .expect_err("an unknown pattern");
@@ -381,14 +384,17 @@ async fn bad_feedback_is_refused_and_writes_nothing() {
         PatternFeedback {
             patterns: vec![known.id],
             outcome: OutcomeKind::Abstained,
+            scope: None,
         },
         PatternFeedback {
             patterns: vec![],
             outcome: OutcomeKind::Success,
+            scope: None,
         },
         PatternFeedback {
             patterns: vec![known.id, known.id],
             outcome: OutcomeKind::Success,
+            scope: None,
         },
     ] {
         let err = patterns.feedback(&bad).await.expect_err("refused");

@@ -6,4 +6,5 @@ mod crash;
 mod pair;
 mod pattern_crash;
 mod patterns;
+mod scopes;
 mod snapshot;

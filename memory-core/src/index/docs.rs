@@ -115,6 +115,7 @@ pub fn episode(episode: &Episode, revision: Revision) -> Doc {
             task_type: Some(episode.task_type),
             outcome: episode.outcome.as_ref().map(TaskOutcome::kind),
             reward: episode.reward.as_ref().map(|r| r.total as f32),
+            scope: episode.scope.clone(),
         },
     }
 }

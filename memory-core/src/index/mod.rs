@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, TaskType, Timestamp};
+use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, Scope, TaskType, Timestamp};
 
 pub mod docs;
 pub mod snapshot;
@@ -60,6 +60,8 @@ pub struct DocMeta {
     pub outcome: Option<OutcomeKind>,
     /// An episode's total reward.
     pub reward: Option<f32>,
+    /// The scope of an episode or pattern recorded in one (records: `None`, their collection is their scope's).
+    pub scope: Option<Scope>,
 }
 
 /// A document to index: weighted text fields, an optional vector and its metadata.

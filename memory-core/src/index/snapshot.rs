@@ -11,7 +11,7 @@ use super::{Collection, DocKey, DocMeta, Posting, Slot, text::Vocabulary, words}
 use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct SlotImage {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Evidence, PatternContext, PatternKind};
-use crate::{Episode, ExecutionStep, StepResult, TaskContext, TaskType};
+use crate::{Episode, ExecutionStep, Scope, StepResult, TaskContext, TaskType};
 
 /// Most candidates of one kind per episode.
 const MAX_PER_KIND: usize = 5;
@@ -45,6 +45,8 @@ pub struct Candidate {
     pub task: String,
     /// The episode and how it ended.
     pub evidence: Evidence,
+    /// The episode's scope: patterns are learnt within one.
+    pub scope: Option<Scope>,
 }
 
 /// How a step is known in patterns: its tool, and the first word of its action when that is a plain word of
@@ -94,6 +96,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         context: context.clone(),
         task: task.clone(),
         evidence,
+        scope: episode.scope.clone(),
     };
     let mut out = Vec::new();
 

@@ -9,7 +9,7 @@ use super::{
     cluster::{Anchor, features},
 };
 use crate::{
-    Embedder, EmbeddingModel, Error, RecordStore, Result, Revision, Versioned,
+    Embedder, EmbeddingModel, Error, RecordStore, Result, Revision, Scope, Versioned,
     index::{Collection, Doc, DocKey, DocMeta},
 };
 
@@ -203,11 +203,15 @@ impl PatternIndex {
         self.entries.values()
     }
 
-    /// The stored patterns of `kind`, as clustering sees them.
-    pub(crate) fn anchors(&self, kind: PatternKind) -> impl Iterator<Item = Anchor<'_>> {
+    /// The stored patterns of `kind` learnt in `scope`, as clustering sees them.
+    pub(crate) fn anchors<'a>(
+        &'a self,
+        kind: PatternKind,
+        scope: Option<&'a Scope>,
+    ) -> impl Iterator<Item = Anchor<'a>> {
         self.entries
             .values()
-            .filter(move |e| e.pattern.kind == kind)
+            .filter(move |e| e.pattern.kind == kind && e.pattern.scope.as_ref() == scope)
             .map(|e| Anchor {
                 id: e.pattern.id,
                 support: e.pattern.support,
@@ -266,6 +270,7 @@ fn document(v: &Versioned<Pattern>, vector: Vec<f32>) -> Doc {
             task_type: c.task_types.first().copied(),
             outcome: None,
             reward: Some((p.effectiveness.score * 1.5) as f32),
+            scope: p.scope.clone(),
         },
     }
 }

@@ -10,7 +10,7 @@ use super::{
     extract,
     index::{PatternIndex, Sources},
 };
-use crate::{EmbeddingModel, Result, Revision, Timestamp, retrieve::EpisodeSource};
+use crate::{EmbeddingModel, Result, Revision, Scope, Timestamp, retrieve::EpisodeSource};
 
 /// What one or more batches did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -89,13 +89,20 @@ pub(crate) async fn prepare(
 
     let mut changed: HashMap<PatternId, (Pattern, Option<Revision>)> = HashMap::new();
     let mut fresh: Vec<Pattern> = Vec::new();
-    for kind in PatternKind::ALL {
-        let of_kind: Vec<&Candidate> = candidates.iter().filter(|c| c.kind == kind).collect();
-        if of_kind.is_empty() {
-            continue;
-        }
+    // Clusters form within one kind and one scope: a tenant's patterns are never merged with another's.
+    let mut groups: Vec<(PatternKind, Option<&Scope>)> = candidates
+        .iter()
+        .map(|c| (c.kind, c.scope.as_ref()))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for (kind, scope) in groups {
+        let of_kind: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| c.kind == kind && c.scope.as_ref() == scope)
+            .collect();
         let points: Vec<Vec<f32>> = of_kind.iter().map(|c| feature_of(c)).collect();
-        let anchors = cluster::near(index.anchors(kind), &points, settings.cluster.eps);
+        let anchors = cluster::near(index.anchors(kind, scope), &points, settings.cluster.eps);
         let plan = cluster::plan(&anchors, &points, settings.cluster)?;
         for (absorbed, into) in &plan.absorb {
             let gone = index.get(*absorbed).expect("plans name loaded patterns");

@@ -11,7 +11,9 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{EpisodeId, Error, OutcomeKind, Result, TaskType, Timestamp, episode::parse_by_name};
+use crate::{
+    EpisodeId, Error, OutcomeKind, Result, Scope, TaskType, Timestamp, episode::parse_by_name,
+};
 
 pub mod cluster;
 mod effect;
@@ -200,6 +202,10 @@ pub struct Pattern {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The scope of the episodes it was learnt from (see [`crate::Episode::scope`]): patterns of different
+    /// scopes are never merged, and a confined caller sees only its scope's.
+    #[serde(default)]
+    pub scope: Option<Scope>,
 }
 
 impl Pattern {
@@ -226,6 +232,7 @@ impl Pattern {
             effectiveness,
             created_at: now,
             updated_at: now,
+            scope: candidate.scope,
         }
     }
 

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::{Heuristic, Pattern, PatternKind, index::PatternIndex};
 use crate::{
-    Error, MAX_SEARCH_LIMIT, QueryContext, Result, TaskType, Timestamp,
-    index::{Collection, DocKey},
+    Error, MAX_SEARCH_LIMIT, QueryContext, Result, Scope, TaskType, Timestamp,
+    index::{Collection, DocKey, DocMeta, Keep},
 };
 
 /// Weights of the components of a recommendation's total.
@@ -42,6 +42,8 @@ pub struct Recommend {
     pub kind: Option<PatternKind>,
     /// How many, 1 to [`MAX_SEARCH_LIMIT`].
     pub limit: u32,
+    /// Only patterns learnt in this scope (a tenant's request); `None`: every pattern.
+    pub scope: Option<Scope>,
 }
 
 impl Recommend {
@@ -53,6 +55,7 @@ impl Recommend {
             task_type: None,
             kind: None,
             limit: 5,
+            scope: None,
         }
     }
 
@@ -116,6 +119,7 @@ pub(crate) fn relevance(
     text: &str,
     vector: Option<&[f32]>,
     kind: Option<PatternKind>,
+    scope: Option<&Scope>,
     index: &PatternIndex,
     n: usize,
 ) -> HashMap<DocKey, (f64, f64)> {
@@ -125,8 +129,10 @@ pub(crate) fn relevance(
     } else {
         n
     };
-    let lexical = collection.bm25(text, None, n);
-    let semantic = vector.map_or_else(Vec::new, |v| collection.nearest(v, None, n));
+    let in_scope = |meta: &DocMeta| meta.scope.as_ref() == scope;
+    let keep: Option<&Keep<'_>> = scope.is_some().then_some(&in_scope);
+    let lexical = collection.bm25(text, keep, n);
+    let semantic = vector.map_or_else(Vec::new, |v| collection.nearest(v, keep, n));
     let best = |list: &[(u32, f32)]| list.first().map_or(1.0, |&(_, s)| f64::from(s).max(1e-9));
     let (best_text, best_semantic) = (best(&lexical), best(&semantic));
     let mut out: HashMap<DocKey, (f64, f64)> = HashMap::new();
@@ -195,7 +201,15 @@ pub(crate) fn recommend(
         return Vec::new();
     };
     let n = (request.limit as usize * 5).max(50);
-    let found = relevance(collection, &request.task, vector, request.kind, index, n);
+    let found = relevance(
+        collection,
+        &request.task,
+        vector,
+        request.kind,
+        request.scope.as_ref(),
+        index,
+        n,
+    );
     let mut out: Vec<Recommendation> = found
         .into_iter()
         .filter_map(|(key, (text, semantic))| {

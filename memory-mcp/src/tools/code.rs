@@ -5,10 +5,11 @@ use memory_core::{
     sandbox::Execution,
     validate::{MAX_NAME_BYTES, MAX_STEP_PAYLOAD_BYTES},
 };
-use rmcp::{Json, tool, tool_router};
+use rmcp::{Json, handler::server::tool::Extension, tool, tool_router};
 use serde_json::json;
 
 use crate::{
+    caller::Caller,
     error::{InTool, ToolError},
     params::Parameters,
     server::MemoryServer,
@@ -35,6 +36,7 @@ impl MemoryServer {
     async fn execute_code(
         &self,
         Parameters(args): Parameters<ExecuteCode>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<ExecutionOut>, ToolError> {
         const TOOL: &str = "execute_code";
         let episode = args
@@ -43,6 +45,9 @@ impl MemoryServer {
             .map(episode_id)
             .transpose()
             .in_tool(TOOL)?;
+        if let Some(id) = episode {
+            self.check_episode(&caller, id, TOOL).await?;
+        }
         let request = args.request();
         let sandbox = self.sandbox().await.map_err(ToolError)?;
         let execution = sandbox.execute(request).await.in_tool(TOOL)?;

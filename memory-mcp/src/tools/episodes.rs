@@ -1,8 +1,10 @@
 //! The episode tools: create, add a step, complete, get, list and delete.
 
-use rmcp::{Json, tool, tool_router};
+use memory_core::{EpisodeId, Error};
+use rmcp::{Json, handler::server::tool::Extension, tool, tool_router};
 
 use crate::{
+    caller::Caller,
     error::{InTool, ToolError},
     params::Parameters,
     server::MemoryServer,
@@ -12,6 +14,26 @@ use crate::{
         argument_names, episode_id,
     },
 };
+
+impl MemoryServer {
+    /// Fails as a missing episode would when `caller` may not see episode `id`: a tenant learns nothing of
+    /// another's episodes, not even that they exist.
+    pub(crate) async fn check_episode(
+        &self,
+        caller: &Caller,
+        id: EpisodeId,
+        tool: &str,
+    ) -> Result<(), ToolError> {
+        if caller.confined_to().is_none() {
+            return Ok(());
+        }
+        let episode = self.memory().get_episode(id).await.in_tool(tool)?;
+        match caller.sees(episode.scope.as_ref()) {
+            true => Ok(()),
+            false => Err(ToolError::from_core(tool, Error::episode_not_found(id))),
+        }
+    }
+}
 
 #[tool_router(router = episode_tools, vis = "pub(crate)")]
 impl MemoryServer {
@@ -31,11 +53,14 @@ impl MemoryServer {
     async fn create_episode(
         &self,
         Parameters(args): Parameters<CreateEpisode>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodeCreated>, ToolError> {
         const TOOL: &str = "create_episode";
+        let mut new = args.into_new();
+        new.scope = caller.confined_to().cloned();
         let id = self
             .memory()
-            .start_episode(args.into_new())
+            .start_episode(new)
             .await
             .map_err(|e| argument_names(e, &[("context.", "")]))
             .in_tool(TOOL)?;
@@ -59,9 +84,11 @@ impl MemoryServer {
     async fn add_episode_step(
         &self,
         Parameters(args): Parameters<AddEpisodeStep>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<StepAdded>, ToolError> {
         const TOOL: &str = "add_episode_step";
         let id = episode_id(&args.episode_id).in_tool(TOOL)?;
+        self.check_episode(&caller, id, TOOL).await?;
         let step_number = self
             .memory()
             .log_step(id, args.step())
@@ -89,10 +116,12 @@ impl MemoryServer {
     async fn complete_episode(
         &self,
         Parameters(args): Parameters<CompleteEpisode>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodeOut>, ToolError> {
         const TOOL: &str = "complete_episode";
         let id = episode_id(&args.episode_id).in_tool(TOOL)?;
         let outcome = args.outcome().in_tool(TOOL)?;
+        self.check_episode(&caller, id, TOOL).await?;
         let episode = self
             .memory()
             .complete_episode(id, outcome)
@@ -111,10 +140,14 @@ impl MemoryServer {
     async fn get_episode(
         &self,
         Parameters(args): Parameters<EpisodeRef>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodeOut>, ToolError> {
         const TOOL: &str = "get_episode";
         let id = episode_id(&args.episode_id).in_tool(TOOL)?;
         let episode = self.memory().get_episode(id).await.in_tool(TOOL)?;
+        if !caller.sees(episode.scope.as_ref()) {
+            return Err(ToolError::from_core(TOOL, Error::episode_not_found(id)));
+        }
         Ok(Json((&episode).into()))
     }
 
@@ -128,9 +161,11 @@ impl MemoryServer {
     async fn list_episodes(
         &self,
         Parameters(args): Parameters<ListEpisodes>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodeList>, ToolError> {
         const TOOL: &str = "list_episodes";
-        let query = args.query().in_tool(TOOL)?;
+        let mut query = args.query().in_tool(TOOL)?;
+        query.scope = caller.confined_to().cloned();
         let rows = self.memory().list_episodes(&query).await.in_tool(TOOL)?;
         let full = u32::try_from(rows.len()).is_ok_and(|n| n == query.limit);
         Ok(Json(EpisodeList {
@@ -153,9 +188,11 @@ impl MemoryServer {
     async fn delete_episode(
         &self,
         Parameters(args): Parameters<EpisodeRef>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodeDeleted>, ToolError> {
         const TOOL: &str = "delete_episode";
         let id = episode_id(&args.episode_id).in_tool(TOOL)?;
+        self.check_episode(&caller, id, TOOL).await?;
         self.memory().delete_episode(id).await.in_tool(TOOL)?;
         Ok(Json(EpisodeDeleted {
             episode_id: id.to_string(),

@@ -1,9 +1,10 @@
 //! The pattern tools: what one episode shows, searching and recommending learnt patterns, and reporting which
 //! ones were applied and how the task went.
 
-use rmcp::{Json, tool, tool_router};
+use rmcp::{Json, handler::server::tool::Extension, tool, tool_router};
 
 use crate::{
+    caller::Caller,
     error::{InTool, ToolError},
     params::Parameters,
     server::MemoryServer,
@@ -26,9 +27,11 @@ impl MemoryServer {
     async fn analyze_patterns(
         &self,
         Parameters(args): Parameters<AnalyzePatterns>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<EpisodePatterns>, ToolError> {
         const TOOL: &str = "analyze_patterns";
         let id = args.episode_id.parse().in_tool(TOOL)?;
+        self.check_episode(&caller, id, TOOL).await?;
         let found = self
             .with_patterns(async move |patterns| patterns.of_episode(id).await)
             .await
@@ -49,12 +52,15 @@ impl MemoryServer {
     async fn search_patterns(
         &self,
         Parameters(args): Parameters<SearchPatterns>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<PatternResults>, ToolError> {
         const TOOL: &str = "search_patterns";
         let kind = args.kind.map(Into::into);
+        let scope = caller.confined_to().cloned();
         let found = self
             .with_patterns(async move |patterns| {
-                patterns.search(&args.query, kind, args.limit).await
+                let scope = scope.as_ref();
+                patterns.search(&args.query, kind, args.limit, scope).await
             })
             .await
             .in_tool(TOOL)?;
@@ -74,9 +80,11 @@ impl MemoryServer {
     async fn recommend_patterns(
         &self,
         Parameters(args): Parameters<RecommendPatterns>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<PatternResults>, ToolError> {
         const TOOL: &str = "recommend_patterns";
-        let request = args.request();
+        let mut request = args.request();
+        request.scope = caller.confined_to().cloned();
         let found = self
             .with_patterns(async move |patterns| patterns.recommend(&request).await)
             .await
@@ -100,9 +108,11 @@ impl MemoryServer {
     async fn record_pattern_feedback(
         &self,
         Parameters(args): Parameters<RecordPatternFeedback>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<FeedbackRecorded>, ToolError> {
         const TOOL: &str = "record_pattern_feedback";
-        let feedback = args.feedback().in_tool(TOOL)?;
+        let mut feedback = args.feedback().in_tool(TOOL)?;
+        feedback.scope = caller.confined_to().cloned();
         let updated = self
             .with_patterns(async move |patterns| patterns.feedback(&feedback).await)
             .await

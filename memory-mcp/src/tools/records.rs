@@ -2,9 +2,10 @@
 //! and the health check.
 
 use memory_core::Scope;
-use rmcp::{Json, tool, tool_router};
+use rmcp::{Json, handler::server::tool::Extension, tool, tool_router};
 
 use crate::{
+    caller::Caller,
     error::{InTool, ToolError},
     params::Parameters,
     server::MemoryServer,
@@ -16,12 +17,9 @@ use crate::{
 };
 
 impl MemoryServer {
-    /// The scope an argument names, or the server's.
-    fn scope(&self, given: Option<&str>, tool: &str) -> Result<Scope, ToolError> {
-        match given {
-            Some(name) => Scope::new(name.trim()).in_tool(tool),
-            None => Ok(self.default_scope().clone()),
-        }
+    /// The scope a call of `caller` works in (see [`Caller::scope`]).
+    fn scope(&self, caller: &Caller, given: Option<&str>, tool: &str) -> Result<Scope, ToolError> {
+        caller.scope(given, self.default_scope()).in_tool(tool)
     }
 }
 
@@ -42,9 +40,10 @@ impl MemoryServer {
     async fn store_memory(
         &self,
         Parameters(args): Parameters<StoreMemory>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<MemoryStored>, ToolError> {
         const TOOL: &str = "store_memory";
-        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
         let stored = self
             .records()
             .store(args.into_new(scope.clone()))
@@ -66,9 +65,10 @@ impl MemoryServer {
     async fn get_memory(
         &self,
         Parameters(args): Parameters<MemoryRef>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<MemoryOut>, ToolError> {
         const TOOL: &str = "get_memory";
-        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
         let id = args.memory_id.parse().in_tool(TOOL)?;
         let record = self.records().get(&scope, id).await.in_tool(TOOL)?;
         Ok(Json((&record).into()))
@@ -83,9 +83,10 @@ impl MemoryServer {
     async fn search_memories(
         &self,
         Parameters(args): Parameters<SearchMemories>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<SearchResults>, ToolError> {
         const TOOL: &str = "search_memories";
-        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
         let search = args.search(scope);
         let hits = self
             .with_records(async move |records| records.search(&search).await)
@@ -109,9 +110,10 @@ impl MemoryServer {
     async fn delete_memory(
         &self,
         Parameters(args): Parameters<MemoryRef>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<MemoryDeleted>, ToolError> {
         const TOOL: &str = "delete_memory";
-        let scope = self.scope(args.scope.as_deref(), TOOL)?;
+        let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
         let id = args.memory_id.parse().in_tool(TOOL)?;
         self.records().delete(&scope, id).await.in_tool(TOOL)?;
         Ok(Json(MemoryDeleted {
@@ -130,14 +132,16 @@ impl MemoryServer {
     async fn get_statistics(
         &self,
         Parameters(args): Parameters<Statistics>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<StatisticsOut>, ToolError> {
         const TOOL: &str = "get_statistics";
-        let scope = args
-            .scope
-            .as_deref()
-            .map(|s| Scope::new(s.trim()))
-            .transpose()
-            .in_tool(TOOL)?;
+        let scope = match (caller.confined_to(), args.scope.as_deref()) {
+            (Some(own), _) => Some(own.clone()),
+            (None, given) => given
+                .map(|s| Scope::new(s.trim()))
+                .transpose()
+                .in_tool(TOOL)?,
+        };
         let stats = self.records().stats(scope.as_ref()).await.in_tool(TOOL)?;
         Ok(Json(stats.into()))
     }
@@ -153,10 +157,12 @@ impl MemoryServer {
     async fn query_memory(
         &self,
         Parameters(args): Parameters<QueryMemory>,
+        Extension(caller): Extension<Caller>,
     ) -> Result<Json<QueryResults>, ToolError> {
         const TOOL: &str = "query_memory";
-        let scope = self.scope(args.scope.as_deref(), TOOL)?;
-        let search = args.search(scope);
+        let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
+        let mut search = args.search(scope);
+        search.confined = caller.confined_to().is_some();
         // Checked before searching, so a bad budget costs nothing.
         if let Some(budget) = args.budget_tokens {
             memory_core::context::assemble(&[], budget).in_tool(TOOL)?;

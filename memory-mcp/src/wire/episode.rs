@@ -348,6 +348,7 @@ impl ListEpisodes {
             completed: self.status.map(|s| s == EpisodeStatus::Completed),
             started_after: since,
             started_before: until,
+            scope: None,
             offset: self.offset,
             limit: self.limit,
         })

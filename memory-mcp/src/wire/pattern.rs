@@ -249,6 +249,7 @@ impl RecommendPatterns {
             task_type: self.task_type.map(Into::into),
             kind: self.kind.map(Into::into),
             limit: self.limit,
+            scope: None,
         }
     }
 }
@@ -332,6 +333,7 @@ impl RecordPatternFeedback {
         Ok(PatternFeedback {
             patterns,
             outcome: self.outcome.into(),
+            scope: None,
         })
     }
 }
