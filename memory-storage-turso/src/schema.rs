@@ -53,10 +53,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "sessions",
         sql: include_str!("migrations/0007_sessions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "access",
+        sql: include_str!("migrations/0008_access.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())
