@@ -6,6 +6,7 @@ mod demo;
 mod episode;
 mod eval;
 mod import;
+mod keys;
 mod model;
 mod output;
 mod pattern;
@@ -109,6 +110,11 @@ enum Command {
     /// Reports on imported sessions: activity, timeline, tools, errors, one session (--format human|json|csv).
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Create, list and revoke the API keys of the store, each confined to one tenant scope.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// The log of the calls made with the store's keys, newest first.
+    Audit(keys::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -203,6 +209,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(command) => {
             print(report::run(command, &global.store, global.format).await?)
         }
+        Command::Keys(command) => print(keys::run(command, &global.store, format).await?),
+        Command::Audit(args) => print(keys::audit(args, &global.store, format).await?),
     }
 }
 

@@ -8,6 +8,7 @@ mod demo;
 mod eval;
 mod human;
 mod import;
+mod keys;
 mod lifecycle;
 mod models;
 mod patterns;

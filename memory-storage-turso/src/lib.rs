@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod backup;
 mod db;
 mod episodes;

@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "episode_scope",
         sql: include_str!("migrations/0008_episode_scope.sql"),
     },
+    Migration {
+        version: 9,
+        name: "access",
+        sql: include_str!("migrations/0009_access.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

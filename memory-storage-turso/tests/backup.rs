@@ -6,9 +6,10 @@ use std::{
     path::Path,
 };
 
-use memory_core::{EpisodeStore, Error, NewRecord, RecordKind, Records, Scope};
+use memory_core::{EpisodeStore, Error, NewRecord, RecordKind, Records, Scope, Timestamp};
 use memory_storage_turso::{
     DbConfig, SCHEMA_VERSION, TursoStore,
+    access::{AuditEntry, AuditOutcome, AuditQuery, KeyLimits, NewKey},
     backup::{self, DATABASE, MANIFEST, Manifest},
 };
 use test_utils::{
@@ -16,7 +17,8 @@ use test_utils::{
     sqld::{Auth, Sqld},
 };
 
-/// A store with completed episodes, a deletion (a tombstone) and memories with their vectors.
+/// A store with completed episodes, a deletion (a tombstone), memories with their vectors, an API key and two
+/// audit entries.
 async fn filled(path: &Path) -> TursoStore {
     let store = TursoStore::open(&DbConfig::local(path))
         .await
@@ -38,6 +40,28 @@ async fn filled(path: &Path) -> TursoStore {
             .await
             .expect("store");
     }
+    let (key, _) = store
+        .create_key(&NewKey {
+            tenant: scope.clone(),
+            name: "backup".into(),
+            limits: KeyLimits::default(),
+        })
+        .await
+        .expect("key");
+    let entry = AuditEntry {
+        at: Timestamp::now(),
+        key_id: Some(key.id),
+        tenant: Some(scope),
+        tool: "store_memory".into(),
+        target: None,
+        outcome: AuditOutcome::Ok,
+        write: true,
+        detail: String::new(),
+    };
+    store
+        .append_audit(&[entry.clone(), entry])
+        .await
+        .expect("audit");
     store
 }
 
@@ -60,6 +84,9 @@ async fn a_backup_is_verified_and_restored_whole() {
     assert_eq!(rows(&manifest, "episode_tombstones"), 1);
     assert_eq!(rows(&manifest, "memory_records"), 30);
     assert!(rows(&manifest, "embeddings") > 0);
+    // The server's keys and audit log are part of the store.
+    assert_eq!(rows(&manifest, "api_keys"), 1);
+    assert_eq!(rows(&manifest, "audit_log"), 2);
     assert!(
         manifest
             .tables
@@ -194,6 +221,14 @@ async fn damaged_backups_are_refused_with_what_is_wrong() {
 async fn an_export_moves_a_store_into_a_server_and_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = filled(&dir.path().join("memory.db")).await;
+    let (key, secret) = store
+        .create_key(&NewKey {
+            tenant: Scope::new("user:alice").expect("scope"),
+            name: "alice".into(),
+            limits: KeyLimits::default(),
+        })
+        .await
+        .expect("key");
     let mut export = Vec::new();
     let exported = store.export(&mut export).await.expect("export");
 
@@ -226,6 +261,21 @@ async fn an_export_moves_a_store_into_a_server_and_back() {
             .expect("source")
             .value
     );
+    // The keys move with the store: the secret given before the export opens the server's copy.
+    assert_eq!(
+        remote.key_for_secret(&secret).await.expect("lookup"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        remote
+            .audit_log(&AuditQuery::default())
+            .await
+            .expect("audit"),
+        store
+            .audit_log(&AuditQuery::default())
+            .await
+            .expect("audit")
+    );
 
     // Back into a fresh file: the same content again.
     let mut again = Vec::new();
@@ -238,6 +288,30 @@ async fn an_export_moves_a_store_into_a_server_and_back() {
         .await
         .expect("import");
     assert_eq!(back.content_digest, exported.content_digest);
+    // Keys are made and revoked on the server as on a file; revoking there changes its copy alone.
+    let (made, made_secret) = remote
+        .create_key(&NewKey {
+            tenant: Scope::new("user:bob").expect("scope"),
+            name: "bob".into(),
+            limits: KeyLimits::default(),
+        })
+        .await
+        .expect("key on the server");
+    assert!(made.id > key.id);
+    assert_eq!(
+        remote.key_for_secret(&made_secret).await.expect("lookup"),
+        Some(made)
+    );
+    let revoked = remote.revoke_key(key.id).await.expect("revoke");
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(
+        remote.key_for_secret(&secret).await.expect("lookup"),
+        Some(revoked)
+    );
+    assert_eq!(
+        local.key_for_secret(&secret).await.expect("lookup"),
+        Some(key)
+    );
 
     // A store that holds data is refused, and keeps what it holds.
     let err = local

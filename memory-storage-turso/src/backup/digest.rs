@@ -37,7 +37,8 @@ pub struct Table {
 
 /// The tables that hold the store's content, in the order they were created: every ordinary table but SQLite's
 /// and libSQL's own, the migrations record, virtual tables and the tables behind them (an index derived from
-/// the others, rebuilt by its triggers).
+/// the others, rebuilt by its triggers). The API keys (their hashes, never their secrets) and the audit log are
+/// content: a restored or moved store keeps its server's keys and the record of their use.
 pub(crate) async fn content_tables(conn: &Connection) -> Result<Vec<Table>> {
     let mut rows = conn
         .query(
