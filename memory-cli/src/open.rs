@@ -98,8 +98,8 @@ fn both<S: ChangeFeed + RecordStore + PatternStore>(store: S) -> (Memory, Record
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
 pub async fn open_both(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<(Memory, Records)> {
-    let (memory, records, _) = open_all(config, args).await?;
-    Ok((memory, records))
+    let opened = open(config, args).await?;
+    Ok((opened.memory, opened.records))
 }
 
 /// Opens as [`open_both`] does, with the pattern learner over the same store and embedder too.
@@ -107,20 +107,43 @@ pub async fn open_all(
     config: &DbConfig,
     args: &StoreArgs,
 ) -> anyhow::Result<(Memory, Records, Patterns)> {
+    let opened = open(config, args).await?;
+    Ok((opened.memory, opened.records, opened.patterns))
+}
+
+/// What [`open`] opens.
+pub struct Opened {
+    /// The episodes.
+    pub memory: Memory,
+    /// The memory records and retrieval.
+    pub records: Records,
+    /// The pattern learner.
+    pub patterns: Patterns,
+    /// The database itself, for what only it keeps (API keys, the audit log, imports).
+    pub primary: TursoStore,
+}
+
+/// Opens as [`open_all`] does, and keeps a handle on the database.
+pub async fn open(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<Opened> {
     // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
     let embedder = crate::embedder::embedder(&args.embedder)?;
-    let (memory, records, patterns) = open_store(config, args.no_cache).await?;
+    let (primary, (memory, records, patterns)) = open_store(config, args.no_cache).await?;
     let patterns = patterns.with_embedder(embedder.clone());
     let records = records
         .with_embedder(embedder)
         .with_patterns(patterns.clone());
-    Ok((memory, records, patterns))
+    Ok(Opened {
+        memory,
+        records,
+        patterns,
+        primary,
+    })
 }
 
 async fn open_store(
     config: &DbConfig,
     no_cache: bool,
-) -> anyhow::Result<(Memory, Records, Patterns)> {
+) -> anyhow::Result<(TursoStore, (Memory, Records, Patterns))> {
     // Read before anything is opened, so a bad value fails without side effects.
     let capacity = if no_cache {
         None
@@ -136,7 +159,7 @@ async fn open_store(
         Err(err) => return Err(err.into()),
     };
     let Some(capacity) = capacity else {
-        return Ok(both(primary));
+        return Ok((primary.clone(), both(primary)));
     };
     let cached = match open_cache(config, capacity).await {
         // `TursoStore` is a handle on shared state, so the clone stays usable if the pair cannot be formed.
@@ -146,13 +169,13 @@ async fn open_store(
         Err(err) => Err(err),
     };
     match cached {
-        Ok(store) => Ok(both(store)),
+        Ok(store) => Ok((primary, both(store))),
         Err(err) => {
             eprintln!(
                 "warning: running without the cache: {}",
                 one_line(&format!("{err:#}"))
             );
-            Ok(both(primary))
+            Ok((primary.clone(), both(primary)))
         }
     }
 }

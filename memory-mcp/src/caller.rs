@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use memory_core::Scope;
+use memory_storage_turso::access::KeyLimits;
 
 /// The caller of a tool or resource request, which the server resolves before dispatching it.
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub struct Tenant {
     pub key_id: i64,
     /// The scope every read and write of the key is confined to.
     pub scope: Scope,
+    /// What the key may spend.
+    pub limits: KeyLimits,
 }
 
 impl Caller {

@@ -20,7 +20,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use crate::{caller::Caller, server::MemoryServer, shutdown, wire::HealthStatus};
+use crate::{
+    access::{Access, Refusal},
+    server::MemoryServer,
+    shutdown,
+    wire::HealthStatus,
+};
 
 /// The environment variable holding the API key.
 pub const API_KEY_VAR: &str = "MEMORY_API_KEY";
@@ -33,11 +38,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ApiKey([u8; 32]);
 
 impl ApiKey {
-    fn new(key: &str) -> Self {
+    pub fn new(key: &str) -> Self {
         ApiKey(Sha256::digest(key.as_bytes()).into())
     }
 
-    fn matches(&self, given: &str) -> bool {
+    pub fn matches(&self, given: &str) -> bool {
         let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         given.ct_eq(&self.0).into()
     }
@@ -71,7 +76,7 @@ pub fn api_key(addr: SocketAddr) -> anyhow::Result<Option<ApiKey>> {
 pub async fn serve(
     server: MemoryServer,
     addr: SocketAddr,
-    key: Option<ApiKey>,
+    access: Arc<Access>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -93,14 +98,15 @@ pub async fn serve(
             config,
         )
     };
-    let mut mcp = Router::new().route_service("/mcp", mcp);
-    match key {
-        Some(key) => mcp = mcp.layer(middleware::from_fn_with_state(Arc::new(key), authorize)),
-        None => {
-            tracing::warn!("no {API_KEY_VAR} set: serving without authentication (loopback only)");
-            mcp = mcp.layer(middleware::from_fn(operator));
-        }
+    if !access.has_admin_key() {
+        tracing::warn!(
+            "no {API_KEY_VAR} set: requests without a key are the operator's while no tenant has a key \
+             (loopback only)"
+        );
     }
+    let mcp = Router::new()
+        .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(access.clone(), authorize));
     let app = Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
@@ -121,6 +127,7 @@ pub async fn serve(
     };
     tracing::info!("{name}: finishing the calls in flight");
     server.drain().await;
+    access.close().await;
     stop.cancel();
     match tokio::time::timeout(CLOSE_TIMEOUT, serving).await {
         Ok(result) => result
@@ -134,37 +141,37 @@ pub async fn serve(
     Ok(())
 }
 
-/// Lets a request through only with the right bearer key; anything else gets 401 before the MCP service (and
-/// so the store) sees it.
-async fn authorize(State(key): State<Arc<ApiKey>>, request: Request, next: Next) -> Response {
+/// Lets a request through as the caller its bearer key names (see [`Access::authenticate`]); anything else gets
+/// 401 (503 when the keys cannot be read) before the MCP service, and so the store, sees it.
+async fn authorize(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given.is_some_and(|given| key.matches(given.trim())) {
-        return operator(request, next).await;
-    }
-    let message = if given.is_some() {
-        "wrong API key"
-    } else {
-        "missing API key: send `Authorization: Bearer <key>` with the server's MEMORY_API_KEY"
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string());
+    let (unauthorized, Refusal(message)) = match access.authenticate(given.as_deref()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            return next.run(request).await;
+        }
+        Err(refusal) => refusal,
     };
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(serde_json::json!({ "error": message })),
-    )
-        .into_response();
+    let status = match unauthorized {
+        true => StatusCode::UNAUTHORIZED,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    if unauthorized {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
-/// Lets a request through as the operator's.
-async fn operator(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Caller::Operator);
-    next.run(request).await
 }
 
 /// Liveness: the process answers.

@@ -2,6 +2,8 @@
 //!
 //! Standard output carries nothing but the protocol; logs go to standard error.
 
+mod access;
+mod audit;
 mod caller;
 mod error;
 mod http;
@@ -14,7 +16,7 @@ mod shutdown;
 mod tools;
 mod wire;
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -96,21 +98,38 @@ async fn run(args: Args) -> anyhow::Result<()> {
         DbConfig::Local { .. } => "local",
         DbConfig::Remote { .. } => "remote",
     };
-    let (memory, records, patterns) = open::open_all(&config, &args.store)
+    let open::Opened {
+        memory,
+        records,
+        patterns,
+        primary,
+    } = open::open(&config, &args.store)
         .await
         .with_context(|| format!("opening {}", config.label()))?;
     // Patterns are learnt off the request path: completing an episode wakes the learner, which first drains what
     // an earlier run left queued.
     let learner = PatternWorker::start(patterns.clone());
     let memory = memory.with_patterns(learner.queue());
-    let server = MemoryServer::new(memory.clone(), records, patterns, scope, backend, sandbox);
+    // Keys, limits and the audit log apply to HTTP; a stdio client is the operator's own agent.
+    let access = args
+        .http
+        .map(|_| Arc::new(access::Access::new(primary, key)));
+    let server = MemoryServer::new(
+        memory.clone(),
+        records,
+        patterns,
+        scope,
+        backend,
+        sandbox,
+        access.clone(),
+    );
     tokio::spawn({
         let server = server.clone();
         async move { server.warm_up().await }
     });
-    let served = match args.http {
-        Some(addr) => http::serve(server, addr, key).await,
-        None => serve_stdio(server).await,
+    let served = match (args.http, access) {
+        (Some(addr), Some(access)) => http::serve(server, addr, access).await,
+        _ => serve_stdio(server).await,
     };
     // The calls are answered; the learner finishes what is queued before the store closes.
     if let Err(err) = learner.shutdown().await {

@@ -30,6 +30,7 @@ use rmcp::{
 use tracing::Instrument as _;
 
 use crate::{
+    access::{Access, Finished, Refusal},
     caller::Caller,
     error::ToolError,
     metrics::{Metrics, Observed, Outcome},
@@ -55,6 +56,7 @@ pub struct State {
     tools: ToolRouter<MemoryServer>,
     prompts: PromptRouter<MemoryServer>,
     sandbox: Option<SandboxSlot>,
+    access: Option<Arc<Access>>,
 }
 
 /// The code sandbox, made once, by the warm-up or by the first `execute_code` call, whichever comes first.
@@ -71,7 +73,8 @@ pub struct MemoryServer {
 
 impl MemoryServer {
     /// A server over `memory`, `records` and `patterns`, whose memory tools default to `scope`; `backend` is
-    /// `local` or `remote`. With a `sandbox` configuration it also offers `execute_code`.
+    /// `local` or `remote`. With a `sandbox` configuration it also offers `execute_code`; with `access`, calls
+    /// are held to their tenant's limits and audited.
     pub fn new(
         memory: Memory,
         records: Records,
@@ -79,6 +82,7 @@ impl MemoryServer {
         scope: Scope,
         backend: &'static str,
         sandbox: Option<SandboxConfig>,
+        access: Option<Arc<Access>>,
     ) -> Self {
         let mut tools = Self::episode_tools() + Self::record_tools() + Self::pattern_tools();
         if sandbox.is_some() {
@@ -101,6 +105,7 @@ impl MemoryServer {
                     config,
                     ready: tokio::sync::OnceCell::new(),
                 }),
+                access,
             }),
         }
     }
@@ -290,7 +295,7 @@ impl MemoryServer {
         let started = Instant::now();
         let name = request.name.to_string();
         let caller = caller_of(&context)?;
-        context.extensions.insert(caller);
+        context.extensions.insert(caller.clone());
         if !self.state.tools.has_route(&name) {
             // Not labelled with the name a client made up: that would let clients grow the metrics unboundedly.
             self.state
@@ -316,6 +321,24 @@ impl MemoryServer {
                 "the server is shutting down and takes no new calls; retry once it is back",
             ));
         };
+        let (write, adds) = self.state.tools.get(&name).map_or((true, true), |tool| {
+            let hints = tool.annotations.as_ref();
+            let write = !hints.and_then(|a| a.read_only_hint).unwrap_or(false);
+            (
+                write,
+                write && !hints.and_then(|a| a.destructive_hint).unwrap_or(true),
+            )
+        });
+        let arguments = request.arguments.clone();
+        if let Some(access) = &self.state.access
+            && let Err(Refusal(message)) =
+                access.admit(&caller, &name, arguments.as_ref(), adds).await
+        {
+            self.state
+                .metrics
+                .finished(&name, Outcome::Refused, started.elapsed());
+            return Ok(error_result(&message));
+        }
         let _in_flight = self.state.metrics.started();
         let server = self.clone();
         let span = tracing::info_span!("tool_call", tool = %name);
@@ -346,6 +369,26 @@ impl MemoryServer {
                 (Ok(reply), Outcome::Failed)
             }
         };
+        if let Some(access) = &self.state.access {
+            let reply = match &result {
+                Ok(CallToolResponse::Complete(reply)) => Some(reply),
+                _ => None,
+            };
+            let error = match (&result, reply) {
+                (Err(error), _) => Some(error.message.to_string()),
+                (Ok(_), Some(reply)) if reply.is_error == Some(true) => Some(text_of(reply)),
+                _ => None,
+            };
+            access.finished(Finished {
+                caller: &caller,
+                tool: &name,
+                arguments: arguments.as_ref(),
+                result: reply.and_then(|r| r.structured_content.as_ref()),
+                error: error.as_deref(),
+                write,
+                adds,
+            });
+        }
         let elapsed = started.elapsed();
         self.state.metrics.finished(&name, outcome, elapsed);
         tracing::debug!(tool = %name, ?elapsed, status = ?outcome, "tool call");
@@ -385,6 +428,16 @@ pub fn caller_of(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorDa
             ErrorData::internal_error("the request was not authenticated", None)
         }),
     }
+}
+
+/// The text of a tool result's first content block.
+fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
 }
 
 fn error_result(message: &str) -> CallToolResponse {

@@ -14,18 +14,18 @@ use tokio::process::Child;
 
 use crate::support::{Client, Scratch, Stderr, call, fails, ok, str_of, text};
 
-const KEY: &str = "a-long-random-test-key-0123456789";
+pub const KEY: &str = "a-long-random-test-key-0123456789";
 
 /// A server on HTTP, killed when dropped.
-struct Http {
+pub struct Http {
     child: Child,
-    stderr: Stderr,
+    pub stderr: Stderr,
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
-    url: String,
+    pub url: String,
 }
 
 impl Http {
-    async fn start(scratch: &Scratch, addr: &str, key: Option<&str>) -> Http {
+    pub async fn start(scratch: &Scratch, addr: &str, key: Option<&str>) -> Http {
         // reqwest (rmcp's client and the raw requests here) is built without a TLS provider of its own.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut cmd = scratch.command();
@@ -55,12 +55,19 @@ impl Http {
         self.url.trim_end_matches("/mcp").to_string()
     }
 
-    async fn client(&self, key: &str) -> Result<Client, String> {
+    pub async fn client(&self, key: &str) -> Result<Client, String> {
         let config =
             StreamableHttpClientTransportConfig::with_uri(self.url.as_str()).auth_header(key);
         ().serve(StreamableHttpClientTransport::from_config(config))
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub async fn stop(mut self) {
+        self.signal("-TERM");
+        let status = self.child.wait().await.expect("wait");
+        assert!(status.success(), "{status}: {}", self.stderr.text());
     }
 
     fn signal(&self, name: &str) {
@@ -189,7 +196,7 @@ async fn sessions_with_the_key_work_and_health_endpoints_answer() {
 }
 
 /// Posts one JSON-RPC message to the MCP endpoint and returns the response's status and its JSON-RPC messages.
-async fn post(
+pub async fn post(
     server: &Http,
     key: Option<&str>,
     session: Option<&str>,

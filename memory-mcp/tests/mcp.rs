@@ -10,3 +10,4 @@ mod protocol;
 mod python;
 mod resources;
 mod support;
+mod tenants;
