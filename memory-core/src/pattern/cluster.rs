@@ -5,8 +5,9 @@
 //! random sign projection (each input dimension adds or subtracts itself from each output, by a bit of its FNV-1a
 //! hash) and scaled to length 1/√2; 32 are its signature tokens, hashed with a sign into buckets, scaled to
 //! length 1/√2. The Euclidean distance of two such vectors is therefore `√(2 − cos_text − cos_structure)`: 0 for
-//! the same text and structure, about 1.4 for unrelated ones. The projection keeps DBSCAN's KD-tree effective
-//! (it degrades to a full scan in hundreds of dimensions) while keeping what distinguishes patterns.
+//! the same text and structure, about 1.4 for unrelated ones. The projection keeps DBSCAN's range queries cheap
+//! while keeping what distinguishes patterns; they run on the ball index of `range.rs`, not linfa's KD-tree,
+//! which in 64 dimensions scans nearly everything.
 //!
 //! **Clusters.** DBSCAN runs over one kind at a time, over the batch's candidates and the stored patterns near
 //! them (within `2 eps` of one). A stored pattern counts as `min(support, min_points)` points at its place, so one
@@ -22,7 +23,10 @@ use linfa::{ParamGuard, traits::Transformer};
 use linfa_clustering::Dbscan;
 use ndarray::Array2;
 
-use super::PatternId;
+use super::{
+    PatternId,
+    range::{Balls, Euclidean},
+};
 use crate::{Error, Result, Timestamp, fnv1a64, fnv1a64_extend};
 
 /// Dimensions of the reduced embedding.
@@ -140,7 +144,7 @@ pub fn dbscan(points: &[&[f32]], params: ClusterParams) -> Result<Vec<Option<usi
     }
     let array = Array2::from_shape_vec((rows.len(), FEATURE_DIMS), data)
         .map_err(|e| Error::validation("features", e))?;
-    let checked = Dbscan::params(params.min_points)
+    let checked = Dbscan::params_with(params.min_points, Euclidean, Balls)
         .tolerance(params.eps)
         .check()
         .map_err(|e| Error::validation("clustering", e))?;

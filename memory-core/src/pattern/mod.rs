@@ -21,6 +21,7 @@ mod extract;
 pub(crate) mod heuristic;
 pub(crate) mod index;
 pub(crate) mod learn;
+mod range;
 pub(crate) mod recommend;
 mod store;
 mod worker;
