@@ -18,12 +18,13 @@ use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 use test_utils::{History, HistoryEpisode, Strategy};
 
-type Pair = CachedStore<TursoStore, RedbStore>;
+pub(crate) type Pair = CachedStore<TursoStore, RedbStore>;
 
 const PER_STRATEGY: usize = 12;
 const NOISE: usize = 60;
 
-async fn pair(dir: &tempfile::TempDir) -> Arc<Pair> {
+/// The write-through pair over real libSQL and redb in `dir`.
+pub(crate) async fn pair(dir: &tempfile::TempDir) -> Arc<Pair> {
     let primary = TursoStore::open(&DbConfig::local(dir.path().join("memory.db")))
         .await
         .expect("open libSQL");

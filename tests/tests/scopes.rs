@@ -2,26 +2,14 @@
 //! store and the cache, listings and confined queries see only their scope's episodes, and patterns are learnt
 //! within a scope and found only by it.
 
-use std::sync::Arc;
-
 use memory_core::{
-    CachedStore, EpisodeQuery, EpisodeStore, Error, Found, Memory, NewEpisode, PatternFeedback,
-    PatternQuery, Patterns, Recommend, Records, Scope, Search, TaskContext, TaskOutcome, TaskType,
-    Timestamp,
+    EpisodeQuery, EpisodeStore, Error, Found, Memory, NewEpisode, PatternFeedback, PatternQuery,
+    Patterns, Recommend, Records, Scope, Search, TaskContext, TaskOutcome, TaskType, Timestamp,
 };
-use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore};
 use test_utils::{History, Strategy};
 
-type Pair = CachedStore<TursoStore, RedbStore>;
-
-async fn pair(dir: &tempfile::TempDir) -> Arc<Pair> {
-    let primary = TursoStore::open(&DbConfig::local(dir.path().join("memory.db")))
-        .await
-        .expect("open libSQL");
-    let cache = RedbStore::open_cache(dir.path().join("memory.cache.redb"), 1000).expect("cache");
-    Arc::new(CachedStore::open(primary, cache).await.expect("pair"))
-}
+use crate::patterns::pair;
 
 fn scope(name: &str) -> Scope {
     Scope::new(name).expect("scope")
