@@ -375,7 +375,8 @@ impl Records {
     }
 }
 
-/// Collections from this size on are searched on two threads.
+/// Collections from this size on compute their two lists on two threads (from [`crate::index::SPLIT_FROM`], the
+/// BM25 list runs as the calling thread's share of the vector list's split sign pass).
 const PARALLEL_FROM: usize = 20_000;
 
 /// The search's best documents of one collection, with their scores.
@@ -394,9 +395,13 @@ fn ranked(
         _ => c.bm25(&search.text, keep, n),
     };
     let semantic = || vector.map_or_else(Vec::new, |v| c.nearest(v, keep, n));
-    // Both lists scan the whole collection; on a large one, one thread each.
-    let (lexical, semantic) = if c.len() >= PARALLEL_FROM && vector.is_some() {
-        std::thread::scope(|s| {
+    // Both lists scan the whole collection; on a large one, they share the cores.
+    let (lexical, semantic) = match vector {
+        Some(v) if c.len() >= crate::index::SPLIT_FROM => {
+            let (semantic, lexical) = c.nearest_beside(v, keep, n, lexical);
+            (lexical, semantic)
+        }
+        Some(_) if c.len() >= PARALLEL_FROM => std::thread::scope(|s| {
             let semantic = s.spawn(semantic);
             let lexical = lexical();
             (
@@ -405,9 +410,8 @@ fn ranked(
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e)),
             )
-        })
-    } else {
-        (lexical(), semantic())
+        }),
+        _ => (lexical(), semantic()),
     };
     rank::rank(
         &c,

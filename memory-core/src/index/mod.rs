@@ -166,7 +166,7 @@ fn shortlist(n: usize, live: usize) -> usize {
 const EXCLUDED: i32 = i32::MIN;
 
 /// Collections from this many slots on have their sign pass split over the cores.
-const SPLIT_FROM: usize = 100_000;
+pub(crate) const SPLIT_FROM: usize = 100_000;
 
 /// The dot product of two code vectors. Written as a plain fold so the compiler vectorises it.
 fn dot(a: &[i8], b: &[i8]) -> i32 {
@@ -420,8 +420,21 @@ impl Collection {
     /// The best `n` live documents passing `keep` by cosine similarity to `query` (L2-normalised), best first:
     /// a sign pass over every document, then the int8 pass over its shortlist.
     pub fn nearest(&self, query: &[f32], keep: Option<&Keep<'_>>, n: usize) -> Vec<(u32, f32)> {
+        self.nearest_beside(query, keep, n, || ()).0
+    }
+
+    /// [`Collection::nearest`], with `beside` run on the calling thread as its share of the work: on a collection
+    /// whose sign pass is split over the cores, the calling thread runs `beside` first, then takes its part of the
+    /// pass, so another search (the BM25 list) shares the cores instead of competing for them.
+    pub fn nearest_beside<T>(
+        &self,
+        query: &[f32],
+        keep: Option<&Keep<'_>>,
+        n: usize,
+        beside: impl FnOnce() -> T,
+    ) -> (Vec<(u32, f32)>, T) {
         if query.len() != self.dimension || self.dimension == 0 || self.live == 0 || n == 0 {
-            return Vec::new();
+            return (Vec::new(), beside());
         }
         let (d, w) = (self.dimension, words(self.dimension));
         let mut q = Vec::with_capacity(d);
@@ -434,7 +447,12 @@ impl Collection {
         } else {
             1
         };
-        let sign_scores = self.sign_scores(&q_bits, keep, threads);
+        let mut beside = Some(beside);
+        let mut done = None;
+        let sign_scores = self.sign_scores(&q_bits, keep, threads, || {
+            done = beside.take().map(|f| f());
+        });
+        let done = done.expect("the sign pass runs its companion");
         let mut histogram = vec![0usize; 2 * d + 1];
         for &score in sign_scores.iter().filter(|&&s| s != EXCLUDED) {
             histogram[(score + d as i32) as usize] += 1;
@@ -472,12 +490,20 @@ impl Collection {
                 )
             })
             .collect();
-        top(scored, n)
+        (top(scored, n), done)
     }
 
     /// Every slot's sign score against the query's planes ([`EXCLUDED`] where it has no vector or fails `keep`),
-    /// computed on `threads` threads: the pass reads every document's planes.
-    fn sign_scores(&self, q_bits: &[u64], keep: Option<&Keep<'_>>, threads: usize) -> Vec<i32> {
+    /// computed on `threads` threads (the calling thread one of them, after running `first`): the pass reads every
+    /// document's planes, in chunks that each thread takes in turn, so a thread that starts late takes fewer.
+    fn sign_scores(
+        &self,
+        q_bits: &[u64],
+        keep: Option<&Keep<'_>>,
+        threads: usize,
+        first: impl FnOnce(),
+    ) -> Vec<i32> {
+        const CHUNK: usize = 16_384;
         let w = words(self.dimension);
         let mut scores = vec![EXCLUDED; self.slots.len()];
         let pass = |first: usize, out: &mut [i32]| {
@@ -489,16 +515,22 @@ impl Collection {
                 }
             }
         };
-        let part = scores.len().div_ceil(threads.max(1)).max(1);
+        let chunks = std::sync::Mutex::new(scores.chunks_mut(CHUNK).enumerate());
+        let work = || {
+            loop {
+                let next = chunks.lock().unwrap_or_else(|e| e.into_inner()).next();
+                match next {
+                    Some((k, out)) => pass(k * CHUNK, out),
+                    None => break,
+                }
+            }
+        };
         std::thread::scope(|s| {
-            let mut parts = scores.chunks_mut(part).enumerate();
-            let mine = parts.next();
-            for (k, out) in parts {
-                s.spawn(move || pass(k * part, out));
+            for _ in 1..threads.max(1) {
+                s.spawn(work);
             }
-            if let Some((_, out)) = mine {
-                pass(0, out);
-            }
+            first();
+            work();
         });
         scores
     }

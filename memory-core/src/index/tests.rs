@@ -140,17 +140,55 @@ fn quantised_scan_finds_the_exact_neighbours() {
     quantise(&vectors[7], &mut codes);
     signs(&codes, &mut q_bits);
     c.remove(key(3), 2);
-    let one = c.sign_scores(&q_bits, None, 1);
+    let one = c.sign_scores(&q_bits, None, 1, || ());
     assert_eq!(one[3], EXCLUDED);
     for threads in [2, 3, 7] {
-        assert_eq!(c.sign_scores(&q_bits, None, threads), one);
+        assert_eq!(c.sign_scores(&q_bits, None, threads, || ()), one);
     }
     let none = |_: &DocMeta| false;
     assert!(
-        c.sign_scores(&q_bits, Some(&none), 3)
+        c.sign_scores(&q_bits, Some(&none), 3, || ())
             .iter()
             .all(|&s| s == EXCLUDED)
     );
+}
+
+#[test]
+fn a_sign_pass_of_many_chunks_scores_as_one_thread_does_and_runs_its_companion() {
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    let dim = 16;
+    let mut c = Collection::new(dim);
+    for n in 0..40_000u128 {
+        let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        c.upsert(Doc {
+            key: key(n),
+            revision: 1,
+            fields: vec![],
+            vector: Some(v.iter().map(|x| x / norm).collect()),
+            meta: DocMeta::default(),
+        });
+    }
+    let query: Vec<f32> = (0..dim).map(|i| if i % 3 == 0 { 0.5 } else { 0.0 }).collect();
+    let (mut codes, mut q_bits) = (Vec::new(), Vec::new());
+    quantise(&query, &mut codes);
+    signs(&codes, &mut q_bits);
+    let one = c.sign_scores(&q_bits, None, 1, || ());
+    for threads in [2, 3] {
+        let mut ran = false;
+        assert_eq!(c.sign_scores(&q_bits, None, threads, || ran = true), one);
+        assert!(ran);
+    }
+    let (found, beside) = c.nearest_beside(&query, None, 10, || "bm25");
+    assert_eq!(found, c.nearest(&query, None, 10));
+    assert_eq!(beside, "bm25");
+    assert_eq!(c.nearest_beside(&query[1..], None, 10, || 1), (vec![], 1));
 }
 
 #[test]
