@@ -28,6 +28,15 @@ const DAY_MICROS: i64 = 86_400_000_000;
 #[derive(Debug)]
 pub struct Refusal(pub String);
 
+/// Why a request was not authenticated: its key (401), or the store holding the keys (503).
+#[derive(Debug)]
+pub enum NotAuthenticated {
+    /// No key, a wrong key or a revoked one.
+    Key(Refusal),
+    /// The keys could not be read.
+    Unavailable(Refusal),
+}
+
 /// What the server knows of its keys and what its tenants have spent.
 pub struct Access {
     store: TursoStore,
@@ -51,14 +60,15 @@ impl Access {
         }
     }
 
-    /// Whether requests must carry a key: with an admin key, or once tenants have keys.
+    /// Whether the operator has a key (`MEMORY_API_KEY`); without one, a loopback request without a key is the
+    /// operator's while no tenant has a key.
     pub fn has_admin_key(&self) -> bool {
         self.admin.is_some()
     }
 
     /// The caller a request's bearer key names; `Err` is the 401 (or 503) it gets instead. A refusal is audited.
-    pub async fn authenticate(&self, given: Option<&str>) -> Result<Caller, (bool, Refusal)> {
-        let refused = |unauthorized: bool, message: String| {
+    pub async fn authenticate(&self, given: Option<&str>) -> Result<Caller, NotAuthenticated> {
+        let refused = |message: String| {
             self.audit.record(entry(
                 None,
                 "authenticate",
@@ -67,12 +77,11 @@ impl Access {
                 None,
                 &message,
             ));
-            Err((unauthorized, Refusal(message)))
+            Err(NotAuthenticated::Key(Refusal(message)))
         };
         let Some(given) = given else {
             if self.admin.is_some() {
                 return refused(
-                    true,
                     "missing API key: send `Authorization: Bearer <key>` with the server's MEMORY_API_KEY or a \
                      tenant's key"
                         .into(),
@@ -81,7 +90,6 @@ impl Access {
             return match self.store.api_keys().await {
                 Ok(keys) if keys.iter().all(|k| k.revoked_at.is_some()) => Ok(Caller::Operator),
                 Ok(_) => refused(
-                    true,
                     "missing API key: this server's tenants authenticate; send `Authorization: Bearer <key>`"
                         .into(),
                 ),
@@ -93,10 +101,10 @@ impl Access {
         }
         match self.store.key_for_secret(given).await {
             Ok(Some(key)) => match key.revoked_at {
-                Some(at) => refused(true, format!("API key {} was revoked at {at}", key.id)),
+                Some(at) => refused(format!("API key {} was revoked at {at}", key.id)),
                 None => Ok(Caller::Tenant(Arc::new(tenant(key)))),
             },
-            Ok(None) => refused(true, "wrong API key".into()),
+            Ok(None) => refused("wrong API key".into()),
             Err(err) => unavailable(&err),
         }
     }
@@ -362,12 +370,11 @@ impl Bucket {
     }
 }
 
-fn unavailable(err: &memory_core::Error) -> Result<Caller, (bool, Refusal)> {
+fn unavailable(err: &memory_core::Error) -> Result<Caller, NotAuthenticated> {
     tracing::warn!("authenticating a request: {err}");
-    Err((
-        false,
-        Refusal("the database is unavailable right now; retry later".into()),
-    ))
+    Err(NotAuthenticated::Unavailable(Refusal(
+        "the database is unavailable right now; retry later".into(),
+    )))
 }
 
 fn store_failure(err: memory_core::Error) -> Refusal {

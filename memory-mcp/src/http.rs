@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    access::{Access, Refusal},
+    access::{Access, NotAuthenticated, Refusal},
     server::MemoryServer,
     shutdown,
     wire::HealthStatus,
@@ -154,19 +154,16 @@ async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_string());
-    let (unauthorized, Refusal(message)) = match access.authenticate(given.as_deref()).await {
+    let (status, Refusal(message)) = match access.authenticate(given.as_deref()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             return next.run(request).await;
         }
-        Err(refusal) => refusal,
-    };
-    let status = match unauthorized {
-        true => StatusCode::UNAUTHORIZED,
-        false => StatusCode::SERVICE_UNAVAILABLE,
+        Err(NotAuthenticated::Key(refusal)) => (StatusCode::UNAUTHORIZED, refusal),
+        Err(NotAuthenticated::Unavailable(refusal)) => (StatusCode::SERVICE_UNAVAILABLE, refusal),
     };
     let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
-    if unauthorized {
+    if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
