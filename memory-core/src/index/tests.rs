@@ -175,7 +175,9 @@ fn a_sign_pass_of_many_chunks_scores_as_one_thread_does_and_runs_its_companion()
             meta: DocMeta::default(),
         });
     }
-    let query: Vec<f32> = (0..dim).map(|i| if i % 3 == 0 { 0.5 } else { 0.0 }).collect();
+    let query: Vec<f32> = (0..dim)
+        .map(|i| if i % 3 == 0 { 0.5 } else { 0.0 })
+        .collect();
     let (mut codes, mut q_bits) = (Vec::new(), Vec::new());
     quantise(&query, &mut codes);
     signs(&codes, &mut q_bits);
