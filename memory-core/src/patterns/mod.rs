@@ -11,7 +11,7 @@ use crate::{
     Scope, Score, Search, Timestamp,
     index::{DocKey, DocMeta, Keep},
     pattern::{
-        Candidate, DEFAULT_HALF_LIFE_DAYS, Heuristic, HeuristicQuery, Recommend, Recommendation,
+        DEFAULT_HALF_LIFE_DAYS, Heuristic, HeuristicQuery, Recommend, Recommendation,
         cluster::{self, ClusterParams},
         extract, heuristic,
         index::{PatternIndex, Sources},
@@ -21,6 +21,10 @@ use crate::{
     rank,
     retrieve::EpisodeSource,
 };
+
+mod requests;
+
+pub use requests::{Decayed, EpisodePattern, PatternFeedback, PatternQuery};
 
 /// Attempts at a write that raced another writer, rereading in between.
 const WRITE_ATTEMPTS: usize = 3;
@@ -83,63 +87,6 @@ impl PatternConfig {
     fn min_support(&self) -> u32 {
         self.min_points as u32
     }
-}
-
-/// Which patterns to list: by stored score, best first.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PatternQuery {
-    /// Only this kind.
-    pub kind: Option<PatternKind>,
-    /// Only patterns seen in at least this many episodes.
-    pub min_support: u32,
-    /// Rows to skip.
-    pub offset: u32,
-    /// Rows to return, 1 to [`MAX_LIST_LIMIT`].
-    pub limit: u32,
-}
-
-impl Default for PatternQuery {
-    fn default() -> Self {
-        PatternQuery {
-            kind: None,
-            min_support: 1,
-            offset: 0,
-            limit: 20,
-        }
-    }
-}
-
-/// An agent's report: it applied these patterns and the task ended this way.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PatternFeedback {
-    /// The patterns applied (1 to 100, no repeats).
-    pub patterns: Vec<PatternId>,
-    /// How the task ended: success and partial success count for the patterns, failure against; abstaining is
-    /// refused (it says nothing about them).
-    pub outcome: OutcomeKind,
-    /// The scope the patterns must be of (a tenant's report); another scope's pattern is not found.
-    pub scope: Option<Scope>,
-}
-
-/// What [`Patterns::decay`] did.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Decayed {
-    /// Patterns stored.
-    pub patterns: u32,
-    /// Patterns whose stored score was brought to `now`.
-    pub updated: u32,
-    /// The time the scores are now computed for.
-    pub now: Timestamp,
-}
-
-/// A pattern read off one episode, and the stored pattern it belongs to.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct EpisodePattern {
-    /// The candidate as extracted from the episode.
-    pub candidate: Candidate,
-    /// The stored pattern holding it: the one whose evidence names the episode, or else the nearest of its kind
-    /// within `eps`.
-    pub pattern: Option<Pattern>,
 }
 
 /// Patterns learnt from episodes, over any store of patterns, vectors and episodes, with the [`Embedder`] the
