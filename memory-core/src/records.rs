@@ -379,7 +379,7 @@ impl Records {
 /// BM25 list runs as the calling thread's share of the vector list's split sign pass).
 const PARALLEL_FROM: usize = 20_000;
 
-/// The search's best documents of one collection, with their scores.
+/// The search's best documents of one shared collection, with their scores.
 fn ranked(
     collection: &Shared,
     search: &Search,
@@ -387,6 +387,17 @@ fn ranked(
     semantic_weight: f64,
 ) -> Vec<(DocKey, Score)> {
     let c = collection.read().unwrap_or_else(|e| e.into_inner());
+    ranked_in(&c, search, vector, semantic_weight)
+}
+
+/// The search's best documents of collection `c`, with their scores: its BM25 and vector lists (sharing the
+/// cores on a large collection) ranked together by [`rank::rank`].
+pub(crate) fn ranked_in(
+    c: &crate::index::Collection,
+    search: &Search,
+    vector: Option<&[f32]>,
+    semantic_weight: f64,
+) -> Vec<(DocKey, Score)> {
     let filter = |meta: &_| rank::keep(search, meta);
     let keep: Option<&crate::index::Keep<'_>> = search.has_filters().then_some(&filter);
     let n = rank::candidates(search.limit);
@@ -414,7 +425,7 @@ fn ranked(
         _ => (lexical(), semantic()),
     };
     rank::rank(
-        &c,
+        c,
         search,
         &lexical,
         &semantic,

@@ -7,9 +7,9 @@ use tokio::sync::Mutex;
 
 use crate::{
     ChangeFeed, Embedder, EpisodeId, Error, Found, LexicalEmbedder, MAX_LIST_LIMIT, OutcomeKind,
-    Pattern, PatternId, PatternKind, PatternStore, PatternWrite, Ranking, RecordStore, Result,
-    Scope, Score, Search, Timestamp,
-    index::{DocKey, DocMeta, Keep},
+    Pattern, PatternId, PatternKind, PatternStore, PatternWrite, RecordStore, Result, Scope, Score,
+    Search, Timestamp,
+    index::DocKey,
     pattern::{
         DEFAULT_HALF_LIFE_DAYS, Heuristic, HeuristicQuery, Recommend, Recommendation,
         cluster::{self, ClusterParams},
@@ -18,7 +18,6 @@ use crate::{
         learn::{self, Extracted, Settings},
         recommend,
     },
-    rank,
     retrieve::EpisodeSource,
 };
 
@@ -339,34 +338,19 @@ impl Patterns {
             let Some(c) = index.collection() else {
                 return Vec::new();
             };
-            let filter = |meta: &DocMeta| rank::keep(search, meta);
-            let keep: Option<&Keep<'_>> = search.has_filters().then_some(&filter);
-            let n = rank::candidates(search.limit);
-            let lexical = match search.ranking {
-                Ranking::Vector => Vec::new(),
-                _ => c.bm25(&search.text, keep, n),
-            };
-            let semantic = vector.map_or_else(Vec::new, |v| c.nearest(v, keep, n));
-            rank::rank(
-                c,
-                search,
-                &lexical,
-                &semantic,
-                semantic_weight,
-                Timestamp::now(),
-            )
-            .into_iter()
-            .filter_map(|(slot, score)| match c.doc(slot).0 {
-                DocKey::Pattern(id) => index.get(id).map(|e| {
-                    let found = Found::Pattern {
-                        heuristic: Heuristic::of(&e.pattern, min_support),
-                        pattern: Box::new(e.pattern.clone()),
-                    };
-                    (score, found)
-                }),
-                _ => None,
-            })
-            .collect()
+            crate::records::ranked_in(c, search, vector, semantic_weight)
+                .into_iter()
+                .filter_map(|(key, score)| match key {
+                    DocKey::Pattern(id) => index.get(id).map(|e| {
+                        let found = Found::Pattern {
+                            heuristic: Heuristic::of(&e.pattern, min_support),
+                            pattern: Box::new(e.pattern.clone()),
+                        };
+                        (score, found)
+                    }),
+                    _ => None,
+                })
+                .collect()
         })
         .await
     }
