@@ -329,7 +329,12 @@ impl MemoryServer {
                 write && !hints.and_then(|a| a.destructive_hint).unwrap_or(true),
             )
         });
-        let arguments = request.arguments.clone();
+        // Kept for the audit entry, when there is an audit log.
+        let arguments = self
+            .state
+            .access
+            .as_ref()
+            .and_then(|_| request.arguments.clone());
         if let Some(access) = &self.state.access
             && let Err(Refusal(message)) =
                 access.admit(&caller, &name, arguments.as_ref(), adds).await
