@@ -12,6 +12,8 @@
 //! - `start_to_execute_code`: process start until a first `execute_code` of `console.log(1+1)` is answered;
 //! - `execute_code/stdio`: one `execute_code` round trip of `console.log(1+1)`, with its p50 / p95 printed.
 //!
+//! `MEMORY_BENCH_DB=PATH` keeps the store at PATH and reuses it on later runs (populated only when missing).
+//!
 //! `cargo bench -p memory-mcp --bench mcp` (release). A quick run: `MEMORY_BENCH_RECORDS=2000
 //! MEMORY_BENCH_CLIENTS=5 MEMORY_BENCH_CALLS=20 cargo bench -p memory-mcp --bench mcp -- --quick`.
 
@@ -263,13 +265,16 @@ fn bench(c: &mut Criterion) {
     let n = env_number("MEMORY_BENCH_RECORDS", 100_000);
     let rt = Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("bench.db");
-    let started = Instant::now();
-    rt.block_on(populate(&db, n));
-    println!(
-        "mcp: {n} episodes and {n} memories stored in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let db = std::env::var_os("MEMORY_BENCH_DB")
+        .map_or_else(|| dir.path().join("bench.db"), Into::into);
+    if !db.exists() {
+        let started = Instant::now();
+        rt.block_on(populate(&db, n));
+        println!(
+            "mcp: {n} episodes and {n} memories stored in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let workload = Workload::new(7);
     let queries = queries(&workload);
 

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Collection, DocKey, DocMeta, Posting, Slot, text::Vocabulary, words};
+use super::{Collection, DEAD, DocKey, DocMeta, Posting, Slot, text::Vocabulary, words};
 use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
@@ -137,6 +137,7 @@ pub fn load(
             c.total_len += f64::from(s.len);
         }
         c.searchable.push(s.alive && s.has_vector);
+        c.lengths.push(if s.alive { s.len } else { DEAD });
         c.slots.push(Slot {
             key: s.key,
             revision: s.revision,

@@ -232,19 +232,30 @@ fn pruned_bm25_ranks_as_full_scoring_does() {
     let mut c = Collection::new(64);
     for n in 0..3000u128 {
         let text: Vec<String> = (0..12).map(|_| word()).collect();
-        c.upsert(doc(n, &text.join(" "), 1));
+        let mut d = doc(n, &text.join(" "), 1);
+        d.meta.importance = (n % 3) as f32;
+        c.upsert(d);
     }
-    let everything = |_: &DocMeta| true;
+    let important = |meta: &DocMeta| meta.importance > 0.0;
+    let close = |a: &[(u32, f32)], b: &[(u32, f32)], query: &str| {
+        assert_eq!(a.len(), b.len(), "{query}");
+        for (a, b) in a.iter().zip(b) {
+            assert!((a.1 - b.1).abs() < 1e-4, "{query}: {a:?} vs {b:?}");
+        }
+    };
     for _ in 0..50 {
         let query: Vec<String> = (0..5).map(|_| word()).collect();
         let query = query.join(" ");
-        let pruned = c.bm25(&query, None, 10);
-        // A filter turns pruning off: this is the full scoring.
-        let full = c.bm25(&query, Some(&everything), 10);
-        assert_eq!(pruned.len(), full.len(), "{query}");
-        for (p, f) in pruned.iter().zip(&full) {
-            assert!((p.1 - f.1).abs() < 1e-4, "{query}: {pruned:?} vs {full:?}");
-        }
+        // Asked for every document, nothing can be pruned: this is the full scoring.
+        let full = c.bm25(&query, None, 3000);
+        close(&c.bm25(&query, None, 10), &full[..full.len().min(10)], &query);
+        let kept: Vec<(u32, f32)> = full
+            .iter()
+            .filter(|(slot, _)| important(c.doc(*slot).1))
+            .take(10)
+            .copied()
+            .collect();
+        close(&c.bm25(&query, Some(&important), 10), &kept, &query);
     }
 }
 
