@@ -265,8 +265,8 @@ fn bench(c: &mut Criterion) {
     let n = env_number("MEMORY_BENCH_RECORDS", 100_000);
     let rt = Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = std::env::var_os("MEMORY_BENCH_DB")
-        .map_or_else(|| dir.path().join("bench.db"), Into::into);
+    let db =
+        std::env::var_os("MEMORY_BENCH_DB").map_or_else(|| dir.path().join("bench.db"), Into::into);
     if !db.exists() {
         let started = Instant::now();
         rt.block_on(populate(&db, n));

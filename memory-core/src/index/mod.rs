@@ -174,12 +174,40 @@ const EXCLUDED: i32 = i32::MIN;
 /// Collections from this many slots on have their sign pass split over the cores.
 pub(crate) const SPLIT_FROM: usize = 100_000;
 
-/// The dot product of two code vectors. Written as a plain fold so the compiler vectorises it.
+/// The dot product of two code vectors, 16 codes at a time: written so that the compiler multiplies 16-bit
+/// products and adds them in pairs (`pmaddwd` on x86-64), twice the codes per instruction of the 32-bit
+/// multiplies it makes of [`scalar_dot`]. (A product of two codes fits 16 bits: 128² < 2¹⁵.)
 fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let (a, b) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail = scalar_dot(a.remainder(), b.remainder());
+    let mut lanes = [0i32; 16];
+    for (x, y) in a.zip(b) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += i32::from(i16::from(x) * i16::from(y));
+        }
+    }
+    lanes.iter().sum::<i32>() + tail
+}
+
+fn scalar_dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)
         .map(|(&x, &y)| i32::from(x) * i32::from(y))
         .sum()
+}
+
+/// The postings of `list` (in slot order) of `slots` (in increasing order), found by galloping forwards.
+fn probe<'a>(list: &'a [Posting], slots: &'a [u32]) -> impl Iterator<Item = &'a Posting> {
+    let mut rest = list;
+    slots.iter().filter_map(move |&slot| {
+        let mut step = 1;
+        while step < rest.len() && rest[step].slot < slot {
+            step *= 2;
+        }
+        let i = rest[..rest.len().min(step + 1)].partition_point(|p| p.slot < slot);
+        rest = &rest[i..];
+        rest.first().filter(|p| p.slot == slot)
+    })
 }
 
 /// The `n`-th best score of the touched documents (0 when fewer are touched).
@@ -404,11 +432,10 @@ impl Collection {
             let threshold = nth_best(&touched, &scores, n);
             if touched.len() >= n && rest < threshold {
                 touched.retain(|&s| scores[s as usize] + rest >= threshold);
+                touched.sort_unstable();
                 rest -= idf * (K1 + 1.0);
-                for &s in &touched {
-                    if let Ok(i) = list.binary_search_by_key(&s, |p| p.slot) {
-                        scores[s as usize] += score(&list[i], idf).unwrap_or(0.0);
-                    }
+                for p in probe(list, &touched) {
+                    scores[p.slot as usize] += score(p, idf).unwrap_or(0.0);
                 }
                 continue;
             }

@@ -248,7 +248,11 @@ fn pruned_bm25_ranks_as_full_scoring_does() {
         let query = query.join(" ");
         // Asked for every document, nothing can be pruned: this is the full scoring.
         let full = c.bm25(&query, None, 3000);
-        close(&c.bm25(&query, None, 10), &full[..full.len().min(10)], &query);
+        close(
+            &c.bm25(&query, None, 10),
+            &full[..full.len().min(10)],
+            &query,
+        );
         let kept: Vec<(u32, f32)> = full
             .iter()
             .filter(|(slot, _)| important(c.doc(*slot).1))
@@ -316,4 +320,26 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
             "postings cut at {cut}"
         );
     }
+}
+
+#[test]
+fn the_dot_product_of_codes_is_exact_at_every_length() {
+    let mut state = 11u64;
+    let mut code = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 56) as u8 as i8
+    };
+    for len in [0, 1, 15, 16, 17, 64, 383, 384, 512] {
+        let a: Vec<i8> = (0..len).map(|_| code()).collect();
+        let b: Vec<i8> = (0..len).map(|_| code()).collect();
+        assert_eq!(
+            super::dot(&a, &b),
+            super::scalar_dot(&a, &b),
+            "length {len}"
+        );
+    }
+    let extremes = vec![i8::MIN; 512];
+    assert_eq!(super::dot(&extremes, &extremes), 512 * 128 * 128);
 }
