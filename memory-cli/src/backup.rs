@@ -89,10 +89,7 @@ async fn restore(
     refuse_if_in_use(&cache).await?;
     let restored = backup::restore(dir, path, force).await?;
     // The cache describes the database that was there before; it is rebuilt from the restored one.
-    if cache.exists() {
-        std::fs::remove_file(&cache)
-            .with_context(|| format!("cannot remove the old cache {}", cache.display()))?;
-    }
+    memory_storage_redb::delete_cache(&cache).context("cannot remove the old cache")?;
     if !store.no_cache {
         let (memory, _) = open::open_both(config, store).await?;
         memory.close().await?;

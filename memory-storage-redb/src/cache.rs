@@ -10,16 +10,19 @@ use memory_core::{
 };
 use redb::Durability;
 
-use crate::{inner::Key, record, store::RedbStore};
+use crate::{inner::Key, record, snapshots, store::RedbStore};
 
 #[async_trait]
 impl EpisodeCache for RedbStore {
     async fn bind(&self, store_id: &str) -> Result<Revision> {
         let store_id = store_id.to_owned();
+        let path = self.path().to_owned();
         self.write(move |w| {
             if w.store_id()?.as_deref() == Some(store_id.as_bytes()) {
                 return w.applied();
             }
+            // Snapshots go first: the cache is bound to the new database only once they are gone.
+            snapshots::clear(&path)?;
             w.clear()?;
             w.set_applied(0)?;
             w.set_record_applied(0)?;
@@ -84,7 +87,9 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn clear(&self, applied: Revision) -> Result<()> {
+        let path = self.path().to_owned();
         self.write(move |w| {
+            snapshots::clear(&path)?;
             w.clear()?;
             w.set_applied(applied)
         })
@@ -92,7 +97,7 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        let Some(bytes) = self.read_snapshot(name).await? else {
+        let Some(bytes) = memory_core::run_blocking(|| snapshots::read(self.path(), name))? else {
             return Ok(None);
         };
         match memory_core::run_blocking(|| postcard::from_bytes(&bytes)) {
@@ -106,15 +111,13 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
-        let bytes =
-            memory_core::run_blocking(|| postcard::to_allocvec(&snapshot)).map_err(|e| {
-                Error::Storage {
-                    backend: "redb",
-                    detail: format!("encoding a snapshot: {e}"),
-                }
+        memory_core::run_blocking(|| {
+            let bytes = postcard::to_allocvec(&snapshot).map_err(|e| Error::Storage {
+                backend: "redb",
+                detail: format!("encoding a snapshot: {e}"),
             })?;
-        let name = name.to_owned();
-        self.write(move |w| w.put_snapshot(&name, &bytes)).await
+            snapshots::write(self.path(), name, &bytes)
+        })
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -21,8 +21,8 @@ use redb::{
 use crate::{
     record,
     schema::{
-        APPLIED_KEY, EPISODES, META, RECORD_APPLIED_KEY, RECORDS, REVISION_KEY, Role, SNAPSHOTS,
-        STORE_ID_KEY, meta_bytes, meta_u64, storage,
+        APPLIED_KEY, EPISODES, META, RECORD_APPLIED_KEY, RECORDS, REVISION_KEY, Role, STORE_ID_KEY,
+        meta_bytes, meta_u64, storage,
     },
 };
 
@@ -76,7 +76,6 @@ pub(crate) struct Writer<'t> {
     episodes: Table<'t, [u8; 16], &'static [u8]>,
     records: Table<'t, [u8; 16], &'static [u8]>,
     meta: Table<'t, &'static str, &'static [u8]>,
-    snapshots: Table<'t, &'static str, &'static [u8]>,
     ops: Vec<Op>,
     revision: Option<Revision>,
     /// `applied` as the write lock was taken.
@@ -95,7 +94,6 @@ impl<'t> Writer<'t> {
             episodes: txn.open_table(EPISODES).map_err(storage)?,
             records: txn.open_table(RECORDS).map_err(storage)?,
             meta: txn.open_table(META).map_err(storage)?,
-            snapshots: txn.open_table(SNAPSHOTS).map_err(storage)?,
             ops: Vec::new(),
             revision: None,
             applied_before,
@@ -176,13 +174,6 @@ impl<'t> Writer<'t> {
         Ok(existed)
     }
 
-    /// Saves a search-index snapshot under `name`.
-    pub(crate) fn put_snapshot(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
-        self.snapshots.insert(name, bytes).map_err(storage)?;
-        self.dirty = true;
-        Ok(())
-    }
-
     /// The revision of the cached memory record of `id` (framing and checksum checked); damage is a miss.
     pub(crate) fn record_revision(&mut self, id: RecordId) -> Result<Option<Revision>> {
         let opened = match self.records.get(id.0.as_bytes()).map_err(storage)? {
@@ -248,11 +239,10 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Deletes every episode, memory record and snapshot.
+    /// Deletes every episode and memory record.
     pub(crate) fn clear(&mut self) -> Result<()> {
         self.episodes.retain(|_, _| false).map_err(storage)?;
         self.records.retain(|_, _| false).map_err(storage)?;
-        self.snapshots.retain(|_, _| false).map_err(storage)?;
         self.ops.push(Op::Clear);
         self.dirty = true;
         Ok(())
@@ -377,23 +367,6 @@ impl Inner {
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
             Err(err) => Err(storage(err)),
         }
-    }
-
-    /// The search-index snapshot saved under `name`.
-    pub(crate) fn snapshot(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
-        let db = guard.as_ref().ok_or_else(|| self.closed())?;
-        let txn = db.begin_read().map_err(storage)?;
-        let table = match txn.open_table(SNAPSHOTS) {
-            Ok(table) => table,
-            // A file no snapshot was ever written to.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(err) => return Err(storage(err)),
-        };
-        Ok(table
-            .get(name)
-            .map_err(storage)?
-            .map(|v| v.value().to_vec()))
     }
 
     /// Runs `f` in one write transaction and commits it when `f` changed something. In a cache, the keys `f`

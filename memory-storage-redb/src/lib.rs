@@ -1,14 +1,17 @@
 //! A single-file episode store on redb with postcard records: the cache in front of libSQL, or a standalone store.
 //!
 //! [`RedbStore`] implements [`memory_core::EpisodeStore`] and [`memory_core::EpisodeCache`] over one redb file
-//! with two tables:
+//! with three tables:
 //!
-//! - `episodes`: the 16 bytes of the episode's UUID → a record
+//! - `episodes` (and `records`, for memory records, alike): the 16 bytes of the UUID → a record
 //!   `[RECORD_VERSION: u8][revision: u64 LE][checksum: u64 LE][postcard payload]`, where the checksum is the
 //!   FNV-1a 64 hash of the version, the revision and the payload. A record that fails any of these checks is a miss in a cache and
 //!   [`memory_core::Error::Corrupt`] in a store; it is never returned as a value.
 //! - `meta`: the schema version ([`SCHEMA_VERSION`]), the role (`store` or `cache`), the revision counter, and, for
 //!   caches, the `applied` revision and the id of the source database the cache is bound to.
+//!
+//! A cache also keeps the search index's snapshots, in files beside it (`memory.cache.redb` →
+//! `memory.cache.snapshots/`), each with its own length and checksum, deleted with the cache's content.
 //!
 //! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` episodes (least recently used are evicted),
 //! commits without fsync, recreates a file it cannot trust, and keeps decoded copies of the most recently read
@@ -40,12 +43,28 @@ mod inner;
 mod open;
 mod record;
 mod schema;
+mod snapshots;
 mod store;
 
 pub use store::RedbStore;
 
+/// Deletes the cache file at `path` and its snapshots, if they exist (the cache must not be open).
+pub fn delete_cache(path: &std::path::Path) -> memory_core::Result<()> {
+    snapshots::clear(path)?;
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(memory_core::Error::Storage {
+                backend: "redb",
+                detail: format!("deleting {}: {err}", path.display()),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Version of the file's layout (tables, meta entries, record framing).
 ///
 /// A cache whose file has another version deletes and recreates it; a store refuses a newer version with
-/// [`memory_core::Error::SchemaTooNew`]. Version 2: episodes carry their scope.
-pub const SCHEMA_VERSION: u64 = 2;
+/// [`memory_core::Error::SchemaTooNew`]. Version 2: episodes carry their scope. Version 3: search-index
+/// snapshots moved out of the file, into `<file>.snapshots/`.
+pub const SCHEMA_VERSION: u64 = 3;

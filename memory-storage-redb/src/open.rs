@@ -88,6 +88,9 @@ pub(crate) fn open_cache(path: &Path, capacity: usize) -> Result<Inner> {
     Ok(inner)
 }
 
+/// The size of redb's page cache for a cache file.
+const CACHE_PAGES_BYTES: usize = 16 << 20;
+
 /// Opens the file, checks it is ours in this role and schema version (initializing an empty one), and returns
 /// it with its `applied` revision.
 fn try_open(path: &Path, role: Role) -> Result<(Database, Revision), Failure> {
@@ -99,6 +102,11 @@ fn try_open(path: &Path, role: Role) -> Result<(Database, Revision), Failure> {
     // damage into an error rather than a panic later. A store trusts a cleanly closed file (redb still
     // recovers from crashes) because the check reads the whole file.
     builder.set_check_integrity_on_open(role == Role::Cache);
+    if role == Role::Cache {
+        // redb's own page cache (1 GiB by default) would keep every page the cache ever read resident; decoded hot
+        // entries are kept above it, and the operating system's page cache serves the rest.
+        builder.set_cache_size(CACHE_PAGES_BYTES);
+    }
     let db = builder
         .create(path)
         .map_err(|err| open_failure(err, path, role))?;

@@ -13,10 +13,6 @@ pub(crate) const EPISODES: TableDefinition<'static, [u8; 16], &[u8]> =
 pub(crate) const RECORDS: TableDefinition<'static, [u8; 16], &[u8]> =
     TableDefinition::new("records");
 
-/// Search-index snapshot name → its bytes (see `memory_core::index::snapshot`).
-pub(crate) const SNAPSHOTS: TableDefinition<'static, &str, &[u8]> =
-    TableDefinition::new("snapshots");
-
 /// Named values describing the file; every value is bytes (u64 values little-endian).
 pub(crate) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
 

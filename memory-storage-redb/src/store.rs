@@ -133,9 +133,9 @@ impl RedbStore {
         Ok(found)
     }
 
-    /// Reads a search-index snapshot, off the async worker (it can be large).
-    pub(crate) async fn read_snapshot(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        memory_core::run_blocking(|| self.inner.snapshot(name))
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.inner.path
     }
 
     /// Reads one episode. A cache hit becomes the most recently used entry; a damaged record is a miss in a

@@ -7,7 +7,7 @@ use memory_core::{
 use memory_storage_redb::RedbStore;
 use test_utils::Workload;
 
-use crate::{Dir, SNAPSHOTS, cache, stored_ids, versioned};
+use crate::{Dir, cache, stored_ids, versioned};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eviction_keeps_the_most_recently_used() {
@@ -245,22 +245,31 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         assert_eq!((loaded.len(), revision), (1, 9));
         c.close().await.expect("close");
     }
-    {
-        let db = redb::Database::open(&path).expect("open raw");
-        let txn = db.begin_write().expect("write");
-        txn.open_table(SNAPSHOTS)
-            .expect("table")
-            .insert("episodes", &b"\xff\xffnot a snapshot"[..])
-            .expect("damage");
-        txn.commit().expect("commit");
+    // Snapshots live in files beside the cache, one per name (hex-encoded).
+    let file = path.with_extension("snapshots").join(format!(
+        "{}.snapshot",
+        "episodes"
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    let sound = std::fs::read(&file).expect("the snapshot's file");
+    for damaged in [
+        sound[..sound.len() - 1].to_vec(),
+        [&sound[..sound.len() - 1], &[sound[sound.len() - 1] ^ 1]].concat(),
+        b"not a snapshot".to_vec(),
+    ] {
+        std::fs::write(&file, damaged).expect("damage");
+        let c = cache(&path, 5);
+        assert!(
+            c.snapshot("episodes")
+                .await
+                .expect("a damaged snapshot is a miss")
+                .is_none()
+        );
+        c.close().await.expect("close");
     }
     let c = cache(&path, 5);
-    assert!(
-        c.snapshot("episodes")
-            .await
-            .expect("a damaged snapshot is a miss")
-            .is_none()
-    );
     c.put_snapshot("episodes", snapshot::take(&collection, "m", 10))
         .await
         .expect("save");
@@ -269,4 +278,5 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         c.snapshot("episodes").await.expect("read").is_none(),
         "binding to another database drops the snapshots"
     );
+    assert!(!file.exists(), "and deletes their files");
 }

@@ -13,7 +13,6 @@ use tempfile::TempDir;
 /// The layout the crate persists, repeated here so tests can damage files the way the world does.
 const EPISODES: TableDefinition<'static, [u8; 16], &[u8]> = TableDefinition::new("episodes");
 const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
-const SNAPSHOTS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("snapshots");
 
 /// A temporary directory that hands out fresh file paths.
 struct Dir {

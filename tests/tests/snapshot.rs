@@ -1,4 +1,4 @@
-//! Search-index snapshots in the redb cache: a new process loads the index instead of rebuilding it, catches up
+//! Search-index snapshots beside the redb cache: a new process loads the index instead of rebuilding it, catches up
 //! on what other writers did since, and rebuilds when the snapshot is not of its model.
 
 use std::{path::Path, sync::Arc};
