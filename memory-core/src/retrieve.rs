@@ -230,6 +230,7 @@ impl Indexer {
             for docs in rx {
                 collection.upsert_many(docs);
             }
+            collection.shrink_to_fit();
             collection
         });
         Indexer { pages, thread }

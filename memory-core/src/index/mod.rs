@@ -323,6 +323,19 @@ impl Collection {
         self.compact_if_sparse();
     }
 
+    /// Gives back the room its arrays grew beyond their contents (a built collection holds about half as much).
+    pub fn shrink_to_fit(&mut self) {
+        self.slots.shrink_to_fit();
+        self.postings.iter_mut().for_each(Vec::shrink_to_fit);
+        self.postings.shrink_to_fit();
+        self.codes.shrink_to_fit();
+        self.scales.shrink_to_fit();
+        self.bits.shrink_to_fit();
+        self.searchable.shrink_to_fit();
+        self.lengths.shrink_to_fit();
+        self.by_key.shrink_to_fit();
+    }
+
     /// Adds many documents.
     pub fn upsert_many(&mut self, docs: Vec<Doc>) {
         for doc in docs {
