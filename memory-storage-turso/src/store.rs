@@ -118,8 +118,13 @@ impl TursoStore {
         schema::check_ownership(&writer, &label).await?;
         configure(&writer, local, &label).await?;
         if local {
+            // The writer gets 16 MiB of page cache (SQLite's default is 2 MiB): at 100K episodes the indexes that
+            // every write touches no longer fit in the default and each write would reread pages. Readers keep
+            // the default; the operating system's page cache serves them.
             writer
-                .execute_batch(&format!("PRAGMA journal_size_limit={WAL_KEEP_BYTES};"))
+                .execute_batch(&format!(
+                    "PRAGMA journal_size_limit={WAL_KEEP_BYTES}; PRAGMA cache_size=-16384;"
+                ))
                 .await
                 .db()?;
         }
@@ -264,13 +269,9 @@ async fn configure(conn: &Connection, local: bool, label: &str) -> Result<()> {
             .await
             .map_err(|e| not_a_database(label, e))?;
         while rows.next().await.db()?.is_some() {}
-        // 16 MiB of page cache per connection (SQLite's default is 2 MiB): at 100K episodes the indexes that
-        // every write touches no longer fit in the default and each write would reread pages.
-        conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
-        )
-        .await
-        .db()?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
+            .await
+            .db()?;
     } else {
         // One round trip proves the server is reachable and accepts the token.
         let mut rows = conn.query("SELECT 1", ()).await.db()?;
