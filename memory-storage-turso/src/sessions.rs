@@ -113,44 +113,49 @@ impl TursoStore {
         .await
     }
 
-    /// The id under which messages read from `path` are recorded.
-    pub async fn import_source(&self, path: &str) -> Result<i64> {
-        let path = path.to_string();
+    /// The ids under which messages read from `paths` are recorded, in order, registered in one transaction.
+    pub async fn import_sources(&self, paths: &[String]) -> Result<Vec<i64>> {
+        let paths = paths.to_vec();
         self.write(|db| async move {
-            db.execute(
-                "INSERT INTO import_sources (path) VALUES (?1) ON CONFLICT (path) DO NOTHING",
-                [path.clone()],
-            )
-            .await?;
-            db.query_first(
-                "SELECT id FROM import_sources WHERE path = ?1",
-                [path],
-                |row| row.get::<i64>(0).db(),
-            )
-            .await?
-            .ok_or_else(|| corrupt("import_sources", "a source just written is missing"))
+            let mut ids = Vec::with_capacity(paths.len());
+            for path in paths {
+                db.execute(
+                    "INSERT INTO import_sources (path) VALUES (?1) ON CONFLICT (path) DO NOTHING",
+                    [path.clone()],
+                )
+                .await?;
+                let id = db
+                    .query_first(
+                        "SELECT id FROM import_sources WHERE path = ?1",
+                        [path],
+                        |row| row.get::<i64>(0).db(),
+                    )
+                    .await?
+                    .ok_or_else(|| corrupt("import_sources", "a source just written is missing"))?;
+                ids.push(id);
+            }
+            Ok(ids)
         })
         .await
     }
 
-    /// Stores the messages of run `run` read from source `source`, in one transaction, skipping those already
-    /// stored; returns, for each message, whether it was new.
+    /// Stores the messages of run `run`, each with the id of the source it was read from, in one transaction,
+    /// skipping those already stored; returns, for each message, whether it was new.
     pub async fn store_messages(
         &self,
         run: i64,
-        source: i64,
-        messages: &[SessionMessage],
+        messages: &[(i64, SessionMessage)],
     ) -> Result<Vec<bool>> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let hashes: Vec<[u8; 32]> = messages.iter().map(SessionMessage::hash).collect();
+        let hashes: Vec<[u8; 32]> = messages.iter().map(|(_, m)| m.hash()).collect();
         let rows: Vec<Vec<Value>> = messages
             .iter()
             .zip(&hashes)
-            .map(|(m, hash)| message_params(m, hash, source, run))
+            .map(|((source, m), hash)| message_params(m, hash, *source, run))
             .collect();
-        let counted: Vec<Counted> = messages.iter().map(Counted::of).collect();
+        let counted: Vec<Counted> = messages.iter().map(|(_, m)| Counted::of(m)).collect();
         self.write(|db| async move {
             let inserted = insert_returning(&db, rows).await?;
             // A message repeated within the batch is new once.
@@ -167,41 +172,46 @@ impl TursoStore {
         .await
     }
 
-    /// Records what reading one file came to.
-    pub async fn record_file(&self, run: i64, source: i64, file: &FileImport) -> Result<()> {
-        let file = file.clone();
+    /// Records what reading some files came to, each with its source id, in one transaction.
+    pub async fn record_files(&self, run: i64, files: &[(i64, FileImport)]) -> Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let files = files.to_vec();
         self.write(|db| async move {
-            db.execute(
-                "INSERT OR REPLACE INTO import_files (run_id, source_id, bytes, sha256, lines, new_messages, \
-                 duplicates, rejected, skipped, elapsed_ms, error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                vec![
-                    Value::Integer(run),
-                    Value::Integer(source),
-                    Value::Integer(file.bytes as i64),
-                    Value::Text(file.sha256),
-                    Value::Integer(file.lines as i64),
-                    Value::Integer(file.new_messages as i64),
-                    Value::Integer(file.duplicates as i64),
-                    Value::Integer(file.rejected as i64),
-                    Value::Integer(file.skipped as i64),
-                    Value::Integer(file.elapsed_ms as i64),
-                    file.error.map_or(Value::Null, Value::Text),
-                ],
-            )
-            .await?;
-            for reject in file.rejects.iter().take(MAX_REJECTS_KEPT) {
+            for (source, file) in files {
                 db.execute(
-                    "INSERT OR REPLACE INTO import_rejects (run_id, source_id, line, reason) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO import_files (run_id, source_id, bytes, sha256, lines, new_messages, \
+                     duplicates, rejected, skipped, elapsed_ms, error) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     vec![
                         Value::Integer(run),
                         Value::Integer(source),
-                        Value::Integer(reject.line as i64),
-                        Value::Text(reject.reason.clone()),
+                        Value::Integer(file.bytes as i64),
+                        Value::Text(file.sha256),
+                        Value::Integer(file.lines as i64),
+                        Value::Integer(file.new_messages as i64),
+                        Value::Integer(file.duplicates as i64),
+                        Value::Integer(file.rejected as i64),
+                        Value::Integer(file.skipped as i64),
+                        Value::Integer(file.elapsed_ms as i64),
+                        file.error.map_or(Value::Null, Value::Text),
                     ],
                 )
                 .await?;
+                for reject in file.rejects.iter().take(MAX_REJECTS_KEPT) {
+                    db.execute(
+                        "INSERT OR REPLACE INTO import_rejects (run_id, source_id, line, reason) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                        vec![
+                            Value::Integer(run),
+                            Value::Integer(source),
+                            Value::Integer(reject.line as i64),
+                            Value::Text(reject.reason.clone()),
+                        ],
+                    )
+                    .await?;
+                }
             }
             Ok(())
         })
@@ -322,24 +332,18 @@ impl TursoStore {
         .await
     }
 
-    /// Remembers which episode a session became.
-    pub async fn set_session_episode(
-        &self,
-        project: &str,
-        session_id: &str,
-        episode: EpisodeId,
-    ) -> Result<()> {
-        let params = vec![
-            project.to_string(),
-            session_id.to_string(),
-            episode.to_string(),
-        ];
+    /// Remembers which episode each session, as (project, session id), became, in one transaction.
+    pub async fn set_session_episodes(&self, links: &[(String, String, EpisodeId)]) -> Result<()> {
+        let links = links.to_vec();
         self.write(|db| async move {
-            db.execute(
-                "INSERT OR REPLACE INTO import_sessions (project, session_id, episode_id) VALUES (?1, ?2, ?3)",
-                params,
-            )
-            .await?;
+            for (project, session_id, episode) in links {
+                db.execute(
+                    "INSERT OR REPLACE INTO import_sessions (project, session_id, episode_id) \
+                     VALUES (?1, ?2, ?3)",
+                    vec![project, session_id, episode.to_string()],
+                )
+                .await?;
+            }
             Ok(())
         })
         .await

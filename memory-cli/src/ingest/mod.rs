@@ -3,11 +3,7 @@
 
 mod read;
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -20,8 +16,8 @@ use memory_storage_turso::{
     sessions::{FileImport, ImportRun},
 };
 
-use read::BytesRead;
 pub use read::find_logs;
+use read::{Batch, BytesRead};
 
 /// Messages stored per transaction.
 const BATCH: usize = 4096;
@@ -105,70 +101,69 @@ struct Importer<'a> {
 }
 
 impl Importer<'_> {
+    /// Reads the logs in batches on a blocking thread while the batches before are stored; each batch is stored
+    /// in one transaction (and its records in one more), so a failure loses no batch stored.
     async fn read_all(&mut self, logs: &[PathBuf]) -> anyhow::Result<()> {
-        let mut done_bytes = 0;
-        for path in logs {
-            let file = self.read_file(path, done_bytes).await?;
-            done_bytes += file.bytes;
-            self.bar.set_position(done_bytes);
-        }
-        Ok(())
-    }
-
-    /// Reads one log in batches on a blocking thread while the batches before are stored; each batch is stored
-    /// in one transaction, so a failure loses no batch stored.
-    async fn read_file(&mut self, path: &Path, done_bytes: u64) -> anyhow::Result<FileImport> {
-        let started = Instant::now();
-        let name = path.display().to_string();
-        let source = self.primary.import_source(&name).await?;
+        let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
+        let sources = self.primary.import_sources(&names).await?;
+        // New and duplicate messages per log.
+        let mut counts = vec![(0, 0); logs.len()];
         let bytes_read = BytesRead::default();
         let (batches, mut received) = tokio::sync::mpsc::channel(2);
         let parsing = tokio::task::spawn_blocking({
-            let (path, project, bytes_read) =
-                (path.to_path_buf(), self.project.clone(), bytes_read.clone());
-            move || read::parse_file(&path, project, BATCH, &bytes_read, &batches)
+            let (logs, project, bytes_read) =
+                (logs.to_vec(), self.project.clone(), bytes_read.clone());
+            move || read::parse_logs(&logs, project, BATCH, &bytes_read, &batches)
         });
-        let (mut new, mut duplicates) = (0, 0);
-        while let Some(mut batch) = received.recv().await {
-            let (n, d) = self.store(source, &mut batch).await?;
-            (new, duplicates) = (new + n, duplicates + d);
-            self.bar.set_position(done_bytes + bytes_read.get());
+        while let Some(batch) = received.recv().await {
+            self.store(&sources, &mut counts, batch).await?;
+            self.bar.set_position(bytes_read.get());
             self.bar.set_message(self.messages.to_string());
         }
-        let mut file = parsing.await??;
-        file.new_messages = new;
-        file.duplicates = duplicates;
-        file.elapsed_ms = started.elapsed().as_millis() as u64;
-        self.primary.record_file(self.run, source, &file).await?;
-        Ok(file)
+        parsing.await?
     }
 
-    /// Stores a batch of messages, then the records of those that were new.
-    /// Returns how many were new and how many were stored already.
+    /// Stores a batch of messages, then the records of those that were new, then the reports of the logs it
+    /// finishes.
     async fn store(
         &mut self,
-        source: i64,
-        batch: &mut Vec<SessionMessage>,
-    ) -> anyhow::Result<(u64, u64)> {
-        let (mut new, mut duplicates) = (0, 0);
-        let fresh = self.primary.store_messages(self.run, source, batch).await?;
+        sources: &[i64],
+        counts: &mut [(u64, u64)],
+        batch: Batch,
+    ) -> anyhow::Result<()> {
+        let (logs, messages): (Vec<usize>, Vec<(i64, SessionMessage)>) = batch
+            .messages
+            .into_iter()
+            .map(|(log, message)| (log, (sources[log], message)))
+            .unzip();
+        let fresh = self.primary.store_messages(self.run, &messages).await?;
         let mut new_records = Vec::new();
-        self.messages += batch.len() as u64;
-        for (message, fresh_one) in batch.drain(..).zip(fresh) {
+        self.messages += messages.len() as u64;
+        for ((log, (_, message)), fresh_one) in logs.into_iter().zip(messages).zip(fresh) {
+            let key = (message.project.clone(), message.session_id.clone());
             if !fresh_one {
-                duplicates += 1;
-                self.seen.insert((message.project, message.session_id));
+                counts[log].1 += 1;
+                self.seen.insert(key);
                 continue;
             }
-            new += 1;
+            counts[log].0 += 1;
             if let Some(record) = sessions::message_record(&message)? {
                 new_records.push(record);
             }
-            self.touched.insert((message.project, message.session_id));
+            self.touched.insert(key);
         }
         let stored = self.records.store_many(new_records).await?;
         self.records_stored += stored.iter().filter(|s| !s.duplicate).count() as u64;
-        Ok((new, duplicates))
+        let finished: Vec<(i64, FileImport)> = batch
+            .finished
+            .into_iter()
+            .map(|(log, mut file)| {
+                (file.new_messages, file.duplicates) = counts[log];
+                (sources[log], file)
+            })
+            .collect();
+        self.primary.record_files(self.run, &finished).await?;
+        Ok(())
     }
 }
 
@@ -209,10 +204,10 @@ async fn write_batch(
 ) -> anyhow::Result<u64> {
     let episodes: Vec<Episode> = pending.iter().map(|(_, _, e)| e.clone()).collect();
     memory.store().import_episodes(&episodes).await?;
-    for (project, session, episode) in pending.drain(..) {
-        primary
-            .set_session_episode(project, session, episode.id)
-            .await?;
-    }
+    let links: Vec<(String, String, EpisodeId)> = pending
+        .drain(..)
+        .map(|(project, session, episode)| (project.clone(), session.clone(), episode.id))
+        .collect();
+    primary.set_session_episodes(&links).await?;
     Ok(episodes.len() as u64)
 }

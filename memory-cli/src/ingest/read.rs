@@ -74,10 +74,11 @@ impl BytesRead {
     }
 }
 
-/// Reads a file, hashing and counting its bytes as they pass.
+/// Reads a file, hashing and counting its bytes as they pass (`read` counts those of every file).
 struct Hashing<R> {
     inner: R,
     hasher: Sha256,
+    bytes: u64,
     read: BytesRead,
 }
 
@@ -85,6 +86,7 @@ impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
         self.read.0.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
@@ -116,6 +118,7 @@ impl LogReader {
         let hashing = Hashing {
             inner: file,
             hasher: Sha256::new(),
+            bytes: 0,
             read,
         };
         let gz = path.extension().is_some_and(|e| e == "gz");
@@ -163,32 +166,80 @@ impl LogReader {
         self.line
     }
 
-    /// Reads what is left of the file and returns the SHA-256 of all its bytes, lowercase hex.
-    pub fn finish(self) -> io::Result<String> {
+    /// Reads what is left of the file and returns the SHA-256 of all its bytes (lowercase hex) and their count.
+    pub fn finish(self) -> io::Result<(String, u64)> {
         let mut hashing = match self.source {
             Source::Plain(r) => r.into_inner(),
             Source::Gz(r) => r.into_inner().into_inner(),
         };
         io::copy(&mut hashing, &mut io::sink())?;
-        Ok(hashing
+        let sha256 = hashing
             .hasher
             .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect())
+            .collect();
+        Ok((sha256, hashing.bytes))
     }
 }
 
-/// Reads and parses the log at `path`, sending its messages in batches of `batch` (a blocking call, for a thread
-/// of its own); returns what reading it came to, without the counts of new and duplicate messages, which the
-/// store decides. It stops early, without an error, when the receiver is gone.
-pub fn parse_file(
-    path: &Path,
+/// What the reader sends: messages, each with the index of the log it came from, and the logs read to their end
+/// since the batch before (every message of a log comes in its batch or an earlier one).
+#[derive(Default)]
+pub struct Batch {
+    pub messages: Vec<(usize, SessionMessage)>,
+    pub finished: Vec<(usize, FileImport)>,
+}
+
+/// Reads and parses `logs` in order (a blocking call, for a thread of its own), sending their messages in
+/// batches of `batch` or more that run across files, so small logs share transactions. Each log's report comes
+/// without the counts of new and duplicate messages, which the store decides. A log that cannot be opened or
+/// read is an error, returned after what was read before it is sent. It stops early, without an error, when
+/// the receiver is gone.
+pub fn parse_logs(
+    logs: &[PathBuf],
     project: Option<String>,
     batch: usize,
     bytes_read: &BytesRead,
-    batches: &Sender<Vec<SessionMessage>>,
-) -> anyhow::Result<FileImport> {
+    batches: &Sender<Batch>,
+) -> anyhow::Result<()> {
+    let mut pending = Batch::default();
+    for (index, path) in logs.iter().enumerate() {
+        let send = |full| batches.blocking_send(full).is_ok();
+        let read = parse_file(
+            index,
+            path,
+            project.clone(),
+            bytes_read,
+            &mut pending,
+            batch,
+            send,
+        );
+        match read {
+            Ok(Some(file)) => pending.finished.push((index, file)),
+            Ok(None) => return Ok(()),
+            Err(err) => {
+                let _ = batches.blocking_send(pending);
+                return Err(err);
+            }
+        }
+    }
+    let _ = batches.blocking_send(pending);
+    Ok(())
+}
+
+/// Reads and parses the log at `path` (the `index`-th), adding its messages to `pending` and handing it to `send`
+/// whenever it holds `batch` or more. Returns what reading it came to, or `None` when `send` refuses a batch.
+fn parse_file(
+    index: usize,
+    path: &Path,
+    project: Option<String>,
+    bytes_read: &BytesRead,
+    pending: &mut Batch,
+    batch: usize,
+    mut send: impl FnMut(Batch) -> bool,
+) -> anyhow::Result<Option<FileImport>> {
+    let started = std::time::Instant::now();
     let name = path.display().to_string();
     let mut reader = LogReader::open(path, bytes_read.clone())?;
     let mut parser = SessionParser::new(name.clone(), project);
@@ -196,7 +247,6 @@ pub fn parse_file(
         path: name,
         ..FileImport::default()
     };
-    let mut pending = Vec::with_capacity(batch);
     let mut buf = Vec::new();
     loop {
         let line = match reader.next_line(&mut buf) {
@@ -211,7 +261,9 @@ pub fn parse_file(
             .map_err(|e| format!("not UTF-8: {e}"))
             .and_then(|text| parser.parse(text, line.number, line.offset));
         match parsed {
-            Ok(Line::Messages(found)) => pending.extend(found),
+            Ok(Line::Messages(found)) => pending
+                .messages
+                .extend(found.into_iter().map(|m| (index, m))),
             Ok(Line::Skipped) => file.skipped += 1,
             Err(reason) => {
                 file.rejected += 1;
@@ -223,20 +275,14 @@ pub fn parse_file(
                 }
             }
         }
-        if pending.len() >= batch {
-            let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-            if batches.blocking_send(full).is_err() {
-                return Ok(file);
-            }
+        if pending.messages.len() >= batch && !send(std::mem::take(pending)) {
+            return Ok(None);
         }
     }
-    if !pending.is_empty() && batches.blocking_send(pending).is_err() {
-        return Ok(file);
-    }
     file.lines = reader.lines();
-    file.sha256 = reader
+    (file.sha256, file.bytes) = reader
         .finish()
         .with_context(|| format!("cannot read {}", file.path))?;
-    file.bytes = bytes_read.get();
-    Ok(file)
+    file.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(Some(file))
 }
