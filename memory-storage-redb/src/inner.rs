@@ -10,15 +10,14 @@ use std::{
     },
 };
 
-use lru::LruCache;
-
-use crate::hot::Hot;
 use memory_core::{Episode, EpisodeId, Error, RecordId, Result, Revision};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, WriteTransaction,
 };
 
 use crate::{
+    hot::Hot,
+    lru::{BUDGET_BYTES, Lru},
     record,
     schema::{
         APPLIED_KEY, EPISODES, META, RECORD_APPLIED_KEY, RECORDS, REVISION_KEY, Role, STORE_ID_KEY,
@@ -33,8 +32,10 @@ pub(crate) enum Key {
     Record(RecordId),
 }
 
-/// Keys of the cached entries, least recently used first out.
-pub(crate) type Lru = LruCache<Key, ()>;
+/// The size of an entry for the LRU's byte budget.
+fn entry_size(bytes: &[u8]) -> u32 {
+    u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+}
 
 /// Locks a mutex, accepting one poisoned by a panic elsewhere (the guarded data stays usable).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,7 +66,8 @@ pub(crate) struct Inner {
 /// One mutation to replay on the LRU once the write's own changes are known.
 #[derive(Clone, Copy)]
 enum Op {
-    Put(Key),
+    /// A key and the bytes of its entry.
+    Put(Key, u32),
     Remove(Key),
     Clear,
 }
@@ -155,7 +157,7 @@ impl<'t> Writer<'t> {
         self.episodes
             .insert(id.as_bytes(), record)
             .map_err(storage)?;
-        self.ops.push(Op::Put(Key::Episode(id)));
+        self.ops.push(Op::Put(Key::Episode(id), entry_size(record)));
         self.dirty = true;
         Ok(())
     }
@@ -194,7 +196,7 @@ impl<'t> Writer<'t> {
         self.records
             .insert(id.0.as_bytes(), bytes)
             .map_err(storage)?;
-        self.ops.push(Op::Put(Key::Record(id)));
+        self.ops.push(Op::Put(Key::Record(id), entry_size(bytes)));
         self.dirty = true;
         Ok(())
     }
@@ -416,8 +418,8 @@ impl Inner {
             let ids = touched
                 .iter()
                 .filter_map(|op| match op {
-                    Op::Put(Key::Episode(id)) | Op::Remove(Key::Episode(id)) => Some(*id),
-                    Op::Put(Key::Record(_)) | Op::Remove(Key::Record(_)) => None,
+                    Op::Put(Key::Episode(id), _) | Op::Remove(Key::Episode(id)) => Some(*id),
+                    Op::Put(Key::Record(_), _) | Op::Remove(Key::Record(_)) => None,
                     Op::Clear => None,
                 })
                 .chain(victims.iter().filter_map(|key| match key {
@@ -445,13 +447,7 @@ impl Inner {
             let mut lru = lock(lru);
             for op in writer.ops.drain(..) {
                 match op {
-                    Op::Put(id) => {
-                        if let Some((old, ())) = lru.push(id, ())
-                            && old != id
-                        {
-                            victims.push(old);
-                        }
-                    }
+                    Op::Put(id, size) => lru.push(id, size, &mut victims),
                     Op::Remove(id) => {
                         lru.pop(&id);
                     }
@@ -476,7 +472,7 @@ impl Inner {
     fn reload_lru(&self, db: &Database) {
         let Some(lru) = &self.lru else { return };
         let capacity = lock(lru).cap();
-        match load_lru(db, capacity) {
+        match load_lru(db, capacity, BUDGET_BYTES) {
             Ok((fresh, _)) => *lock(lru) = fresh,
             Err(err) => {
                 tracing::warn!(%err, path = %self.path.display(), "could not reload the cache's key list")
@@ -525,12 +521,16 @@ fn stored_record_applied(db: &Database) -> Revision {
     read().ok().flatten().unwrap_or(0)
 }
 
-/// Reads the keys of `db`'s episodes and memory records into an LRU of `capacity`, oldest ids least recent
-/// within each table (ids are UUID v7, so key order is creation order; records count as more recent). Also
-/// returns the keys beyond capacity, which the caller should delete.
-pub(crate) fn load_lru(db: &Database, capacity: NonZeroUsize) -> Result<(Lru, Vec<Key>)> {
+/// Reads the keys of `db`'s episodes and memory records into an LRU of `capacity` entries and `budget` bytes,
+/// oldest ids least recent within each table (ids are UUID v7, so key order is creation order; records count as
+/// more recent). Also returns the keys beyond those bounds, which the caller should delete.
+pub(crate) fn load_lru(
+    db: &Database,
+    capacity: NonZeroUsize,
+    budget: u64,
+) -> Result<(Lru, Vec<Key>)> {
     let txn = db.begin_read().map_err(storage)?;
-    let mut lru = Lru::new(capacity);
+    let mut lru = Lru::new(capacity, budget);
     let mut overflow = Vec::new();
     for (table, make) in [
         (
@@ -546,10 +546,9 @@ pub(crate) fn load_lru(db: &Database, capacity: NonZeroUsize) -> Result<(Lru, Ve
             Err(err) => return Err(storage(err)),
         };
         for entry in table.iter().map_err(storage)? {
-            let (key, _) = entry.map_err(storage)?;
-            if let Some((old, ())) = lru.push(make(uuid::Uuid::from_bytes(key.value())), ()) {
-                overflow.push(old);
-            }
+            let (key, value) = entry.map_err(storage)?;
+            let key = make(uuid::Uuid::from_bytes(key.value()));
+            lru.push(key, entry_size(value.value()), &mut overflow);
         }
     }
     Ok((lru, overflow))

@@ -9,6 +9,7 @@ use redb::{Database, DatabaseError, Durability, ReadableDatabase, StorageError, 
 use crate::{
     SCHEMA_VERSION,
     inner::{Inner, load_lru},
+    lru::BUDGET_BYTES,
     schema::{
         APPLIED_KEY, EPISODES, META, REVISION_KEY, ROLE_KEY, Role, SCHEMA_VERSION_KEY, meta_bytes,
         meta_u64, storage,
@@ -75,7 +76,7 @@ pub(crate) fn open_cache(path: &Path, capacity: usize) -> Result<Inner> {
             }
         }
     };
-    let (lru, overflow) = load_lru(&db, capacity)?;
+    let (lru, overflow) = load_lru(&db, capacity, BUDGET_BYTES)?;
     let inner = Inner::new(path.to_path_buf(), Role::Cache, db, Some(lru), applied);
     if !overflow.is_empty() {
         // The file holds more than `capacity` (it was opened with a larger one before): trim it now.

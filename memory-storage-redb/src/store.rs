@@ -35,8 +35,8 @@ impl fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens the cache at `path`, creating it if needed, holding at most `capacity` episodes (the least recently
-    /// used are evicted). Writes are not synced until [`memory_core::EpisodeCache::checkpoint`].
+    /// Opens the cache at `path`, creating it if needed, holding at most `capacity` entries and 32 MiB of them
+    /// (the least recently used are evicted). Writes are not synced until [`memory_core::EpisodeCache::checkpoint`].
     ///
     /// A damaged file, a file that is not redb, or one of another [`crate::SCHEMA_VERSION`] is deleted and
     /// recreated empty. Fails with [`Error::Unavailable`] when the file is open elsewhere (in this process or

@@ -51,6 +51,40 @@ async fn eviction_keeps_the_most_recently_used() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_entries_are_evicted_by_their_bytes() {
+    let mut dir = Dir::new();
+    let path = dir.fresh();
+    let c = cache(&path, 1_000);
+    c.bind("db").await.expect("bind");
+    let w = Workload::new(21);
+    // 40 episodes of 1 MB each: far below the capacity in entries, above the cache's 32 MiB of entries.
+    let big = "x".repeat(1 << 20);
+    let eps: Vec<_> = (0..40)
+        .map(|i| {
+            let mut ep = w.completed_episode(i, 1);
+            ep.task_description = format!("{i} {big}");
+            ep
+        })
+        .collect();
+    for (i, ep) in eps.iter().enumerate() {
+        assert!(c.put(&versioned(i as u64 + 1, ep), 0).await.expect("put"));
+    }
+    let present = present_indices(&c, &eps).await;
+    assert!(
+        (28..=32).contains(&present.len()),
+        "about 32 MiB kept: {present:?}"
+    );
+    assert_eq!(present.last(), Some(&39), "the newest stay: {present:?}");
+    assert_eq!(
+        present.len(),
+        40 - present[0],
+        "the oldest left: {present:?}"
+    );
+    drop(c);
+    assert_eq!(stored_ids(&path).len(), present.len(), "and left the file");
+}
+
 async fn present_indices(c: &RedbStore, eps: &[memory_core::Episode]) -> Vec<usize> {
     let mut present = Vec::new();
     for (i, ep) in eps.iter().enumerate() {
