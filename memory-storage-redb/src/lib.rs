@@ -13,7 +13,7 @@
 //! A cache also keeps the search index's snapshots, in files beside it (`memory.cache.redb` →
 //! `memory.cache.snapshots/`), each with its own length and checksum, deleted with the cache's content.
 //!
-//! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` entries and 32 MiB of them (least recently
+//! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` entries and 16 MiB of them (least recently
 //! used are evicted), commits without fsync, recreates a file it cannot trust, and keeps decoded copies of the most
 //! recently read entries in memory so hot reads skip the lookup and the decode. Opened with [`RedbStore::open_store`] every write
 //! is durable and an unusable file is reported, never overwritten.

@@ -8,8 +8,8 @@ use lru::LruCache;
 use crate::inner::Key;
 
 /// The bytes of entries a cache keeps at most, whatever its capacity in entries. A cache verifies every page of
-/// its file when it opens (about 1.3 ms per megabyte here), so this bounds what the cache adds to a start.
-pub(crate) const BUDGET_BYTES: u64 = 32 << 20;
+/// its file when it opens (about 2 ms per megabyte of entries here), so this bounds what the cache adds to a start.
+pub(crate) const BUDGET_BYTES: u64 = 16 << 20;
 
 /// Keys with the size of their entries.
 pub(crate) struct Lru {

@@ -35,7 +35,7 @@ impl fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens the cache at `path`, creating it if needed, holding at most `capacity` entries and 32 MiB of them
+    /// Opens the cache at `path`, creating it if needed, holding at most `capacity` entries and 16 MiB of them
     /// (the least recently used are evicted). Writes are not synced until [`memory_core::EpisodeCache::checkpoint`].
     ///
     /// A damaged file, a file that is not redb, or one of another [`crate::SCHEMA_VERSION`] is deleted and

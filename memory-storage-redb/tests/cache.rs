@@ -58,9 +58,9 @@ async fn large_entries_are_evicted_by_their_bytes() {
     let c = cache(&path, 1_000);
     c.bind("db").await.expect("bind");
     let w = Workload::new(21);
-    // 40 episodes of 1 MB each: far below the capacity in entries, above the cache's 32 MiB of entries.
+    // 30 episodes of 1 MB each: far below the capacity in entries, above the cache's 16 MiB of entries.
     let big = "x".repeat(1 << 20);
-    let eps: Vec<_> = (0..40)
+    let eps: Vec<_> = (0..30)
         .map(|i| {
             let mut ep = w.completed_episode(i, 1);
             ep.task_description = format!("{i} {big}");
@@ -72,13 +72,13 @@ async fn large_entries_are_evicted_by_their_bytes() {
     }
     let present = present_indices(&c, &eps).await;
     assert!(
-        (28..=32).contains(&present.len()),
-        "about 32 MiB kept: {present:?}"
+        (12..=16).contains(&present.len()),
+        "about 16 MiB kept: {present:?}"
     );
-    assert_eq!(present.last(), Some(&39), "the newest stay: {present:?}");
+    assert_eq!(present.last(), Some(&29), "the newest stay: {present:?}");
     assert_eq!(
         present.len(),
-        40 - present[0],
+        30 - present[0],
         "the oldest left: {present:?}"
     );
     drop(c);
