@@ -23,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     access::{Access, NotAuthenticated, Refusal},
     server::MemoryServer,
-    shutdown,
     wire::HealthStatus,
 };
 
@@ -72,11 +71,13 @@ pub fn api_key(addr: SocketAddr) -> anyhow::Result<Option<ApiKey>> {
     }
 }
 
-/// Serves `server` on `addr` until SIGTERM or SIGINT, then finishes the calls in flight and returns.
+/// Serves `server` on `addr` until `stop_signal` resolves (SIGTERM or SIGINT, see [`crate::shutdown::signal`]),
+/// then finishes the calls in flight and returns.
 pub async fn serve(
     server: MemoryServer,
     addr: SocketAddr,
     access: Arc<Access>,
+    stop_signal: impl Future<Output = &'static str>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -123,7 +124,7 @@ pub async fn serve(
             result.context("the HTTP server stopped")?.context("the HTTP server failed")?;
             bail!("the HTTP server stopped unexpectedly");
         }
-        name = shutdown::signal() => name,
+        name = stop_signal => name,
     };
     tracing::info!("{name}: finishing the calls in flight");
     server.drain().await;

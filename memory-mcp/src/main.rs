@@ -78,6 +78,7 @@ fn main() -> ExitCode {
 
 /// Checks the options, opens the store, serves until the client leaves or a signal arrives, and closes the store.
 async fn run(args: Args) -> anyhow::Result<()> {
+    let stop = shutdown::signal();
     let scope = Scope::new(args.scope.trim())?;
     let key = args.http.map(http::api_key).transpose()?.flatten();
     let sandbox = match args.sandbox.module() {
@@ -128,8 +129,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         async move { server.warm_up().await }
     });
     let served = match (args.http, access) {
-        (Some(addr), Some(access)) => http::serve(server, addr, access).await,
-        _ => serve_stdio(server).await,
+        (Some(addr), Some(access)) => http::serve(server, addr, access, stop).await,
+        _ => serve_stdio(server, stop).await,
     };
     // The calls are answered; the learner finishes what is queued before the store closes.
     if let Err(err) = learner.shutdown().await {
@@ -143,7 +144,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Serves one client on standard input and output until it closes them, or until SIGTERM or SIGINT, after which
 /// the calls in flight finish and are answered.
-async fn serve_stdio(server: MemoryServer) -> anyhow::Result<()> {
+async fn serve_stdio(
+    server: MemoryServer,
+    stop_signal: impl Future<Output = &'static str>,
+) -> anyhow::Result<()> {
     let running = server
         .clone()
         .serve(rmcp::transport::stdio())
@@ -156,7 +160,7 @@ async fn serve_stdio(server: MemoryServer) -> anyhow::Result<()> {
             let reason = ended.context("the session failed")?.context("the session failed")?;
             tracing::info!(?reason, "the client closed the session");
         }
-        name = shutdown::signal() => {
+        name = stop_signal => {
             tracing::info!("{name}: finishing the calls in flight");
             server.drain().await;
             stop.cancel();

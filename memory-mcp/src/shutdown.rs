@@ -38,15 +38,21 @@ impl Gate {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C), naming it.
-pub async fn signal() -> &'static str {
+/// Listens for SIGTERM and SIGINT (Ctrl-C) from now on, so that neither ends the process outright, and returns
+/// the future that resolves on the first of them, naming it. The server calls it as it starts: a signal that
+/// arrives before the future is awaited (while the store opens, or during the handshake) still stops it cleanly.
+pub fn signal() -> impl Future<Output = &'static str> {
     #[cfg(unix)]
-    {
+    let listening = {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match listening {
             (Ok(mut term), Ok(mut int)) => tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
@@ -58,9 +64,7 @@ pub async fn signal() -> &'static str {
                 std::future::pending().await
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         match tokio::signal::ctrl_c().await {
             Ok(()) => "Ctrl-C",
             Err(_) => std::future::pending().await,
