@@ -96,6 +96,13 @@ impl Records {
 
     /// Validates, embeds (in batches) and stores many memories in one transaction: all or none are written.
     pub async fn store_many(&self, new: Vec<NewRecord>) -> Result<Vec<Stored>> {
+        let items = self.prepare(new)?;
+        self.store.store_records(&items).await
+    }
+
+    /// Validates and embeds memories, as [`Records::store_many`] does before it stores them: for a program that
+    /// writes them to the store itself, in a transaction of its own (a blocking call).
+    pub fn prepare(&self, new: Vec<NewRecord>) -> Result<Vec<(MemoryRecord, Embedding)>> {
         let records = new
             .into_iter()
             .map(NewRecord::into_record)
@@ -103,7 +110,7 @@ impl Records {
         let texts: Vec<String> = records.iter().map(MemoryRecord::embedding_text).collect();
         let vectors = self.source().embed(&texts)?;
         let model = self.embedder.id().to_string();
-        let items: Vec<(MemoryRecord, Embedding)> = records
+        Ok(records
             .into_iter()
             .zip(vectors)
             .map(|(record, vector)| {
@@ -113,8 +120,7 @@ impl Records {
                 };
                 (record, embedding)
             })
-            .collect();
-        self.store.store_records(&items).await
+            .collect())
     }
 
     /// Reads a record of `scope`; [`Error::NotFound`] if there is none there.

@@ -147,6 +147,63 @@ fn record_params(record: &MemoryRecord, revision: Revision) -> Vec<Value> {
     ]
 }
 
+/// Stores `records` with their vectors in the transaction open on `db`, at one new revision, skipping those whose
+/// content their scope holds already (reported as duplicates). Every vector must be of one model, the store's.
+pub(crate) async fn insert_records(
+    db: &Db,
+    records: &[(MemoryRecord, Embedding)],
+) -> Result<Vec<Stored>> {
+    let Some((_, first)) = records.first() else {
+        return Ok(Vec::new());
+    };
+    if records.iter().any(|(_, e)| e.model != first.model) {
+        return Err(Error::validation(
+            "embedding",
+            "every record of a batch must be embedded by one model",
+        ));
+    }
+    let model = EmbeddingModel {
+        id: first.model.clone(),
+        dimension: first.vector.len(),
+    };
+    claim_model(db, &model).await?;
+    let revision = next_revision(db).await?;
+    let mut known = existing(db, records).await?;
+    let (mut stored, mut rows, mut tags, mut vectors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (record, embedding) in records {
+        let hash = (record.scope.to_string(), record.content_hash.clone());
+        if let Some(&id) = known.get(&hash) {
+            stored.push(Stored {
+                id,
+                duplicate: true,
+            });
+            continue;
+        }
+        known.insert(hash, record.id);
+        rows.push(record_params(record, revision));
+        for tag in &record.tags {
+            tags.push(vec![
+                Value::Text(tag.clone()),
+                Value::Text(record.id.to_string()),
+            ]);
+        }
+        vectors.push(vec![
+            Value::Text(record.embedding_key()),
+            Value::Text(model.id.clone()),
+            Value::Blob(vector_bytes(&embedding.vector)),
+        ]);
+        stored.push(Stored {
+            id: record.id,
+            duplicate: false,
+        });
+    }
+    RECORDS.rows(db, rows).await?;
+    RECORD_TAGS.rows(db, tags).await?;
+    VECTORS.rows(db, vectors).await?;
+    Ok(stored)
+}
+
 /// The ids of the records already stored under the batch's `(scope, content hash)` pairs.
 async fn existing(
     db: &Db,
@@ -192,56 +249,8 @@ impl RecordStore for TursoStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let (_, first) = &records[0];
-        if records.iter().any(|(_, e)| e.model != first.model) {
-            return Err(Error::validation(
-                "embedding",
-                "every record of a batch must be embedded by one model",
-            ));
-        }
-        let model = EmbeddingModel {
-            id: first.model.clone(),
-            dimension: first.vector.len(),
-        };
-        self.write(|db| async move {
-            claim_model(&db, &model).await?;
-            let revision = next_revision(&db).await?;
-            let mut known = existing(&db, records).await?;
-            let (mut stored, mut rows, mut tags, mut vectors) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (record, embedding) in records {
-                let hash = (record.scope.to_string(), record.content_hash.clone());
-                if let Some(&id) = known.get(&hash) {
-                    stored.push(Stored {
-                        id,
-                        duplicate: true,
-                    });
-                    continue;
-                }
-                known.insert(hash, record.id);
-                rows.push(record_params(record, revision));
-                for tag in &record.tags {
-                    tags.push(vec![
-                        Value::Text(tag.clone()),
-                        Value::Text(record.id.to_string()),
-                    ]);
-                }
-                vectors.push(vec![
-                    Value::Text(record.embedding_key()),
-                    Value::Text(model.id.clone()),
-                    Value::Blob(vector_bytes(&embedding.vector)),
-                ]);
-                stored.push(Stored {
-                    id: record.id,
-                    duplicate: false,
-                });
-            }
-            RECORDS.rows(&db, rows).await?;
-            RECORD_TAGS.rows(&db, tags).await?;
-            VECTORS.rows(&db, vectors).await?;
-            Ok(stored)
-        })
-        .await
+        self.write(|db| async move { insert_records(&db, records).await })
+            .await
     }
 
     async fn get_records(&self, ids: &[RecordId]) -> Result<Vec<Versioned<MemoryRecord>>> {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use libsql::Value;
 use memory_core::{
-    EpisodeId, Json, Result, Timestamp,
+    Embedding, EpisodeId, Json, MemoryRecord, Result, Stored, Timestamp,
     sessions::{Provenance, Role, SessionMessage},
 };
 use serde::Serialize;
@@ -14,6 +14,7 @@ use crate::{
     TursoStore,
     db::Db,
     error::{MapErr as _, corrupt},
+    records::insert_records,
     rollup::{self, Counted},
     rows::{Insert, insert_sql},
 };
@@ -139,15 +140,22 @@ impl TursoStore {
         .await
     }
 
-    /// Stores the messages of run `run`, each with the id of the source it was read from, in one transaction,
-    /// skipping those already stored; returns, for each message, whether it was new.
-    pub async fn store_messages(
+    /// Stores the messages of run `run`, each with the id of the source it was read from, skipping those already
+    /// stored, and in the same transaction the memory records that `records` makes of them: it is given, for
+    /// each message, whether it was new (it runs inside the transaction; see [`memory_core::Records::prepare`]).
+    /// So a batch's messages and their records are written together or not at all. Returns, for each message,
+    /// whether it was new, and what became of each record.
+    pub async fn store_messages<F>(
         &self,
         run: i64,
         messages: &[(i64, SessionMessage)],
-    ) -> Result<Vec<bool>> {
+        records: F,
+    ) -> Result<(Vec<bool>, Vec<Stored>)>
+    where
+        F: FnOnce(&[bool]) -> Result<Vec<(MemoryRecord, Embedding)>> + Send,
+    {
         if messages.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let hashes: Vec<[u8; 32]> = messages.iter().map(|(_, m)| m.hash()).collect();
         let rows: Vec<Vec<Value>> = messages
@@ -167,7 +175,8 @@ impl TursoStore {
                 .filter_map(|(c, new)| new.then_some(c))
                 .collect();
             rollup::add(&db, &stored).await?;
-            Ok(new)
+            let records = insert_records(&db, &records(&new)?).await?;
+            Ok((new, records))
         })
         .await
     }

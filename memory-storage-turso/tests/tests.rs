@@ -5,4 +5,5 @@ mod access;
 mod backup;
 mod bad_input;
 mod conformance;
+mod sessions;
 mod wal;

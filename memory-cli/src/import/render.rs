@@ -60,7 +60,7 @@ fn summary(run: &ImportRun) -> anyhow::Result<String> {
     );
     writeln!(
         text,
-        "run {} {} at {} ({took}): {} files, {} bytes, {} lines",
+        "run {} {}, started {}, took {took}: {} files, {} bytes, {} lines",
         run.id,
         run.status,
         run.started_at,

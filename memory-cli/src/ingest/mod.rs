@@ -102,7 +102,7 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     /// Reads the logs in batches on a blocking thread while the batches before are stored; each batch is stored
-    /// in one transaction (and its records in one more), so a failure loses no batch stored.
+    /// with its records in one transaction, so a failure loses no batch stored and leaves none half written.
     async fn read_all(&mut self, logs: &[PathBuf]) -> anyhow::Result<()> {
         let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
         let sources = self.primary.import_sources(&names).await?;
@@ -123,8 +123,8 @@ impl Importer<'_> {
         parsing.await?
     }
 
-    /// Stores a batch of messages, then the records of those that were new, then the reports of the logs it
-    /// finishes.
+    /// Stores a batch of messages with the records of those that were new, in one transaction, then the reports
+    /// of the logs it finishes.
     async fn store(
         &mut self,
         sources: &[i64],
@@ -136,24 +136,29 @@ impl Importer<'_> {
             .into_iter()
             .map(|(log, message)| (log, (sources[log], message)))
             .unzip();
-        let fresh = self.primary.store_messages(self.run, &messages).await?;
-        let mut new_records = Vec::new();
+        let records = self.records;
+        let (fresh, stored) = self
+            .primary
+            .store_messages(self.run, &messages, |fresh| {
+                let mut new = Vec::new();
+                for ((_, message), _) in messages.iter().zip(fresh).filter(|(_, f)| **f) {
+                    new.extend(sessions::message_record(message)?);
+                }
+                records.prepare(new)
+            })
+            .await?;
+        self.records_stored += stored.iter().filter(|s| !s.duplicate).count() as u64;
         self.messages += messages.len() as u64;
         for ((log, (_, message)), fresh_one) in logs.into_iter().zip(messages).zip(fresh) {
-            let key = (message.project.clone(), message.session_id.clone());
-            if !fresh_one {
+            let key = (message.project, message.session_id);
+            if fresh_one {
+                counts[log].0 += 1;
+                self.touched.insert(key);
+            } else {
                 counts[log].1 += 1;
                 self.seen.insert(key);
-                continue;
             }
-            counts[log].0 += 1;
-            if let Some(record) = sessions::message_record(&message)? {
-                new_records.push(record);
-            }
-            self.touched.insert(key);
         }
-        let stored = self.records.store_many(new_records).await?;
-        self.records_stored += stored.iter().filter(|s| !s.duplicate).count() as u64;
         let finished: Vec<(i64, FileImport)> = batch
             .finished
             .into_iter()
