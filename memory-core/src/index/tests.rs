@@ -335,11 +335,11 @@ fn the_dot_product_of_codes_is_exact_at_every_length() {
         let a: Vec<i8> = (0..len).map(|_| code()).collect();
         let b: Vec<i8> = (0..len).map(|_| code()).collect();
         assert_eq!(
-            super::dot(&a, &b),
-            super::scalar_dot(&a, &b),
+            super::vectors::dot(&a, &b),
+            super::vectors::scalar_dot(&a, &b),
             "length {len}"
         );
     }
     let extremes = vec![i8::MIN; 512];
-    assert_eq!(super::dot(&extremes, &extremes), 512 * 128 * 128);
+    assert_eq!(super::vectors::dot(&extremes, &extremes), 512 * 128 * 128);
 }
