@@ -15,8 +15,8 @@
 //!
 //! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` entries and 16 MiB of them (least recently
 //! used are evicted), commits without fsync, recreates a file it cannot trust, and keeps decoded copies of the most
-//! recently read entries in memory so hot reads skip the lookup and the decode. Opened with [`RedbStore::open_store`] every write
-//! is durable and an unusable file is reported, never overwritten.
+//! recently read entries in memory so hot reads skip the lookup and the decode. Opened with
+//! [`RedbStore::open_store`] every write is durable and an unusable file is reported, never overwritten.
 //!
 //! ```
 //! use memory_core::{Episode, EpisodeQuery, EpisodeStore, TaskContext, TaskType};
@@ -54,10 +54,7 @@ pub fn delete_cache(path: &std::path::Path) -> memory_core::Result<()> {
     snapshots::clear(path)?;
     match std::fs::remove_file(path) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(memory_core::Error::Storage {
-                backend: "redb",
-                detail: format!("deleting {}: {err}", path.display()),
-            })
+            Err(snapshots::failed("deleting", path, err))
         }
         _ => Ok(()),
     }

@@ -28,7 +28,8 @@ fn file(cache: &Path, name: &str) -> PathBuf {
     dir(cache).join(format!("{hex}.snapshot"))
 }
 
-fn failed(what: &str, path: &Path, err: std::io::Error) -> Error {
+/// A file operation's failure as a storage error naming the file.
+pub(crate) fn failed(what: &str, path: &Path, err: std::io::Error) -> Error {
     Error::Storage {
         backend: "redb",
         detail: format!("{what} {}: {err}", path.display()),

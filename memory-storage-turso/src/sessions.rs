@@ -116,19 +116,18 @@ impl TursoStore {
 
     /// The ids under which messages read from `paths` are recorded, in order, registered in one transaction.
     pub async fn import_sources(&self, paths: &[String]) -> Result<Vec<i64>> {
-        let paths = paths.to_vec();
         self.write(|db| async move {
             let mut ids = Vec::with_capacity(paths.len());
             for path in paths {
                 db.execute(
                     "INSERT INTO import_sources (path) VALUES (?1) ON CONFLICT (path) DO NOTHING",
-                    [path.clone()],
+                    [path.as_str()],
                 )
                 .await?;
                 let id = db
                     .query_first(
                         "SELECT id FROM import_sources WHERE path = ?1",
-                        [path],
+                        [path.as_str()],
                         |row| row.get::<i64>(0).db(),
                     )
                     .await?
@@ -186,7 +185,6 @@ impl TursoStore {
         if files.is_empty() {
             return Ok(());
         }
-        let files = files.to_vec();
         self.write(|db| async move {
             for (source, file) in files {
                 db.execute(
@@ -195,16 +193,16 @@ impl TursoStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     vec![
                         Value::Integer(run),
-                        Value::Integer(source),
+                        Value::Integer(*source),
                         Value::Integer(file.bytes as i64),
-                        Value::Text(file.sha256),
+                        Value::Text(file.sha256.clone()),
                         Value::Integer(file.lines as i64),
                         Value::Integer(file.new_messages as i64),
                         Value::Integer(file.duplicates as i64),
                         Value::Integer(file.rejected as i64),
                         Value::Integer(file.skipped as i64),
                         Value::Integer(file.elapsed_ms as i64),
-                        file.error.map_or(Value::Null, Value::Text),
+                        file.error.clone().map_or(Value::Null, Value::Text),
                     ],
                 )
                 .await?;
@@ -214,7 +212,7 @@ impl TursoStore {
                          VALUES (?1, ?2, ?3, ?4)",
                         vec![
                             Value::Integer(run),
-                            Value::Integer(source),
+                            Value::Integer(*source),
                             Value::Integer(reject.line as i64),
                             Value::Text(reject.reason.clone()),
                         ],
@@ -343,13 +341,12 @@ impl TursoStore {
 
     /// Remembers which episode each session, as (project, session id), became, in one transaction.
     pub async fn set_session_episodes(&self, links: &[(String, String, EpisodeId)]) -> Result<()> {
-        let links = links.to_vec();
         self.write(|db| async move {
             for (project, session_id, episode) in links {
                 db.execute(
                     "INSERT OR REPLACE INTO import_sessions (project, session_id, episode_id) \
                      VALUES (?1, ?2, ?3)",
-                    vec![project, session_id, episode.to_string()],
+                    vec![project.clone(), session_id.clone(), episode.to_string()],
                 )
                 .await?;
             }

@@ -91,8 +91,6 @@ struct Posting {
 struct Slot {
     key: DocKey,
     revision: Revision,
-    alive: bool,
-    len: f32,
     has_vector: bool,
     meta: DocMeta,
 }
@@ -113,8 +111,8 @@ pub struct Collection {
     bits: Vec<u64>,
     /// By slot: alive with a vector. Kept apart from the slots so a vector scan reads one byte per document.
     searchable: Vec<bool>,
-    /// By slot: the BM25 length of a live document, [`DEAD`] for a dead one. Kept apart from the slots so
-    /// scoring a posting reads four bytes, not a whole slot.
+    /// By slot: the BM25 length of a live document, [`DEAD`] for a dead one (which is how a slot is known to be
+    /// dead). Kept apart from the slots so scoring a posting reads four bytes, not a whole slot.
     lengths: Vec<f32>,
 }
 
@@ -249,8 +247,6 @@ impl Collection {
         self.slots.push(Slot {
             key: doc.key,
             revision: doc.revision,
-            alive: true,
-            len,
             has_vector,
             meta: doc.meta,
         });
@@ -292,12 +288,10 @@ impl Collection {
     }
 
     fn kill(&mut self, slot: u32) {
-        let s = &mut self.slots[slot as usize];
         self.searchable[slot as usize] = false;
-        self.lengths[slot as usize] = DEAD;
-        if s.alive {
-            s.alive = false;
-            self.total_len -= f64::from(s.len);
+        let len = std::mem::replace(&mut self.lengths[slot as usize], DEAD);
+        if len != DEAD {
+            self.total_len -= f64::from(len);
             self.live -= 1;
         }
     }
@@ -311,9 +305,11 @@ impl Collection {
         let mut remap = vec![u32::MAX; self.slots.len()];
         let (mut codes, mut scales, mut bits) = (Vec::new(), Vec::new(), Vec::new());
         let w = words(self.dimension);
-        let mut slots = Vec::with_capacity(self.live);
+        let (mut slots, mut lengths) =
+            (Vec::with_capacity(self.live), Vec::with_capacity(self.live));
         for (old, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
-            if slot.alive {
+            if self.lengths[old] != DEAD {
+                lengths.push(self.lengths[old]);
                 remap[old] = slots.len() as u32;
                 codes.extend_from_slice(
                     &self.codes[old * self.dimension..(old + 1) * self.dimension],
@@ -335,8 +331,8 @@ impl Collection {
             .map(|(i, s)| (s.key, i as u32))
             .collect();
         self.searchable = slots.iter().map(|s| s.has_vector).collect();
-        self.lengths = slots.iter().map(|s| s.len).collect();
-        (self.slots, self.codes, self.scales, self.bits) = (slots, codes, scales, bits);
+        (self.slots, self.lengths) = (slots, lengths);
+        (self.codes, self.scales, self.bits) = (codes, scales, bits);
     }
 
     /// The key and metadata of a slot returned by a search.

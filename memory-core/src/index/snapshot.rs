@@ -65,11 +65,12 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         slots: c
             .slots
             .iter()
-            .map(|s| SlotImage {
+            .zip(&c.lengths)
+            .map(|(s, &len)| SlotImage {
                 key: s.key,
                 revision: s.revision,
-                alive: s.alive,
-                len: s.len,
+                alive: len != DEAD,
+                len,
                 has_vector: s.has_vector,
                 meta: s.meta.clone(),
             })
@@ -141,8 +142,6 @@ pub fn load(
         c.slots.push(Slot {
             key: s.key,
             revision: s.revision,
-            alive: s.alive,
-            len: s.len,
             has_vector: s.has_vector,
             meta: s.meta,
         });
