@@ -30,4 +30,4 @@ mod store;
 mod vectors;
 
 pub use schema::SCHEMA_VERSION;
-pub use store::{DbConfig, TursoStore};
+pub use store::{DbConfig, TursoStore, WAL_LIMIT_BYTES};
