@@ -12,8 +12,8 @@ use std::{
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use memory_core::{
-    Embedder, EpisodeStore, LexicalEmbedder, Pattern, PatternStore, PatternWrite, Patterns,
-    QueryContext, Recommend, Timestamp,
+    Embedder, EpisodeStore, LexicalEmbedder, Pattern, PatternConfig, PatternStore, PatternWrite,
+    Patterns, QueryContext, Recommend, Timestamp,
     pattern::{
         DEFAULT_HALF_LIFE_DAYS, ModelVectors,
         cluster::{ClusterParams, dbscan, features},
@@ -100,7 +100,7 @@ fn clustering(c: &mut Criterion) {
         .collect();
     let rows: Vec<&[f32]> = points.iter().map(Vec::as_slice).collect();
     let params = ClusterParams {
-        eps: 0.6,
+        eps: PatternConfig::default().eps,
         min_points: 2,
     };
     let labels = dbscan(&rows, params).expect("dbscan");

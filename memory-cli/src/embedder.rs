@@ -11,7 +11,8 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Args;
 use memory_core::{
-    BertEmbedder, BertModelInfo, Embedder, HttpEmbedder, HttpEmbedderConfig, LexicalEmbedder,
+    BertEmbedder, BertModelInfo, Embedder, EmbeddingModel, HttpEmbedder, HttpEmbedderConfig,
+    LexicalEmbedder,
 };
 
 /// The model used when no embedder is named and it is installed.
@@ -56,21 +57,55 @@ impl EmbedderArgs {
     }
 }
 
+/// The embedder the options choose, once the store's model is known ([`Chosen::for_store`]).
+pub enum Chosen {
+    /// The built-in lexical embedder.
+    Lexical {
+        /// Used because nothing else was chosen or installed: its first embedding says so on stderr.
+        noted: bool,
+    },
+    /// Any other.
+    Other(Arc<dyn Embedder>),
+}
+
+impl Chosen {
+    /// The embedder for a store whose vectors `stored` made: the lexical embedder takes the dimension of a store
+    /// made by another version of it, so such a store needs no `reembed`.
+    pub fn for_store(self, stored: Option<&EmbeddingModel>) -> Arc<dyn Embedder> {
+        match self {
+            Chosen::Other(embedder) => embedder,
+            Chosen::Lexical { noted } => {
+                let inner = stored
+                    .and_then(LexicalEmbedder::of_model)
+                    .unwrap_or_default();
+                if noted {
+                    Arc::new(NotedLexical {
+                        inner,
+                        noted: AtomicBool::new(false),
+                    })
+                } else {
+                    Arc::new(inner)
+                }
+            }
+        }
+    }
+}
+
 /// The embedder the options choose. It does no heavy work: a model's weights load on its first embedding, and
 /// a service is first called then, so commands that embed nothing pay nothing.
-pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Arc<dyn Embedder>> {
+pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Chosen> {
     let Some(spec) = args.spec() else {
         let dir = args.models_dir()?.join(DEFAULT_MODEL);
         if dir.is_dir() {
-            return Ok(Arc::new(LazyModel::open(&dir)?));
+            return Ok(Chosen::Other(Arc::new(LazyModel::open(&dir)?)));
         }
-        return Ok(Arc::new(NotedLexical::default()));
+        return Ok(Chosen::Lexical { noted: true });
     };
     if spec == "lexical" {
-        return Ok(Arc::new(LexicalEmbedder::default()));
+        return Ok(Chosen::Lexical { noted: false });
     }
     if spec == "http" {
-        return Ok(Arc::new(http_from_env()?));
+        return Ok(Chosen::Other(Arc::new(http_from_env()?)));
     }
     if let Some(name) = spec.strip_prefix("model:") {
         let models = args.models_dir()?;
@@ -81,11 +116,11 @@ pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Arc<dyn Embedder>> {
                 models.display()
             );
         }
-        return Ok(Arc::new(LazyModel::open(&dir)?));
+        return Ok(Chosen::Other(Arc::new(LazyModel::open(&dir)?)));
     }
     let path = Path::new(spec);
     if path.is_dir() {
-        return Ok(Arc::new(LazyModel::open(path)?));
+        return Ok(Chosen::Other(Arc::new(LazyModel::open(path)?)));
     }
     bail!(
         "invalid --embedder {spec:?}: expected lexical, model:NAME, the directory of a model, or http \
@@ -155,7 +190,6 @@ impl Embedder for LazyModel {
 
 /// The lexical embedder used because nothing else was chosen or installed: the first embedding says so, once,
 /// on stderr.
-#[derive(Default)]
 struct NotedLexical {
     inner: LexicalEmbedder,
     noted: AtomicBool,

@@ -126,8 +126,9 @@ pub struct Opened {
 /// Opens as [`open_all`] does, and keeps a handle on the database.
 pub async fn open(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<Opened> {
     // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
-    let embedder = crate::embedder::embedder(&args.embedder)?;
+    let chosen = crate::embedder::embedder(&args.embedder)?;
     let (primary, (memory, records, patterns)) = open_store(config, args.no_cache).await?;
+    let embedder = chosen.for_store(primary.embedding_model().await?.as_ref());
     let patterns = patterns.with_embedder(embedder.clone());
     let records = records
         .with_embedder(embedder)

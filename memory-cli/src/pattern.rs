@@ -12,7 +12,7 @@ use memory_core::{
 /// How the learner clusters and scores; every command of `pattern` and `heuristic` takes them.
 #[derive(Debug, Args)]
 pub struct LearnArgs {
-    /// DBSCAN's neighbourhood radius over pattern feature vectors, from 0 to 2 [default: 0.6].
+    /// DBSCAN's neighbourhood radius over pattern feature vectors, from 0 to 2 [default: 0.5].
     #[arg(long, global = true, env = "MEMORY_PATTERN_EPS", value_name = "EPS")]
     eps: Option<f32>,
     /// DBSCAN's minimum neighbourhood, and the support from which a pattern gives a heuristic [default: 2].

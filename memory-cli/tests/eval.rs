@@ -45,7 +45,7 @@ fn retrieval_eval_reports_every_category_of_the_fixture() {
     assert_eq!(report["ranking"], "bm25");
     let hybrid = cli.json(&["eval", "retrieval", "--dataset", &fixture()]);
     assert_eq!(
-        hybrid["ranking"], "hybrid with lexical-v1-512",
+        hybrid["ranking"], "hybrid with lexical-v1-384",
         "hybrid is the default"
     );
     assert_eq!(hybrid["overall"]["questions"], 12);

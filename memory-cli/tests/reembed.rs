@@ -93,3 +93,47 @@ fn a_failed_embedding_writes_nothing() {
     .expect("json");
     assert_eq!(stats["total"], 0, "the failed store left nothing: {stats}");
 }
+
+#[test]
+fn a_store_of_512_bucket_lexical_vectors_is_searched_without_reembed() {
+    use memory_core::{LexicalEmbedder, NewRecord, RecordKind, Records, Scope};
+    use memory_storage_turso::{DbConfig, TursoStore};
+    use std::sync::Arc;
+
+    let cli = Cli::new();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = TursoStore::open(&DbConfig::local(&cli.db))
+            .await
+            .expect("open");
+        let records = Records::new(store).with_embedder(Arc::new(LexicalEmbedder::new(512)));
+        let scope = Scope::new("project:payments").expect("scope");
+        let note = "The settlement test is flaky because retries sleep on the wall clock";
+        records
+            .store(NewRecord::new(scope, RecordKind::Note, note))
+            .await
+            .expect("store");
+    });
+    let run = |args: &[&str]| {
+        let mut cmd = cli.command();
+        cmd.arg("--db").arg(&cli.db).args(args);
+        cmd.output().expect("run memory-cli")
+    };
+    let scoped = ["--scope", "project:payments"];
+    // Embedding with the default 384 buckets would be refused as another model.
+    succeeded(run(&[
+        &["memory", "store"],
+        &scoped[..],
+        &["Deploys go out on Tuesdays"],
+    ]
+    .concat()));
+    let hits: serde_json::Value = serde_json::from_str(&succeeded(run(&[
+        &["--format", "json", "memory", "search"],
+        &scoped[..],
+        &["flaky settlement test"],
+    ]
+    .concat())))
+    .expect("json");
+    let first = hits[0]["record"]["content"].as_str().expect("a hit");
+    assert!(first.contains("flaky"), "{hits}");
+}

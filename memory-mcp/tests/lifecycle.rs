@@ -343,7 +343,7 @@ async fn memories_are_stored_deduplicated_searched_queried_and_counted() {
         health["database"],
         json!({"backend": "local", "reachable": true})
     );
-    assert_eq!(health["embedder"]["id"], "lexical-v1-512");
+    assert_eq!(health["embedder"]["id"], "lexical-v1-384");
     client.cancel().await.expect("close");
 }
 

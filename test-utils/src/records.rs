@@ -210,7 +210,7 @@ async fn feed_and_embeddings(store: &impl RecordStore) {
         .expect("model")
         .expect("claimed by the first store");
     assert_eq!(model.id, LexicalEmbedder::default().id());
-    assert_eq!(model.dimension, 512);
+    assert_eq!(model.dimension, LexicalEmbedder::default().dimension());
     let head = store.record_head().await.expect("head");
     let changes = store.record_changes(0).await.expect("changes");
     assert_eq!(changes.len(), 2);

@@ -5,8 +5,9 @@
 //! is the sum of its frequencies in each field times the field's weight). Vectors are kept twice, small: as int8
 //! codes with one scale per vector (`x ≈ scale · code`, `scale = max|x| / 127`) and as two bit planes, the
 //! positive and the negative signs (a zero code is in neither, which keeps sparse vectors apart). A vector search
-//! scores every document by its sign agreements minus disagreements with the query (popcounts over 128 bytes per
-//! 512 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the measurements behind this choice.
+//! scores every document by its sign agreements minus disagreements with the query (popcounts over 96 bytes per
+//! 384 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the
+//! measurements behind this choice.
 
 use std::collections::HashMap;
 

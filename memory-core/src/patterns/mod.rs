@@ -32,7 +32,7 @@ const WRITE_ATTEMPTS: usize = 3;
 /// planted-data test (`tests/tests/patterns.rs`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PatternConfig {
-    /// DBSCAN's neighbourhood radius over feature vectors (0 to 2); default 0.6.
+    /// DBSCAN's neighbourhood radius over feature vectors (0 to 2); default 0.5.
     pub eps: f32,
     /// DBSCAN's minimum neighbourhood (the point included), and the support from which a pattern counts as
     /// recurring and gives a heuristic; default 2.
@@ -46,7 +46,7 @@ pub struct PatternConfig {
 impl Default for PatternConfig {
     fn default() -> Self {
         PatternConfig {
-            eps: 0.6,
+            eps: 0.5,
             min_points: 2,
             half_life_days: DEFAULT_HALF_LIFE_DAYS,
             batch: 64,

@@ -283,7 +283,7 @@ pub struct DatabaseHealth {
 /// The embedder in use.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EmbedderHealth {
-    /// Its id, e.g. `lexical-v1-512` or `bert:all-MiniLM-L6-v2:384`.
+    /// Its id, e.g. `lexical-v1-384` or `bert:all-MiniLM-L6-v2:384`.
     pub id: String,
     /// Its vectors' length.
     pub dimension: usize,
