@@ -15,6 +15,9 @@ mod query;
 mod records;
 mod report;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     io::{self, Write},
     process::ExitCode,

@@ -19,6 +19,46 @@ use crate::{
     rows::{Insert, insert_sql},
 };
 
+/// Messages made ready for [`TursoStore::store_messages`]: hashed and turned into rows where the batch is made
+/// (an importer's reading thread, say), so the writer only writes.
+#[derive(Default)]
+pub struct MessageBatch {
+    messages: Vec<(i64, SessionMessage)>,
+    hashes: Vec<[u8; 32]>,
+    rows: Vec<Vec<Value>>,
+    counted: Vec<Counted>,
+}
+
+impl MessageBatch {
+    /// The messages of import run `run`, each with the id of the source it was read from.
+    pub fn new(run: i64, messages: Vec<(i64, SessionMessage)>) -> Self {
+        let hashes: Vec<[u8; 32]> = messages.iter().map(|(_, m)| m.hash()).collect();
+        let rows = messages
+            .iter()
+            .zip(&hashes)
+            .map(|((source, m), hash)| message_params(m, hash, *source, run))
+            .collect();
+        let counted = messages.iter().map(|(_, m)| Counted::of(m)).collect();
+        MessageBatch {
+            messages,
+            hashes,
+            rows,
+            counted,
+        }
+    }
+}
+
+/// What [`TursoStore::store_messages`] did.
+#[derive(Debug, Default)]
+pub struct StoredMessages {
+    /// The batch's messages, with their sources.
+    pub messages: Vec<(i64, SessionMessage)>,
+    /// Whether each message was new.
+    pub fresh: Vec<bool>,
+    /// What became of each record made of the new ones.
+    pub records: Vec<Stored>,
+}
+
 /// Rejected lines kept per file; the count goes on past it.
 pub const MAX_REJECTS_KEPT: usize = 1000;
 
@@ -139,30 +179,24 @@ impl TursoStore {
         .await
     }
 
-    /// Stores the messages of run `run`, each with the id of the source it was read from, skipping those already
-    /// stored, and in the same transaction the memory records that `records` makes of them: it is given, for
-    /// each message, whether it was new (it runs inside the transaction; see [`memory_core::Records::prepare`]).
-    /// So a batch's messages and their records are written together or not at all. Returns, for each message,
-    /// whether it was new, and what became of each record.
-    pub async fn store_messages<F>(
-        &self,
-        run: i64,
-        messages: &[(i64, SessionMessage)],
-        records: F,
-    ) -> Result<(Vec<bool>, Vec<Stored>)>
+    /// Stores a batch of messages, skipping those already stored, and in the same transaction the memory
+    /// records that `records` makes of them: it is given the messages and, for each, whether it was new (it runs
+    /// inside the transaction; see [`memory_core::Records::prepare`]). So a batch's messages and their records are
+    /// written together or not at all.
+    pub async fn store_messages<F>(&self, batch: MessageBatch, records: F) -> Result<StoredMessages>
     where
-        F: FnOnce(&[bool]) -> Result<Vec<(MemoryRecord, Embedding)>> + Send,
+        F: FnOnce(&[(i64, SessionMessage)], &[bool]) -> Result<Vec<(MemoryRecord, Embedding)>>
+            + Send,
     {
+        let MessageBatch {
+            messages,
+            hashes,
+            rows,
+            counted,
+        } = batch;
         if messages.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(StoredMessages::default());
         }
-        let hashes: Vec<[u8; 32]> = messages.iter().map(|(_, m)| m.hash()).collect();
-        let rows: Vec<Vec<Value>> = messages
-            .iter()
-            .zip(&hashes)
-            .map(|((source, m), hash)| message_params(m, hash, *source, run))
-            .collect();
-        let counted: Vec<Counted> = messages.iter().map(|(_, m)| Counted::of(m)).collect();
         self.write(|db| async move {
             let inserted = insert_returning(&db, rows).await?;
             // A message repeated within the batch is new once.
@@ -174,8 +208,12 @@ impl TursoStore {
                 .filter_map(|(c, new)| new.then_some(c))
                 .collect();
             rollup::add(&db, &stored).await?;
-            let records = insert_records(&db, &records(&new)?).await?;
-            Ok((new, records))
+            let records = insert_records(&db, &records(&messages, &new)?).await?;
+            Ok(StoredMessages {
+                messages,
+                fresh: new,
+                records,
+            })
         })
         .await
     }

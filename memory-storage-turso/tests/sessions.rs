@@ -4,7 +4,7 @@ use memory_core::{
     Error, RecordQuery, Records, Scope,
     sessions::{Line, SessionMessage, SessionParser, message_record},
 };
-use memory_storage_turso::{DbConfig, TursoStore};
+use memory_storage_turso::{DbConfig, TursoStore, sessions::MessageBatch};
 
 fn messages() -> Vec<SessionMessage> {
     let mut parser = SessionParser::new("log.jsonl", None);
@@ -44,7 +44,7 @@ async fn a_batch_and_its_records_are_stored_together_or_not_at_all() {
     };
 
     let failed = store
-        .store_messages(run, &batch, |_| {
+        .store_messages(MessageBatch::new(run, batch.clone()), |_, _| {
             Err(Error::validation("records", "refused"))
         })
         .await;
@@ -58,7 +58,7 @@ async fn a_batch_and_its_records_are_stored_together_or_not_at_all() {
         "a failure while making the records leaves no message"
     );
 
-    let make = |fresh: &[bool]| {
+    let make = |batch: &[(i64, SessionMessage)], fresh: &[bool]| {
         let new = batch
             .iter()
             .zip(fresh)
@@ -67,12 +67,13 @@ async fn a_batch_and_its_records_are_stored_together_or_not_at_all() {
             .collect::<memory_core::Result<Vec<_>>>()?;
         records.prepare(new)
     };
-    let (fresh, stored) = store
-        .store_messages(run, &batch, make)
+    let stored = store
+        .store_messages(MessageBatch::new(run, batch.clone()), make)
         .await
         .expect("store");
-    assert_eq!(fresh, [true, true]);
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.messages, batch, "the messages come back");
+    assert_eq!(stored.fresh, [true, true]);
+    assert_eq!(stored.records.len(), 2);
     assert_eq!(
         store
             .session_messages("payments", "s1")
@@ -83,13 +84,13 @@ async fn a_batch_and_its_records_are_stored_together_or_not_at_all() {
     );
     assert_eq!(stored_records().await, 2);
 
-    let (fresh, stored) = store
-        .store_messages(run, &batch, make)
+    let stored = store
+        .store_messages(MessageBatch::new(run, batch), make)
         .await
         .expect("again");
-    assert_eq!(fresh, [false, false], "stored already");
+    assert_eq!(stored.fresh, [false, false], "stored already");
     assert!(
-        stored.is_empty(),
+        stored.records.is_empty(),
         "no record is made of a message stored before"
     );
     assert_eq!(stored_records().await, 2);

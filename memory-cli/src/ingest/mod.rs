@@ -7,13 +7,10 @@ use std::{collections::BTreeSet, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use memory_core::{
-    Episode, EpisodeId, Memory, Records,
-    sessions::{self, SessionMessage},
-};
+use memory_core::{Episode, EpisodeId, Memory, Records, sessions};
 use memory_storage_turso::{
     TursoStore,
-    sessions::{FileImport, ImportRun},
+    sessions::{FileImport, ImportRun, MessageBatch},
 };
 
 pub use read::find_logs;
@@ -46,7 +43,7 @@ pub async fn import_sessions(
     let read = importer.read_all(logs).await;
     importer.bar.finish_and_clear();
     let written = match read {
-        Ok(()) => write_episodes(primary, memory, &importer.touched, &importer.seen).await,
+        Ok(()) => write_episodes(primary, memory, importer.touched, importer.seen).await,
         Err(err) => Err(err),
     };
     let (sessions, error) = match &written {
@@ -85,6 +82,30 @@ fn progress_bar(logs: &[PathBuf], shown: bool) -> ProgressBar {
     bar
 }
 
+/// A batch as the writer takes it: its messages hashed and made rows on the reading thread.
+struct Ready {
+    /// The log each message came from.
+    logs: Vec<usize>,
+    messages: MessageBatch,
+    /// The logs read to their end.
+    finished: Vec<(usize, FileImport)>,
+}
+
+impl Ready {
+    fn new(run: i64, sources: &[i64], batch: Batch) -> Self {
+        let (logs, messages) = batch
+            .messages
+            .into_iter()
+            .map(|(log, message)| (log, (sources[log], message)))
+            .unzip();
+        Ready {
+            logs,
+            messages: MessageBatch::new(run, messages),
+            finished: batch.finished,
+        }
+    }
+}
+
 struct Importer<'a> {
     primary: &'a TursoStore,
     records: &'a Records,
@@ -113,7 +134,11 @@ impl Importer<'_> {
         let parsing = tokio::task::spawn_blocking({
             let (logs, project, bytes_read) =
                 (logs.to_vec(), self.project.clone(), bytes_read.clone());
-            move || read::parse_logs(&logs, project, BATCH, &bytes_read, &batches)
+            let (run, sources) = (self.run, sources.clone());
+            move || {
+                let ready = |batch| Ready::new(run, &sources, batch);
+                read::parse_logs(&logs, project, BATCH, &bytes_read, &batches, ready)
+            }
         });
         while let Some(batch) = received.recv().await {
             self.store(&sources, &mut counts, batch).await?;
@@ -129,17 +154,17 @@ impl Importer<'_> {
         &mut self,
         sources: &[i64],
         counts: &mut [(u64, u64)],
-        batch: Batch,
+        batch: Ready,
     ) -> anyhow::Result<()> {
-        let (logs, messages): (Vec<usize>, Vec<(i64, SessionMessage)>) = batch
-            .messages
-            .into_iter()
-            .map(|(log, message)| (log, (sources[log], message)))
-            .unzip();
+        let Ready {
+            logs,
+            messages,
+            finished,
+        } = batch;
         let records = self.records;
-        let (fresh, stored) = self
+        let stored = self
             .primary
-            .store_messages(self.run, &messages, |fresh| {
+            .store_messages(messages, |messages, fresh| {
                 let mut new = Vec::new();
                 for ((_, message), _) in messages.iter().zip(fresh).filter(|(_, f)| **f) {
                     new.extend(sessions::message_record(message)?);
@@ -147,9 +172,10 @@ impl Importer<'_> {
                 records.prepare(new)
             })
             .await?;
-        self.records_stored += stored.iter().filter(|s| !s.duplicate).count() as u64;
-        self.messages += messages.len() as u64;
-        for ((log, (_, message)), fresh_one) in logs.into_iter().zip(messages).zip(fresh) {
+        self.records_stored += stored.records.iter().filter(|s| !s.duplicate).count() as u64;
+        self.messages += stored.messages.len() as u64;
+        let fresh = stored.fresh;
+        for ((log, (_, message)), fresh_one) in logs.into_iter().zip(stored.messages).zip(fresh) {
             let key = (message.project, message.session_id);
             if fresh_one {
                 counts[log].0 += 1;
@@ -159,8 +185,7 @@ impl Importer<'_> {
                 self.seen.insert(key);
             }
         }
-        let finished: Vec<(i64, FileImport)> = batch
-            .finished
+        let finished: Vec<(i64, FileImport)> = finished
             .into_iter()
             .map(|(log, mut file)| {
                 (file.new_messages, file.duplicates) = counts[log];
@@ -173,17 +198,42 @@ impl Importer<'_> {
 }
 
 /// Writes the episode of every session that gained messages, and of every session seen without one (a run that
-/// failed before writing it), from all of the session's messages; returns how many.
+/// failed before writing it), from all of the session's messages; returns how many. The sessions are read back and
+/// their episodes built on a task of their own, while the episodes built before are written.
 async fn write_episodes(
     primary: &TursoStore,
     memory: &Memory,
-    touched: &BTreeSet<(String, String)>,
-    seen: &BTreeSet<(String, String)>,
+    touched: BTreeSet<(String, String)>,
+    seen: BTreeSet<(String, String)>,
 ) -> anyhow::Result<u64> {
-    const EPISODES_PER_WRITE: usize = 200;
-    let mut pending = Vec::with_capacity(EPISODES_PER_WRITE);
+    let (batches, mut built) = tokio::sync::mpsc::channel(2);
+    let building = tokio::spawn(build_episodes(primary.clone(), touched, seen, batches));
     let mut written = 0;
-    for (project, session) in touched.union(seen) {
+    while let Some(batch) = built.recv().await {
+        match write_batch(primary, memory, batch).await {
+            Ok(n) => written += n,
+            Err(err) => {
+                building.abort();
+                return Err(err);
+            }
+        }
+    }
+    building.await??;
+    Ok(written)
+}
+
+/// Episodes written per transaction.
+const EPISODES_PER_WRITE: usize = 200;
+
+/// Builds the episodes [`write_episodes`] writes and sends them in batches; stops early when it stops listening.
+async fn build_episodes(
+    primary: TursoStore,
+    touched: BTreeSet<(String, String)>,
+    seen: BTreeSet<(String, String)>,
+    batches: tokio::sync::mpsc::Sender<Vec<(String, String, Episode)>>,
+) -> anyhow::Result<()> {
+    let mut pending = Vec::with_capacity(EPISODES_PER_WRITE);
+    for (project, session) in touched.union(&seen) {
         let known = primary.session_episode_id(project, session).await?;
         if known.is_some() && !touched.contains(&(project.clone(), session.clone())) {
             continue;
@@ -191,28 +241,32 @@ async fn write_episodes(
         let messages = primary.session_messages(project, session).await?;
         let id = known.unwrap_or_else(EpisodeId::new);
         if let Some(episode) = sessions::session_episode(id, &messages) {
-            pending.push((project, session, episode));
+            pending.push((project.clone(), session.clone(), episode));
         }
-        if pending.len() == EPISODES_PER_WRITE {
-            written += write_batch(primary, memory, &mut pending).await?;
+        if pending.len() == EPISODES_PER_WRITE
+            && batches.send(std::mem::take(&mut pending)).await.is_err()
+        {
+            return Ok(());
         }
     }
-    written += write_batch(primary, memory, &mut pending).await?;
-    Ok(written)
+    if !pending.is_empty() {
+        // A writer that stopped listening has its own error to report.
+        let _ = batches.send(pending).await;
+    }
+    Ok(())
 }
 
 /// Writes episodes, then remembers which session each came from.
 async fn write_batch(
     primary: &TursoStore,
     memory: &Memory,
-    pending: &mut Vec<(&String, &String, Episode)>,
+    batch: Vec<(String, String, Episode)>,
 ) -> anyhow::Result<u64> {
-    let episodes: Vec<Episode> = pending.iter().map(|(_, _, e)| e.clone()).collect();
+    let (links, episodes): (Vec<(String, String, EpisodeId)>, Vec<Episode>) = batch
+        .into_iter()
+        .map(|(project, session, episode)| ((project, session, episode.id), episode))
+        .unzip();
     memory.store().import_episodes(&episodes).await?;
-    let links: Vec<(String, String, EpisodeId)> = pending
-        .drain(..)
-        .map(|(project, session, episode)| (project.clone(), session.clone(), episode.id))
-        .collect();
     primary.set_session_episodes(&links).await?;
     Ok(episodes.len() as u64)
 }

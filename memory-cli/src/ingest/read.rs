@@ -195,17 +195,18 @@ pub struct Batch {
 /// batches of `batch` or more that run across files, so small logs share transactions. Each log's report comes
 /// without the counts of new and duplicate messages, which the store decides. A log that cannot be opened or
 /// read is an error, returned after what was read before it is sent. It stops early, without an error, when
-/// the receiver is gone.
-pub fn parse_logs(
+/// the receiver is gone. Each batch goes through `ready` on this thread before it is sent.
+pub fn parse_logs<T>(
     logs: &[PathBuf],
     project: Option<String>,
     batch: usize,
     bytes_read: &BytesRead,
-    batches: &Sender<Batch>,
+    batches: &Sender<T>,
+    ready: impl Fn(Batch) -> T,
 ) -> anyhow::Result<()> {
     let mut pending = Batch::default();
     for (index, path) in logs.iter().enumerate() {
-        let send = |full| batches.blocking_send(full).is_ok();
+        let send = |full| batches.blocking_send(ready(full)).is_ok();
         let read = parse_file(
             index,
             path,
@@ -219,12 +220,12 @@ pub fn parse_logs(
             Ok(Some(file)) => pending.finished.push((index, file)),
             Ok(None) => return Ok(()),
             Err(err) => {
-                let _ = batches.blocking_send(pending);
+                let _ = batches.blocking_send(ready(pending));
                 return Err(err);
             }
         }
     }
-    let _ = batches.blocking_send(pending);
+    let _ = batches.blocking_send(ready(pending));
     Ok(())
 }
 
