@@ -8,6 +8,8 @@
 //! when the model is installed, keyword (BM25) search p50/p95 over the imported memories, and the time to back up
 //! the store with its size. Criterion measures each report over the whole store.
 //!
+//! It allocates with mimalloc, as the `memory-cli` binary does.
+//!
 //! `cargo bench -p memory-benches --bench sessions`.
 
 use std::{
@@ -22,6 +24,9 @@ use memory_core::{BertEmbedder, CachedStore, Embedder, Memory, Ranking, Records,
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{DbConfig, TursoStore, reports::ReportFilter};
 use tokio::runtime::Runtime;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn messages() -> u64 {
     std::env::var("MEMORY_BENCH_MESSAGES")
