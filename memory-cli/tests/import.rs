@@ -286,3 +286,45 @@ fn reports_show_activity_tools_errors_and_whole_sessions() {
         "--format csv is for reports",
     );
 }
+
+/// Writes a generic log of `n` messages of one session.
+fn generic_log(cli: &Cli, name: &str, session: &str, n: usize) -> PathBuf {
+    let path = cli.path().join(name);
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            r#"{{"content":"step {i} of {session}","timestamp":"2026-05-07T10:{:02}:{:02}Z","session_id":"{session}","project":"big"}}"#,
+            i / 60 % 60,
+            i % 60
+        ));
+        text.push('\n');
+    }
+    std::fs::write(&path, text).expect("write log");
+    path
+}
+
+#[test]
+fn new_messages_after_many_batches_of_old_ones_get_their_memories() {
+    // Memories are made ahead, on the reading thread, while batches are mostly new; after a few batches of
+    // messages stored before they are made by the writer, for the new messages only.
+    let cli = Cli::new();
+    let old = generic_log(&cli, "old.jsonl", "s-old", 6 * 4096);
+    let first = import(&cli, &[&old]);
+    assert_eq!(first["records"], 6 * 4096);
+    let new = generic_log(&cli, "new.jsonl", "s-new", 10);
+    let again = import(&cli, &[&old, &new]);
+    assert_eq!(
+        (again["new_messages"].as_u64(), again["duplicates"].as_u64()),
+        (Some(10), Some(6 * 4096))
+    );
+    assert_eq!(again["records"], 10);
+    let found = cli.json(&[
+        "memory",
+        "search",
+        "step 7 of s-new",
+        "--scope",
+        "project:big",
+    ]);
+    let first_hit = found[0]["record"]["content"].as_str().expect("a hit");
+    assert_eq!(first_hit, "step 7 of s-new");
+}

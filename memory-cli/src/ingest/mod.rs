@@ -3,11 +3,22 @@
 
 mod read;
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use memory_core::{Episode, EpisodeId, Memory, Records, sessions};
+use memory_core::{
+    Embedding, Episode, EpisodeId, Memory, MemoryRecord, NewRecord, Records,
+    sessions::{self, SessionMessage},
+};
 use memory_storage_turso::{
     TursoStore,
     sessions::{FileImport, ImportRun, MessageBatch},
@@ -38,6 +49,7 @@ pub async fn import_sessions(
         seen: BTreeSet::new(),
         messages: 0,
         records_stored: 0,
+        ahead: Arc::new(AtomicBool::new(true)),
         bar: progress_bar(logs, progress),
     };
     let read = importer.read_all(logs).await;
@@ -82,28 +94,53 @@ fn progress_bar(logs: &[PathBuf], shown: bool) -> ProgressBar {
     bar
 }
 
-/// A batch as the writer takes it: its messages hashed and made rows on the reading thread.
+/// A batch as the writer takes it: its messages hashed and made rows on the reading thread and, while they are
+/// mostly new, their records made and embedded there too.
 struct Ready {
     /// The log each message came from.
     logs: Vec<usize>,
     messages: MessageBatch,
+    /// The records of the messages, each with its message's index, when they were made ahead.
+    records: Option<Vec<(usize, Prepared)>>,
     /// The logs read to their end.
     finished: Vec<(usize, FileImport)>,
 }
 
+/// A record ready to store.
+type Prepared = (MemoryRecord, Embedding);
+
 impl Ready {
-    fn new(run: i64, sources: &[i64], batch: Batch) -> Self {
-        let (logs, messages) = batch
+    /// Makes `batch` ready; with `ahead`, its records too.
+    fn new(run: i64, sources: &[i64], records: &Records, ahead: bool, batch: Batch) -> Self {
+        let (logs, messages): (Vec<usize>, Vec<(i64, SessionMessage)>) = batch
             .messages
             .into_iter()
             .map(|(log, message)| (log, (sources[log], message)))
             .unzip();
         Ready {
             logs,
+            records: ahead.then(|| made_ahead(records, &messages)).flatten(),
             messages: MessageBatch::new(run, messages),
             finished: batch.finished,
         }
     }
+}
+
+/// The records [`sessions::message_record`] makes of `messages`, embedded, each with its message's index; `None`
+/// when making one fails, so the writer makes those of the new messages itself and reports what failed.
+fn made_ahead(
+    records: &Records,
+    messages: &[(i64, SessionMessage)],
+) -> Option<Vec<(usize, Prepared)>> {
+    let mut made = Vec::new();
+    for (i, (_, message)) in messages.iter().enumerate() {
+        if let Some(record) = sessions::message_record(message).ok()? {
+            made.push((i, record));
+        }
+    }
+    let (index, new): (Vec<usize>, Vec<NewRecord>) = made.into_iter().unzip();
+    let prepared = records.prepare(new).ok()?;
+    Some(index.into_iter().zip(prepared).collect())
 }
 
 struct Importer<'a> {
@@ -118,6 +155,10 @@ struct Importer<'a> {
     /// Messages read, new or not.
     messages: u64,
     records_stored: u64,
+    /// Whether the reading thread makes the records of a batch ahead: while most messages of the batch stored
+    /// last were new. The records of messages stored before are made for nothing, so a re-import stops making
+    /// them after its first batches.
+    ahead: Arc<AtomicBool>,
     bar: ProgressBar,
 }
 
@@ -135,8 +176,12 @@ impl Importer<'_> {
             let (logs, project, bytes_read) =
                 (logs.to_vec(), self.project.clone(), bytes_read.clone());
             let (run, sources) = (self.run, sources.clone());
+            let (records, ahead) = (self.records.clone(), self.ahead.clone());
             move || {
-                let ready = |batch| Ready::new(run, &sources, batch);
+                let ready = |batch| {
+                    let ahead = ahead.load(Ordering::Relaxed);
+                    Ready::new(run, &sources, &records, ahead, batch)
+                };
                 read::parse_logs(&logs, project, BATCH, &bytes_read, &batches, ready)
             }
         });
@@ -159,19 +204,29 @@ impl Importer<'_> {
         let Ready {
             logs,
             messages,
+            records: made,
             finished,
         } = batch;
         let records = self.records;
         let stored = self
             .primary
-            .store_messages(messages, |messages, fresh| {
-                let mut new = Vec::new();
-                for ((_, message), _) in messages.iter().zip(fresh).filter(|(_, f)| **f) {
-                    new.extend(sessions::message_record(message)?);
+            .store_messages(messages, |messages, fresh| match made {
+                Some(made) => Ok(made
+                    .into_iter()
+                    .filter_map(|(i, record)| fresh[i].then_some(record))
+                    .collect()),
+                None => {
+                    let mut new = Vec::new();
+                    for ((_, message), _) in messages.iter().zip(fresh).filter(|(_, f)| **f) {
+                        new.extend(sessions::message_record(message)?);
+                    }
+                    records.prepare(new)
                 }
-                records.prepare(new)
             })
             .await?;
+        let new = stored.fresh.iter().filter(|f| **f).count();
+        self.ahead
+            .store(2 * new >= stored.fresh.len(), Ordering::Relaxed);
         self.records_stored += stored.records.iter().filter(|s| !s.duplicate).count() as u64;
         self.messages += stored.messages.len() as u64;
         let fresh = stored.fresh;
@@ -199,49 +254,64 @@ impl Importer<'_> {
 
 /// Writes the episode of every session that gained messages, and of every session seen without one (a run that
 /// failed before writing it), from all of the session's messages; returns how many. The sessions are read back and
-/// their episodes built on a task of their own, while the episodes built before are written.
+/// their episodes built by tasks of their own, on the reader connections, while the episodes built before are
+/// written.
 async fn write_episodes(
     primary: &TursoStore,
     memory: &Memory,
     touched: BTreeSet<(String, String)>,
     seen: BTreeSet<(String, String)>,
 ) -> anyhow::Result<u64> {
-    let (batches, mut built) = tokio::sync::mpsc::channel(2);
-    let building = tokio::spawn(build_episodes(primary.clone(), touched, seen, batches));
+    let mut shares = vec![Vec::new(); BUILDERS];
+    for (i, key) in touched.union(&seen).enumerate() {
+        shares[i % BUILDERS].push((key.clone(), touched.contains(key)));
+    }
+    let (batches, mut built) = tokio::sync::mpsc::channel(BUILDERS);
+    let building: Vec<_> = shares
+        .into_iter()
+        .map(|share| tokio::spawn(build_episodes(primary.clone(), share, batches.clone())))
+        .collect();
+    drop(batches);
     let mut written = 0;
     while let Some(batch) = built.recv().await {
         match write_batch(primary, memory, batch).await {
             Ok(n) => written += n,
             Err(err) => {
-                building.abort();
+                building.iter().for_each(|task| task.abort());
                 return Err(err);
             }
         }
     }
-    building.await??;
+    for task in building {
+        task.await??;
+    }
     Ok(written)
 }
+
+/// Tasks building episodes: reading a session back is slower than writing its episode, so one would keep the
+/// writer waiting.
+const BUILDERS: usize = 2;
 
 /// Episodes written per transaction.
 const EPISODES_PER_WRITE: usize = 200;
 
-/// Builds the episodes [`write_episodes`] writes and sends them in batches; stops early when it stops listening.
+/// Builds the episodes of the sessions in `share` (each a project and session id, and whether it gained messages)
+/// and sends them in batches; stops early when [`write_episodes`] stops listening.
 async fn build_episodes(
     primary: TursoStore,
-    touched: BTreeSet<(String, String)>,
-    seen: BTreeSet<(String, String)>,
+    share: Vec<((String, String), bool)>,
     batches: tokio::sync::mpsc::Sender<Vec<(String, String, Episode)>>,
 ) -> anyhow::Result<()> {
     let mut pending = Vec::with_capacity(EPISODES_PER_WRITE);
-    for (project, session) in touched.union(&seen) {
-        let known = primary.session_episode_id(project, session).await?;
-        if known.is_some() && !touched.contains(&(project.clone(), session.clone())) {
+    for ((project, session), touched) in share {
+        let known = primary.session_episode_id(&project, &session).await?;
+        if known.is_some() && !touched {
             continue;
         }
-        let messages = primary.session_messages(project, session).await?;
+        let messages = primary.session_messages(&project, &session).await?;
         let id = known.unwrap_or_else(EpisodeId::new);
         if let Some(episode) = sessions::session_episode(id, &messages) {
-            pending.push((project.clone(), session.clone(), episode));
+            pending.push((project, session, episode));
         }
         if pending.len() == EPISODES_PER_WRITE
             && batches.send(std::mem::take(&mut pending)).await.is_err()
