@@ -4,18 +4,23 @@
 //!
 //! A file is `MAGIC`, the payload's length (u64 LE), its FNV-1a 64 checksum (u64 LE) and the postcard payload.
 //! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none;
-//! one that is short, foreign or fails its checksum is a miss.
+//! one that is short, foreign or fails its checksum is a miss. A temporary file a process left when it died while
+//! writing is deleted by the next write, once it is an hour old (no write takes that long).
 
 use std::{
     io::{ErrorKind, Write},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
 use memory_core::{Error, Result, fnv1a64};
 
 const MAGIC: &[u8; 8] = b"MSNAPv1\n";
 const HEADER_LEN: usize = MAGIC.len() + 16;
+
+/// The age from which a temporary file is one a dead process left.
+const STALE: Duration = Duration::from_secs(3600);
 
 /// The snapshot directory of the cache at `cache`.
 pub(crate) fn dir(cache: &Path) -> PathBuf {
@@ -63,6 +68,7 @@ pub(crate) fn write(cache: &Path, name: &str, payload: &[u8]) -> Result<()> {
     let path = file(cache, name);
     let dir = dir(cache);
     std::fs::create_dir_all(&dir).map_err(|e| failed("creating", &dir, e))?;
+    remove_stale(&dir);
     let temporary = path.with_extension(format!(
         "{}-{}.tmp",
         std::process::id(),
@@ -78,6 +84,23 @@ pub(crate) fn write(cache: &Path, name: &str, payload: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&temporary);
         failed("renaming", &temporary, e)
     })
+}
+
+/// Deletes the temporary files in `dir` older than [`STALE`]; one that cannot be read or deleted stays.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let age = entry.metadata().and_then(|m| m.modified()).ok();
+        let stale = age
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if stale && path.extension().is_some_and(|e| e == "tmp") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// Deletes every snapshot of the cache at `cache`.

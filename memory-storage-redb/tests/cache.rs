@@ -313,4 +313,23 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         "binding to another database drops the snapshots"
     );
     assert!(!file.exists(), "and deletes their files");
+
+    // A temporary file left by a process that died while writing goes with the next write, once it is old.
+    let dir = path.with_extension("snapshots");
+    let (old, recent) = (dir.join("dead.1-0.tmp"), dir.join("writing.2-0.tmp"));
+    std::fs::create_dir_all(&dir).expect("snapshot directory");
+    for temporary in [&old, &recent] {
+        std::fs::write(temporary, b"half a snapshot").expect("write");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("age the file");
+    c.put_snapshot("episodes", snapshot::take(&collection, "m", 11))
+        .await
+        .expect("save");
+    assert!(!old.exists(), "the old temporary file is deleted");
+    assert!(recent.exists(), "one that may still be written stays");
 }
