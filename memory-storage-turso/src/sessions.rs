@@ -21,7 +21,6 @@ use crate::{
 
 /// Messages made ready for [`TursoStore::store_messages`]: hashed and turned into rows where the batch is made
 /// (an importer's reading thread, say), so the writer only writes.
-#[derive(Default)]
 pub struct MessageBatch {
     messages: Vec<(i64, SessionMessage)>,
     hashes: Vec<[u8; 32]>,
