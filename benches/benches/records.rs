@@ -128,6 +128,19 @@ fn bench(c: &mut Criterion) {
                 started.elapsed().as_secs_f64() * 1e3,
                 rss_mib()
             );
+            for info in records.index_info().await {
+                let m = info.memory;
+                let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
+                println!(
+                    "  index {}: {:.0} MiB (documents {:.0}, vocabulary {:.0}, postings {:.0}, vectors {:.0})",
+                    info.collection,
+                    mib(m.total()),
+                    mib(m.documents),
+                    mib(m.vocabulary),
+                    mib(m.postings),
+                    mib(m.vectors)
+                );
+            }
             opened = Some(records);
         }
         let records = opened.expect("opened");

@@ -63,21 +63,22 @@ const HALF_LIFE_DAYS: f64 = 30.0;
 
 /// Whether a document passes the search's filters.
 pub(crate) fn keep(search: &Search, meta: &DocMeta) -> bool {
-    let is_record = meta.kind.is_some();
-    (search.kind.is_none() || meta.kind == search.kind)
-        && (search.domain.is_none() || meta.domain == search.domain)
-        && (search.task_type.is_none() || meta.task_type == search.task_type)
-        && (search.outcome.is_none() || meta.outcome == search.outcome)
+    let labels = &meta.labels;
+    let is_record = labels.kind.is_some();
+    (search.kind.is_none() || labels.kind == search.kind)
+        && (search.domain.is_none() || labels.domain == search.domain)
+        && (search.task_type.is_none() || labels.task_type == search.task_type)
+        && (search.outcome.is_none() || labels.outcome == search.outcome)
         && !(is_record && search.episodes_only())
-        && search.tag.as_ref().is_none_or(|t| meta.tags.contains(t))
+        && search.tag.as_ref().is_none_or(|t| labels.tags.contains(t))
         && search.after.is_none_or(|t| meta.time >= t)
         && search.before.is_none_or(|t| meta.time < t)
-        && (!search.confined || is_record || meta.scope.as_ref() == Some(&search.scope))
+        && (!search.confined || is_record || labels.scope.as_ref() == Some(&search.scope))
 }
 
 /// The share of the query's context that a document shares (0 when the query gives none).
 fn context_match(search: &Search, meta: &DocMeta) -> f64 {
-    let q = &search.context;
+    let (q, meta) = (&search.context, &meta.labels);
     let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
         (Some(a), Some(b)) => Some(a.eq_ignore_ascii_case(b)),
         (Some(_), None) => Some(false),

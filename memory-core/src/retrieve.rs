@@ -10,7 +10,7 @@ use std::{
 use crate::{
     ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
     RecordChange, RecordStore, Result, Revision, Scope, Versioned,
-    index::{Collection, Doc, DocKey, docs, snapshot},
+    index::{Collection, Doc, DocKey, MemoryUse, docs, snapshot},
 };
 
 /// Where episodes come from for retrieval: any episode store with a change feed.
@@ -81,6 +81,8 @@ pub struct IndexInfo {
     pub documents: usize,
     /// Where it came from.
     pub origin: Origin,
+    /// About how many bytes it holds in memory.
+    pub memory: MemoryUse,
 }
 
 /// The snapshot name of the episode collection.
@@ -112,10 +114,12 @@ impl Loaded {
     }
 
     fn info(&self, collection: String) -> IndexInfo {
+        let c = self.shared.read().unwrap_or_else(|e| e.into_inner());
         IndexInfo {
             collection,
-            documents: self.documents(),
+            documents: c.len(),
             origin: self.origin,
+            memory: c.memory(),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use crate::{Episode, MemoryRecord, Revision, TaskOutcome, content_hash};
 
-use super::{Doc, DocKey, DocMeta};
+use std::sync::Arc;
+
+use super::{Doc, DocKey, DocMeta, Labels};
 
 /// Weight of a record's `context` field: it says where a memory came up (for a conversation turn, the turns
 /// around it), which helps find it but is weaker evidence than its own words.
@@ -29,9 +31,12 @@ pub fn record(record: &MemoryRecord, revision: Revision) -> Doc {
         meta: DocMeta {
             time: record.created_at,
             importance: record.importance as f32,
-            kind: Some(record.kind),
-            tags: record.tags.clone(),
-            ..DocMeta::default()
+            reward: None,
+            labels: Arc::new(Labels {
+                kind: Some(record.kind),
+                tags: record.tags.clone(),
+                ..Labels::default()
+            }),
         },
     }
 }
@@ -107,15 +112,17 @@ pub fn episode(episode: &Episode, revision: Revision) -> Doc {
         meta: DocMeta {
             time: episode.start_time,
             importance: 0.5,
-            kind: None,
-            tags: c.tags.clone(),
-            domain: Some(c.domain.clone()),
-            language: c.language.clone(),
-            framework: c.framework.clone(),
-            task_type: Some(episode.task_type),
-            outcome: episode.outcome.as_ref().map(TaskOutcome::kind),
             reward: episode.reward.as_ref().map(|r| r.total as f32),
-            scope: episode.scope.clone(),
+            labels: Arc::new(Labels {
+                kind: None,
+                tags: c.tags.clone(),
+                domain: Some(c.domain.clone()),
+                language: c.language.clone(),
+                framework: c.framework.clone(),
+                task_type: Some(episode.task_type),
+                outcome: episode.outcome.as_ref().map(TaskOutcome::kind),
+                scope: episode.scope.clone(),
+            }),
         },
     }
 }

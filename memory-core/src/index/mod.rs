@@ -9,9 +9,13 @@
 //! 384 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the
 //! measurements behind this choice.
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, Scope, TaskType, Timestamp};
 
@@ -41,12 +45,22 @@ pub enum DocKey {
 }
 
 /// What filters and ranking need to know of a document besides its text and vector.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DocMeta {
     /// When it happened or was stored.
     pub time: Timestamp,
     /// A record's importance (episodes: 0.5).
     pub importance: f32,
+    /// An episode's total reward.
+    pub reward: Option<f32>,
+    /// What it has in common with other documents; a collection keeps one copy of each distinct set.
+    pub labels: Arc<Labels>,
+}
+
+/// The metadata that documents share: kinds, tags, context and outcome repeat across a collection, so it
+/// keeps each distinct set once and its documents point to it (at 100K episodes, a few thousand sets).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Labels {
     /// A record's kind.
     pub kind: Option<RecordKind>,
     /// Its tags.
@@ -61,8 +75,6 @@ pub struct DocMeta {
     pub task_type: Option<TaskType>,
     /// How an episode ended.
     pub outcome: Option<OutcomeKind>,
-    /// An episode's total reward.
-    pub reward: Option<f32>,
     /// The scope of an episode or pattern recorded in one (records: `None`, their collection is their scope's).
     pub scope: Option<Scope>,
 }
@@ -88,6 +100,10 @@ struct Posting {
     tf: f32,
 }
 
+/// A term's postings, in slot order; a list of one or two is kept inline (most terms of a collection are in one
+/// or two documents).
+type List = SmallVec<[Posting; 2]>;
+
 #[derive(Debug)]
 struct Slot {
     key: DocKey,
@@ -103,8 +119,10 @@ pub struct Collection {
     slots: Vec<Slot>,
     by_key: HashMap<DocKey, u32>,
     vocabulary: Vocabulary,
+    /// The distinct label sets of the documents.
+    labels: HashSet<Arc<Labels>>,
     /// By term.
-    postings: Vec<Vec<Posting>>,
+    postings: Vec<List>,
     total_len: f64,
     live: usize,
     codes: Vec<i8>,
@@ -115,6 +133,31 @@ pub struct Collection {
     /// By slot: the BM25 length of a live document, [`DEAD`] for a dead one (which is how a slot is known to be
     /// dead). Kept apart from the slots so scoring a posting reads four bytes, not a whole slot.
     lengths: Vec<f32>,
+}
+
+/// About how many bytes a collection holds: see [`Collection::memory`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryUse {
+    /// Slots, keys and metadata.
+    pub documents: usize,
+    /// The vocabulary: words and stems.
+    pub vocabulary: usize,
+    /// The posting lists.
+    pub postings: usize,
+    /// The vectors' codes, scales and sign planes.
+    pub vectors: usize,
+}
+
+impl MemoryUse {
+    /// All of it.
+    pub fn total(&self) -> usize {
+        self.documents + self.vocabulary + self.postings + self.vectors
+    }
+}
+
+/// About the bytes a hash table of `capacity` entries of `entry` bytes holds: its entries and a control byte each.
+pub(crate) fn map_bytes(capacity: usize, entry: usize) -> usize {
+    capacity * (entry + 1)
 }
 
 /// The length of a dead slot in [`Collection::lengths`].
@@ -176,6 +219,7 @@ impl Collection {
             slots: Vec::new(),
             by_key: HashMap::new(),
             vocabulary: Vocabulary::default(),
+            labels: HashSet::new(),
             postings: Vec::new(),
             total_len: 0.0,
             live: 0,
@@ -205,7 +249,8 @@ impl Collection {
     }
 
     /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored.
-    pub fn upsert(&mut self, doc: Doc) {
+    pub fn upsert(&mut self, mut doc: Doc) {
+        doc.meta.labels = self.intern(doc.meta.labels);
         if let Some(&slot) = self.by_key.get(&doc.key) {
             if self.slots[slot as usize].revision > doc.revision {
                 return;
@@ -221,7 +266,7 @@ impl Collection {
         let len: f32 = terms.iter().map(|(_, w)| w).sum();
         terms.sort_unstable_by_key(|&(term, _)| term);
         if self.postings.len() < self.vocabulary.len() {
-            self.postings.resize_with(self.vocabulary.len(), Vec::new);
+            self.postings.resize_with(self.vocabulary.len(), List::new);
         }
         for run in terms.chunk_by(|a, b| a.0 == b.0) {
             let tf = run.iter().map(|(_, w)| w).sum();
@@ -257,10 +302,54 @@ impl Collection {
         self.compact_if_sparse();
     }
 
+    /// About how many bytes the collection holds, by part (the allocator's own overhead not counted).
+    pub fn memory(&self) -> MemoryUse {
+        let strings = |s: &[String]| s.iter().map(String::capacity).sum::<usize>();
+        let option = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let labels = self.labels.iter().map(|l| {
+            size_of::<Labels>()
+                + l.tags.capacity() * size_of::<String>()
+                + strings(&l.tags)
+                + option(&l.domain)
+                + option(&l.language)
+                + option(&l.framework)
+                + l.scope.as_ref().map_or(0, |s| s.as_str().len())
+        });
+        MemoryUse {
+            documents: self.slots.capacity() * size_of::<Slot>()
+                + map_bytes(self.by_key.capacity(), size_of::<(DocKey, u32)>())
+                + map_bytes(self.labels.capacity(), size_of::<Arc<Labels>>())
+                + labels.sum::<usize>()
+                + self.lengths.capacity() * size_of::<f32>()
+                + self.searchable.capacity(),
+            vocabulary: self.vocabulary.memory(),
+            postings: self.postings.capacity() * size_of::<List>()
+                + self
+                    .postings
+                    .iter()
+                    .filter(|l| l.spilled())
+                    .map(|l| l.capacity() * size_of::<Posting>())
+                    .sum::<usize>(),
+            vectors: self.codes.capacity()
+                + self.scales.capacity() * size_of::<f32>()
+                + self.bits.capacity() * size_of::<u64>(),
+        }
+    }
+
+    /// The collection's copy of `labels`.
+    fn intern(&mut self, labels: Arc<Labels>) -> Arc<Labels> {
+        if let Some(known) = self.labels.get(&labels) {
+            return known.clone();
+        }
+        self.labels.insert(labels.clone());
+        labels
+    }
+
     /// Gives back the room its arrays grew beyond their contents (a built collection holds about half as much).
     pub fn shrink_to_fit(&mut self) {
         self.slots.shrink_to_fit();
-        self.postings.iter_mut().for_each(Vec::shrink_to_fit);
+        self.postings.iter_mut().for_each(List::shrink_to_fit);
+        self.vocabulary.shrink_to_fit();
         self.postings.shrink_to_fit();
         self.codes.shrink_to_fit();
         self.scales.shrink_to_fit();
@@ -268,6 +357,7 @@ impl Collection {
         self.searchable.shrink_to_fit();
         self.lengths.shrink_to_fit();
         self.by_key.shrink_to_fit();
+        self.labels.shrink_to_fit();
     }
 
     /// Adds many documents.
@@ -332,6 +422,8 @@ impl Collection {
             .map(|(i, s)| (s.key, i as u32))
             .collect();
         self.searchable = slots.iter().map(|s| s.has_vector).collect();
+        // A set no document points to any more is held by the set alone.
+        self.labels.retain(|l| Arc::strong_count(l) > 1);
         (self.slots, self.lengths) = (slots, lengths);
         (self.codes, self.scales, self.bits) = (codes, scales, bits);
     }

@@ -5,13 +5,17 @@
 //! length and every reference in it, so a damaged or foreign snapshot is refused (and the collection rebuilt)
 //! rather than searched.
 
+use std::{collections::HashMap, sync::Arc};
+
 use serde::{Deserialize, Serialize};
 
-use super::{Collection, DEAD, DocKey, DocMeta, Posting, Slot, text::Vocabulary, words};
-use crate::Revision;
+use super::{
+    Collection, DEAD, DocKey, DocMeta, Labels, List, Posting, Slot, text::Vocabulary, words,
+};
+use crate::{Revision, Timestamp};
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct SlotImage {
@@ -20,7 +24,11 @@ struct SlotImage {
     alive: bool,
     len: f32,
     has_vector: bool,
-    meta: DocMeta,
+    time: Timestamp,
+    importance: f32,
+    reward: Option<f32>,
+    /// Its index in [`Snapshot::labels`].
+    labels: u32,
 }
 
 /// A saved collection. Vectors and postings are little-endian byte runs: serialising tens of millions of numbers
@@ -32,6 +40,7 @@ pub struct Snapshot {
     revision: Revision,
     dimension: u32,
     slots: Vec<SlotImage>,
+    labels: Vec<Labels>,
     words: Vec<(String, u32)>,
     stems: Vec<(String, u32)>,
     /// Per term: its posting count (u32), then each posting's slot (u32) and frequency (f32).
@@ -57,6 +66,12 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         }
     }
     let (words, stems) = c.vocabulary.parts();
+    let labels: Vec<Arc<Labels>> = c.labels.iter().cloned().collect();
+    let numbers: HashMap<*const Labels, u32> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (Arc::as_ptr(l), i as u32))
+        .collect();
     Snapshot {
         format: FORMAT,
         model: model.to_string(),
@@ -72,9 +87,13 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
                 alive: len != DEAD,
                 len,
                 has_vector: s.has_vector,
-                meta: s.meta.clone(),
+                time: s.meta.time,
+                importance: s.meta.importance,
+                reward: s.meta.reward,
+                labels: numbers[&Arc::as_ptr(&s.meta.labels)],
             })
             .collect(),
+        labels: labels.iter().map(|l| l.as_ref().clone()).collect(),
         words,
         stems,
         postings,
@@ -129,7 +148,15 @@ pub fn load(
         .iter()
         .map(|b| u64::from_le_bytes(*b))
         .collect();
+    let labels: Vec<Arc<Labels>> = image.labels.into_iter().map(Arc::new).collect();
+    c.labels = labels.iter().cloned().collect();
+    if c.labels.len() != labels.len() {
+        return Err("a label set is saved twice".into());
+    }
     for (i, s) in image.slots.into_iter().enumerate() {
+        let labels = labels
+            .get(s.labels as usize)
+            .ok_or("a document names a label set that is not saved")?;
         if s.alive {
             if c.by_key.insert(s.key, i as u32).is_some() {
                 return Err(format!("{:?} is in two slots", s.key));
@@ -143,18 +170,19 @@ pub fn load(
             key: s.key,
             revision: s.revision,
             has_vector: s.has_vector,
-            meta: s.meta,
+            meta: DocMeta {
+                time: s.time,
+                importance: s.importance,
+                reward: s.reward,
+                labels: labels.clone(),
+            },
         });
     }
     Ok((c, image.revision))
 }
 
 /// The posting lists in `bytes`: one per term, of postings in increasing slot order below `slots`.
-fn read_postings(
-    mut bytes: &[u8],
-    slots: usize,
-    terms: usize,
-) -> Result<Vec<Vec<Posting>>, String> {
+fn read_postings(mut bytes: &[u8], slots: usize, terms: usize) -> Result<Vec<List>, String> {
     let damaged = || "damaged postings".to_string();
     let next = |bytes: &mut &[u8]| -> Option<[u8; 4]> {
         let (head, rest) = bytes.split_first_chunk::<4>()?;
@@ -167,7 +195,7 @@ fn read_postings(
         if count > bytes.len() / 8 {
             return Err(damaged());
         }
-        let mut list = Vec::with_capacity(count);
+        let mut list = List::with_capacity(count);
         for _ in 0..count {
             let slot = u32::from_le_bytes(next(&mut bytes).ok_or_else(damaged)?);
             let tf = f32::from_le_bytes(next(&mut bytes).ok_or_else(damaged)?);

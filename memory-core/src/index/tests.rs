@@ -272,7 +272,10 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
             &format!("retry{} the settlement test common{}", n % 11, n % 3),
             1,
         );
-        d.meta.tags = vec![format!("tag{}", n % 5)];
+        d.meta.labels = Arc::new(Labels {
+            tags: vec![format!("tag{}", n % 5)],
+            ..Labels::default()
+        });
         if n % 10 == 0 {
             d.vector = None;
         }
@@ -342,4 +345,27 @@ fn the_dot_product_of_codes_is_exact_at_every_length() {
     }
     let extremes = vec![i8::MIN; 512];
     assert_eq!(super::vectors::dot(&extremes, &extremes), 512 * 128 * 128);
+}
+
+#[test]
+fn documents_with_the_same_labels_share_one_copy_also_after_a_snapshot() {
+    let mut c = Collection::new(64);
+    for n in 0..40u128 {
+        let mut d = doc(n, &format!("document {n}"), 1);
+        d.meta.labels = Arc::new(Labels {
+            tags: vec![format!("tag{}", n % 4)],
+            domain: Some("web".into()),
+            ..Labels::default()
+        });
+        c.upsert(d);
+    }
+    let shared = |c: &Collection| {
+        let labels = |slot| c.doc(slot).1.labels.clone();
+        Arc::ptr_eq(&labels(1), &labels(5)) && !Arc::ptr_eq(&labels(1), &labels(2))
+    };
+    assert!(shared(&c));
+    assert_eq!(c.labels.len(), 4);
+    let (loaded, _) = snapshot::load(snapshot::take(&c, "lexical", 1), "lexical", 64).unwrap();
+    assert!(shared(&loaded));
+    assert_eq!(loaded.doc(5).1, c.doc(5).1);
 }

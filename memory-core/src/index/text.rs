@@ -1,6 +1,8 @@
 //! Text analysis for full-text ranking: words, lowercased, without common English words, stemmed.
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::sync::LazyLock;
+
+use hashbrown::HashTable;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
@@ -52,32 +54,105 @@ fn terms(text: &str) -> Vec<String> {
 /// Strings and the terms they stand for, as saved.
 pub(crate) type Terms = Vec<(String, u32)>;
 
+/// Where a string is in [`Vocabulary::text`].
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
 /// A collection's terms, numbered: each distinct word is stemmed once, when first seen.
+///
+/// Every word and stem is kept once, back to back in one string, and the two tables hold only numbers: a
+/// collection of free text meets hundreds of thousands of distinct words (names, numbers, identifiers), and a
+/// `String` key each would cost more than their postings.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    /// Lowercased word → its term.
-    words: HashMap<String, u32, FnvBuild>,
-    /// Stem → its term.
-    stems: HashMap<String, u32, FnvBuild>,
+    /// The words and stems.
+    text: String,
+    /// By term: its stem.
+    stems: Vec<Span>,
+    /// The terms, found by their stem.
+    by_stem: HashTable<u32>,
+    /// The lowercased words seen, with their terms.
+    by_word: HashTable<(Span, u32)>,
+}
+
+fn hash(s: &str) -> u64 {
+    crate::fnv1a64(s.as_bytes())
 }
 
 impl Vocabulary {
-    /// The terms of `text`, in order, repeats kept, numbering new ones.
+    fn get(&self, span: Span) -> &str {
+        let start = span.start as usize;
+        &self.text[start..start + span.len as usize]
+    }
+
+    /// Adds `s` to the text. Spans are 32-bit: past 4 GiB of distinct words, `None`.
+    fn push(&mut self, s: &str) -> Option<Span> {
+        let span = Span {
+            start: u32::try_from(self.text.len()).ok()?,
+            len: u32::try_from(s.len()).ok()?,
+        };
+        u32::try_from(self.text.len() + s.len()).ok()?;
+        self.text.push_str(s);
+        Some(span)
+    }
+
+    fn word(&self, word: &str) -> Option<u32> {
+        let found = self
+            .by_word
+            .find(hash(word), |&(span, _)| self.get(span) == word);
+        found.map(|&(_, term)| term)
+    }
+
+    fn stem(&self, stem: &str) -> Option<u32> {
+        let found = self.by_stem.find(hash(stem), |&term| {
+            self.get(self.stems[term as usize]) == stem
+        });
+        found.copied()
+    }
+
+    /// The term of `stem`, numbering it if it is new.
+    fn stem_term(&mut self, stem: &str) -> Option<u32> {
+        if let Some(term) = self.stem(stem) {
+            return Some(term);
+        }
+        let term = u32::try_from(self.stems.len()).ok()?;
+        let span = self.push(stem)?;
+        self.stems.push(span);
+        let (text, stems) = (&self.text, &self.stems);
+        let rehash = |&t: &u32| {
+            let s = stems[t as usize];
+            hash(&text[s.start as usize..(s.start + s.len) as usize])
+        };
+        self.by_stem.insert_unique(hash(stem), term, rehash);
+        Some(term)
+    }
+
+    /// Records that `word` stands for `term`.
+    fn add_word(&mut self, word: &str, term: u32) -> Option<()> {
+        let span = self.push(word)?;
+        let text = &self.text;
+        let rehash =
+            |&(s, _): &(Span, u32)| hash(&text[s.start as usize..(s.start + s.len) as usize]);
+        self.by_word.insert_unique(hash(word), (span, term), rehash);
+        Some(())
+    }
+
+    /// The terms of `text`, in order, repeats kept, numbering new ones. (Past 4 GiB of distinct words, new
+    /// words are left out.)
     pub fn intern(&mut self, text: &str, mut f: impl FnMut(u32)) {
         words(text, |w| {
-            let term = match self.words.get(w) {
-                Some(&term) => term,
-                None => {
-                    let next = self.stems.len() as u32;
-                    let term = *self
-                        .stems
-                        .entry(STEMMER.stem(w).into_owned())
-                        .or_insert(next);
-                    self.words.insert(w.to_string(), term);
-                    term
-                }
+            let term = match self.word(w) {
+                Some(term) => Some(term),
+                None => self
+                    .stem_term(&STEMMER.stem(w))
+                    .and_then(|term| self.add_word(w, term).map(|()| term)),
             };
-            f(term);
+            if let Some(term) = term {
+                f(term);
+            }
         });
     }
 
@@ -85,15 +160,19 @@ impl Vocabulary {
     pub fn lookup(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
         words(text, |w| {
-            let term = match self.words.get(w) {
-                Some(&term) => Some(term),
-                None => self.stems.get(STEMMER.stem(w).as_ref()).copied(),
-            };
-            out.extend(term);
+            out.extend(self.word(w).or_else(|| self.stem(&STEMMER.stem(w))));
         });
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// About how many bytes it holds.
+    pub fn memory(&self) -> usize {
+        self.text.capacity()
+            + self.stems.capacity() * size_of::<Span>()
+            + super::map_bytes(self.by_stem.capacity(), size_of::<u32>())
+            + super::map_bytes(self.by_word.capacity(), size_of::<(Span, u32)>())
     }
 
     /// How many terms there are.
@@ -101,59 +180,46 @@ impl Vocabulary {
         self.stems.len()
     }
 
-    /// Its words and stems with their terms, to be saved.
-    pub(crate) fn parts(&self) -> (Terms, Terms) {
-        let pairs = |map: &HashMap<String, u32, FnvBuild>| {
-            map.iter().map(|(w, &t)| (w.clone(), t)).collect()
-        };
-        (pairs(&self.words), pairs(&self.stems))
+    /// Gives back the room its arrays grew beyond their contents.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.stems.shrink_to_fit();
+        let text = &self.text;
+        let at = |s: Span| &text[s.start as usize..(s.start + s.len) as usize];
+        let stems = &self.stems;
+        self.by_stem.shrink_to_fit(|&t| hash(at(stems[t as usize])));
+        self.by_word.shrink_to_fit(|&(s, _)| hash(at(s)));
     }
 
-    /// A vocabulary from saved parts; `None` unless the stems number the terms 0..n once each and every word
-    /// names one of them.
-    pub(crate) fn from_parts(words: Terms, stems: Terms) -> Option<Self> {
+    /// Its words and stems with their terms, to be saved.
+    pub(crate) fn parts(&self) -> (Terms, Terms) {
+        let words = self.by_word.iter();
+        let words = words.map(|&(span, term)| (self.get(span).to_string(), term));
+        let stems = self.stems.iter().enumerate();
+        let stems = stems.map(|(term, &span)| (self.get(span).to_string(), term as u32));
+        (words.collect(), stems.collect())
+    }
+
+    /// A vocabulary from saved parts; `None` unless the stems number the terms 0..n once each, no string is saved
+    /// twice and every word names one of them.
+    pub(crate) fn from_parts(words: Terms, mut stems: Terms) -> Option<Self> {
         let n = stems.len();
-        let mut seen = vec![false; n];
-        for &(_, term) in &stems {
-            let slot = seen.get_mut(term as usize)?;
-            if std::mem::replace(slot, true) {
+        stems.sort_unstable_by_key(|&(_, term)| term);
+        let mut v = Vocabulary::default();
+        for (i, (stem, term)) in stems.into_iter().enumerate() {
+            if term as usize != i || v.stem_term(&stem)? != term {
                 return None;
             }
         }
-        if words.iter().any(|&(_, term)| term as usize >= n) {
-            return None;
+        for (word, term) in words {
+            if term as usize >= n || v.word(&word).is_some() {
+                return None;
+            }
+            v.add_word(&word, term)?;
         }
-        let vocabulary = Vocabulary {
-            words: words.into_iter().collect(),
-            stems: stems.into_iter().collect(),
-        };
-        // A stem saved twice would leave a term no stem names.
-        (vocabulary.stems.len() == n).then_some(vocabulary)
+        Some(v)
     }
 }
-
-/// FNV-1a as a `HashMap` hasher: words are short, and SipHash's resistance to crafted keys buys little for an
-/// index of one's own documents.
-#[derive(Default)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let start = if self.0 == 0 {
-            crate::FNV1A64_OFFSET
-        } else {
-            self.0
-        };
-        self.0 = crate::fnv1a64_extend(start, bytes);
-    }
-}
-
-/// Builds [`Fnv`] hashers.
-pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! them. Loaded from the store on first use and, before every use, brought up to date by the pattern change feed,
 //! so patterns written by other processes are seen too.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use super::{
     Pattern, PatternId, PatternKind, PatternStore,
@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     Embedder, EmbeddingModel, Error, RecordStore, Result, Revision, Scope, Versioned,
-    index::{Collection, Doc, DocKey, DocMeta},
+    index::{Collection, Doc, DocKey, DocMeta, Labels},
 };
 
 /// Patterns read per page while loading.
@@ -262,15 +262,17 @@ fn document(v: &Versioned<Pattern>, vector: Vec<f32>) -> Doc {
         meta: DocMeta {
             time: p.effectiveness.last_used,
             importance: p.effectiveness.score as f32,
-            kind: None,
-            tags: c.tags.clone(),
-            domain: c.domains.first().cloned(),
-            language: c.languages.first().cloned(),
-            framework: c.frameworks.first().cloned(),
-            task_type: c.task_types.first().copied(),
-            outcome: None,
             reward: Some((p.effectiveness.score * 1.5) as f32),
-            scope: p.scope.clone(),
+            labels: Arc::new(Labels {
+                kind: None,
+                tags: c.tags.clone(),
+                domain: c.domains.first().cloned(),
+                language: c.languages.first().cloned(),
+                framework: c.frameworks.first().cloned(),
+                task_type: c.task_types.first().copied(),
+                outcome: None,
+                scope: p.scope.clone(),
+            }),
         },
     }
 }

@@ -129,7 +129,7 @@ pub(crate) fn relevance(
     } else {
         n
     };
-    let in_scope = |meta: &DocMeta| meta.scope.as_ref() == scope;
+    let in_scope = |meta: &DocMeta| meta.labels.scope.as_ref() == scope;
     let keep: Option<&Keep<'_>> = scope.is_some().then_some(&in_scope);
     let lexical = collection.bm25(text, keep, n);
     let semantic = vector.map_or_else(Vec::new, |v| collection.nearest(v, keep, n));
