@@ -53,7 +53,25 @@ struct Args {
     sandbox: SandboxArgs,
 }
 
+/// Fixes glibc's threshold above which an allocation gets pages of its own (128 KiB, its initial value).
+/// Otherwise each large block freed raises the threshold to its size (up to 32 MiB), and the blocks of that size
+/// allocated later come from the heap, where memory freed is rarely given back: loading the index (tens of MiB
+/// of buffers read, decoded and dropped) left about 38 MiB more resident at 100K episodes and 100K memories.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_mmap_threshold() {
+    // SAFETY: `mallopt` only sets a parameter of the allocator, which glibc guards with its own lock; it is
+    // called before any other thread starts.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_mmap_threshold() {}
+
 fn main() -> ExitCode {
+    fix_mmap_threshold();
     let args = Args::parse();
     memory_cli::log::init(args.log_format, "warn,memory_mcp=info");
     let result = tokio::runtime::Builder::new_multi_thread()
