@@ -463,7 +463,13 @@ impl Source<'_> {
             crate::run_blocking(|| snapshot::take(&c, self.embedder.id(), revision))
         };
         match self.store.put_index_snapshot(name, image).await {
-            Ok(()) => loaded.unsaved = 0,
+            Ok(kept) => {
+                loaded.unsaved = 0;
+                // Nothing changed the collection since the snapshot was taken: the state's lock is held.
+                if let Some(codes) = kept {
+                    write(&loaded.shared).read_codes_from(codes);
+                }
+            }
             Err(err) => tracing::warn!(%err, name, "cannot save the index snapshot"),
         }
     }

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use memory_core::{
     Change, Episode, EpisodeCache, EpisodeId, Error, MemoryRecord, RecordCache, RecordChange,
-    RecordId, Result, Revision, Versioned, index::snapshot::Snapshot,
+    RecordId, Result, Revision, Versioned,
+    index::{SharedBytes, snapshot::Snapshot},
 };
 use redb::Durability;
 
@@ -97,11 +98,13 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        let Some(bytes) = memory_core::run_blocking(|| snapshots::read(self.path(), name))? else {
+        let Some((bytes, codes)) =
+            memory_core::run_blocking(|| snapshots::read(self.path(), name))?
+        else {
             return Ok(None);
         };
-        match memory_core::run_blocking(|| postcard::from_bytes(&bytes)) {
-            Ok(snapshot) => Ok(Some(snapshot)),
+        match memory_core::run_blocking(|| postcard::from_bytes::<Snapshot>(&bytes)) {
+            Ok(snapshot) => Ok(Some(snapshot.with_codes(codes))),
             Err(err) => {
                 // A cache entry that does not decode is a miss; the index is rebuilt and saved over it.
                 tracing::warn!(name, %err, "index snapshot does not decode; ignoring it");
@@ -110,13 +113,13 @@ impl EpisodeCache for RedbStore {
         }
     }
 
-    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<()> {
+    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<SharedBytes>> {
         memory_core::run_blocking(|| {
             let bytes = postcard::to_allocvec(&snapshot).map_err(|e| Error::Storage {
                 backend: "redb",
                 detail: format!("encoding a snapshot: {e}"),
             })?;
-            snapshots::write(self.path(), name, &bytes)
+            snapshots::write(self.path(), name, &bytes, snapshot.codes()).map(Some)
         })
     }
 

@@ -2,22 +2,30 @@
 //! per name. They are large and always written whole, so they stay out of the redb file, whose pages a cache
 //! verifies on every open: in it they made each start read hundreds of megabytes.
 //!
-//! A file is `MAGIC`, the payload's length (u64 LE), its FNV-1a 64 checksum (u64 LE) and the postcard payload.
-//! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none;
-//! one that is short, foreign or fails its checksum is a miss. A temporary file a process left when it died while
+//! A file is `MAGIC`, then the lengths and FNV-1a 64 checksums (u64 LE each) of the postcard payload and of the
+//! vectors' codes, then the payload and the codes. Reading checks both checksums (reading the codes through a
+//! small buffer), decodes the payload and maps the codes, which the index reads in place: a search reads a few
+//! thousand documents' codes, so most stay on disk, and the pages read are the kernel's to keep or drop.
+//! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none
+//! (and a mapped file is never changed: a new snapshot is a new file); one that is short, foreign or fails a
+//! checksum is a miss. A temporary file a process left when it died while
 //! writing is deleted by the next write, once it is an hour old (no write takes that long).
 
 use std::{
-    io::{ErrorKind, Write},
+    fs::File,
+    io::{ErrorKind, Read, Write},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
-use memory_core::{Error, Result, fnv1a64};
+use memory_core::{Error, FNV1A64_OFFSET, Result, fnv1a64, fnv1a64_extend, index::SharedBytes};
 
-const MAGIC: &[u8; 8] = b"MSNAPv1\n";
-const HEADER_LEN: usize = MAGIC.len() + 16;
+const MAGIC: &[u8; 8] = b"MSNAPv2\n";
+const HEADER_LEN: usize = MAGIC.len() + 32;
 
 /// The age from which a temporary file is one a dead process left.
 const STALE: Duration = Duration::from_secs(3600);
@@ -41,29 +49,92 @@ pub(crate) fn failed(what: &str, path: &Path, err: std::io::Error) -> Error {
     }
 }
 
-/// The payload of snapshot `name`, if one is saved and sound.
-pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+/// The payload and the codes of snapshot `name`, if one is saved and sound.
+pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, SharedBytes)>> {
     let path = file(cache, name);
-    let mut bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(failed("reading", &path, err)),
     };
-    let sound = bytes.len() >= HEADER_LEN && bytes.starts_with(MAGIC) && {
-        let field = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        let (len, checksum) = (field(MAGIC.len()), field(MAGIC.len() + 8));
-        len == (bytes.len() - HEADER_LEN) as u64 && checksum == fnv1a64(&bytes[HEADER_LEN..])
-    };
-    if !sound {
+    let read = sound(&mut f).map_err(|e| failed("reading", &path, e))?;
+    let Some((payload, codes)) = read else {
         tracing::warn!(path = %path.display(), "index snapshot is damaged; ignoring it");
         return Ok(None);
-    }
-    bytes.drain(..HEADER_LEN);
-    Ok(Some(bytes))
+    };
+    let codes = map(&f, codes).map_err(|e| failed("mapping", &path, e))?;
+    Ok(Some((payload, codes)))
 }
 
-/// Saves `payload` as snapshot `name`, replacing the one before.
-pub(crate) fn write(cache: &Path, name: &str, payload: &[u8]) -> Result<()> {
+/// The codes of the snapshot file `f`, mapped.
+fn map(f: &File, codes: CodesAt) -> std::io::Result<SharedBytes> {
+    if codes.len == 0 {
+        return Ok(Arc::new(Vec::new()));
+    }
+    // SAFETY: the file is never changed once written: a snapshot is written to a temporary file and renamed into
+    // place, replaced by renaming another over it and deleted by unlinking it, none of which changes the pages of
+    // a file already mapped. Only a process outside this crate writing into the file could, and the cache
+    // directory is this crate's.
+    #[allow(unsafe_code)]
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(codes.offset)
+            .len(codes.len)
+            .map(f)?
+    };
+    // A search reads codes here and there: read ahead nothing.
+    let _ = map.advise(memmap2::Advice::Random);
+    Ok(Arc::new(map))
+}
+
+/// Where a snapshot file's codes are.
+struct CodesAt {
+    offset: u64,
+    len: usize,
+}
+
+/// The payload of the snapshot file `f` and where its codes are, if its header, lengths and checksums agree.
+fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, CodesAt)>> {
+    let size = f.metadata()?.len();
+    let mut header = [0u8; HEADER_LEN];
+    if size < HEADER_LEN as u64 {
+        return Ok(None);
+    }
+    f.read_exact(&mut header)?;
+    let field = |i: usize| {
+        let at = MAGIC.len() + 8 * i;
+        u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let (payload_len, payload_sum, codes_len, codes_sum) = (field(0), field(1), field(2), field(3));
+    let total = (HEADER_LEN as u64)
+        .checked_add(payload_len)
+        .and_then(|n| n.checked_add(codes_len));
+    if !header.starts_with(MAGIC) || total != Some(size) {
+        return Ok(None);
+    }
+    let mut payload = vec![0u8; payload_len as usize];
+    f.read_exact(&mut payload)?;
+    if fnv1a64(&payload) != payload_sum {
+        return Ok(None);
+    }
+    let mut sum = FNV1A64_OFFSET;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buffer)? {
+            0 => break,
+            n => sum = fnv1a64_extend(sum, &buffer[..n]),
+        }
+    }
+    let codes = CodesAt {
+        offset: HEADER_LEN as u64 + payload_len,
+        len: codes_len as usize,
+    };
+    Ok((sum == codes_sum).then_some((payload, codes)))
+}
+
+/// Saves `payload` and `codes` as snapshot `name`, replacing the one before, and gives back the codes as saved,
+/// mapped.
+pub(crate) fn write(cache: &Path, name: &str, payload: &[u8], codes: &[u8]) -> Result<SharedBytes> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let path = file(cache, name);
     let dir = dir(cache);
@@ -75,14 +146,31 @@ pub(crate) fn write(cache: &Path, name: &str, payload: &[u8]) -> Result<()> {
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let mut header = MAGIC.to_vec();
-    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    header.extend_from_slice(&fnv1a64(payload).to_le_bytes());
-    std::fs::File::create(&temporary)
-        .and_then(|mut f| f.write_all(&header).and_then(|()| f.write_all(payload)))
-        .map_err(|e| failed("writing", &temporary, e))?;
-    std::fs::rename(&temporary, &path).map_err(|e| {
+    for part in [payload, codes] {
+        header.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        header.extend_from_slice(&fnv1a64(part).to_le_bytes());
+    }
+    let at = CodesAt {
+        offset: (header.len() + payload.len()) as u64,
+        len: codes.len(),
+    };
+    // Mapped from the file written, before it is renamed: the name may be another process's snapshot by then.
+    let mapped = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temporary)
+        .and_then(|mut f| {
+            f.write_all(&header)?;
+            f.write_all(payload)?;
+            f.write_all(codes)?;
+            map(&f, at)
+        });
+    let renamed = mapped.and_then(|mapped| std::fs::rename(&temporary, &path).map(|()| mapped));
+    renamed.map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
-        failed("renaming", &temporary, e)
+        failed("writing", &temporary, e)
     })
 }
 

@@ -267,9 +267,13 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         let c = cache(&path, 5);
         c.bind("db-1").await.expect("bind");
         assert!(c.snapshot("episodes").await.expect("read").is_none());
-        c.put_snapshot("episodes", snapshot::take(&collection, "m", 9))
+        let kept = c
+            .put_snapshot("episodes", snapshot::take(&collection, "m", 9))
             .await
-            .expect("save");
+            .expect("save")
+            .expect("the codes, mapped from the file");
+        let taken = snapshot::take(&collection, "m", 9);
+        assert_eq!((*kept).as_ref(), taken.codes());
         c.checkpoint().await.expect("checkpoint");
     }
     {
@@ -277,6 +281,9 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         let saved = c.snapshot("episodes").await.expect("read").expect("kept");
         let (loaded, revision) = snapshot::load(saved, "m", 8).expect("sound");
         assert_eq!((loaded.len(), revision), (1, 9));
+        // Its codes, read in place from the file, are those saved.
+        let hits = loaded.nearest(&[0.5; 8], None, 1);
+        assert_eq!(hits, collection.nearest(&[0.5; 8], None, 1));
         c.close().await.expect("close");
     }
     // Snapshots live in files beside the cache, one per name (hex-encoded).
@@ -291,6 +298,7 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
     for damaged in [
         sound[..sound.len() - 1].to_vec(),
         [&sound[..sound.len() - 1], &[sound[sound.len() - 1] ^ 1]].concat(),
+        [&sound[..45], &[sound[45] ^ 1], &sound[46..]].concat(),
         b"not a snapshot".to_vec(),
     ] {
         std::fs::write(&file, damaged).expect("damage");

@@ -24,8 +24,10 @@ pub mod snapshot;
 pub(crate) mod text;
 mod vectors;
 
+pub use vectors::SharedBytes;
+
 use text::Vocabulary;
-use vectors::{dot, quantise, sign_dot, signs, words};
+use vectors::{Codes, dot, quantise, sign_dot, signs, words};
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
@@ -125,7 +127,7 @@ pub struct Collection {
     postings: Vec<List>,
     total_len: f64,
     live: usize,
-    codes: Vec<i8>,
+    codes: Codes,
     scales: Vec<f32>,
     bits: Vec<u64>,
     /// By slot: alive with a vector. Kept apart from the slots so a vector scan reads one byte per document.
@@ -223,7 +225,7 @@ impl Collection {
             postings: Vec::new(),
             total_len: 0.0,
             live: 0,
-            codes: Vec::new(),
+            codes: Codes::new(dimension),
             scales: Vec::new(),
             bits: Vec::new(),
             searchable: Vec::new(),
@@ -274,14 +276,13 @@ impl Collection {
         }
         let has_vector = match &doc.vector {
             Some(v) if v.len() == self.dimension => {
-                let start = self.codes.len();
-                let scale = quantise(v, &mut self.codes);
-                signs(&self.codes[start..], &mut self.bits);
+                let scale = self.codes.push(v);
+                signs(self.codes.last(), &mut self.bits);
                 self.scales.push(scale);
                 true
             }
             _ => {
-                self.codes.extend(std::iter::repeat_n(0, self.dimension));
+                self.codes.push_zero();
                 self.bits
                     .extend(std::iter::repeat_n(0, words(self.dimension)));
                 self.scales.push(0.0);
@@ -330,9 +331,17 @@ impl Collection {
                     .filter(|l| l.spilled())
                     .map(|l| l.capacity() * size_of::<Posting>())
                     .sum::<usize>(),
-            vectors: self.codes.capacity()
+            vectors: self.codes.owned_bytes()
                 + self.scales.capacity() * size_of::<f32>()
                 + self.bits.capacity() * size_of::<u64>(),
+        }
+    }
+
+    /// Reads the vectors' codes from `codes` (the codes of a snapshot just taken of the collection, as a store
+    /// keeps them) instead of its own copy, which is dropped; codes of another length are ignored.
+    pub fn read_codes_from(&mut self, codes: SharedBytes) {
+        if (*codes).as_ref().len() == self.slots.len() * self.dimension {
+            self.codes = Codes::loaded(codes, self.dimension);
         }
     }
 
@@ -394,7 +403,7 @@ impl Collection {
             return;
         }
         let mut remap = vec![u32::MAX; self.slots.len()];
-        let (mut codes, mut scales, mut bits) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut scales, mut bits) = (Vec::new(), Vec::new());
         let w = words(self.dimension);
         let (mut slots, mut lengths) =
             (Vec::with_capacity(self.live), Vec::with_capacity(self.live));
@@ -402,9 +411,6 @@ impl Collection {
             if self.lengths[old] != DEAD {
                 lengths.push(self.lengths[old]);
                 remap[old] = slots.len() as u32;
-                codes.extend_from_slice(
-                    &self.codes[old * self.dimension..(old + 1) * self.dimension],
-                );
                 scales.push(self.scales[old]);
                 bits.extend_from_slice(&self.bits[old * w..(old + 1) * w]);
                 slots.push(slot);
@@ -424,8 +430,12 @@ impl Collection {
         self.searchable = slots.iter().map(|s| s.has_vector).collect();
         // A set no document points to any more is held by the set alone.
         self.labels.retain(|l| Arc::strong_count(l) > 1);
+        let old = &self.lengths;
+        self.codes = self
+            .codes
+            .select((0..old.len()).filter(|&i| old[i] != DEAD));
         (self.slots, self.lengths) = (slots, lengths);
-        (self.codes, self.scales, self.bits) = (codes, scales, bits);
+        (self.scales, self.bits) = (scales, bits);
     }
 
     /// The key and metadata of a slot returned by a search.
@@ -571,7 +581,7 @@ impl Collection {
                 let i = slot as usize;
                 (
                     slot,
-                    dot(&q, &self.codes[i * d..(i + 1) * d]) as f32 * q_scale * self.scales[i],
+                    dot(&q, self.codes.get(i)) as f32 * q_scale * self.scales[i],
                 )
             })
             .collect();
@@ -626,13 +636,7 @@ impl Collection {
         if !self.slots[a].has_vector || !self.slots[b].has_vector {
             return 0.0;
         }
-        let d = self.dimension;
-        dot(
-            &self.codes[a * d..(a + 1) * d],
-            &self.codes[b * d..(b + 1) * d],
-        ) as f32
-            * self.scales[a]
-            * self.scales[b]
+        dot(self.codes.get(a), self.codes.get(b)) as f32 * self.scales[a] * self.scales[b]
     }
 }
 

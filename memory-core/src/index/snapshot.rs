@@ -10,12 +10,13 @@ use std::{collections::HashMap, sync::Arc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Collection, DEAD, DocKey, DocMeta, Labels, List, Posting, Slot, text::Vocabulary, words,
+    Collection, DEAD, DocKey, DocMeta, Labels, List, Posting, SharedBytes, Slot, text::Vocabulary,
+    vectors::Codes, words,
 };
 use crate::{Revision, Timestamp};
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct SlotImage {
@@ -46,12 +47,32 @@ pub struct Snapshot {
     /// Per term: its posting count (u32), then each posting's slot (u32) and frequency (f32).
     #[serde(with = "serde_bytes")]
     postings: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    codes: Vec<u8>,
+    /// The vectors' codes: kept apart from the rest (see [`Snapshot::codes`]).
+    #[serde(skip, default = "no_codes")]
+    codes: SharedBytes,
     #[serde(with = "serde_bytes")]
     scales: Vec<u8>,
     #[serde(with = "serde_bytes")]
     bits: Vec<u8>,
+}
+
+fn no_codes() -> SharedBytes {
+    Arc::new(Vec::new())
+}
+
+impl Snapshot {
+    /// The vectors' int8 codes, `dimension` bytes per document, which serialising the snapshot leaves out: a
+    /// store keeps them beside it, raw, and gives them back with [`Snapshot::with_codes`], where the index reads
+    /// them in place (a search reads a few thousand documents' codes, not all of them).
+    pub fn codes(&self) -> &[u8] {
+        (*self.codes).as_ref()
+    }
+
+    /// The snapshot with `codes`, as [`Snapshot::codes`] gave them.
+    pub fn with_codes(mut self, codes: SharedBytes) -> Self {
+        self.codes = codes;
+        self
+    }
 }
 
 /// A snapshot of `collection`, current to `revision` of its change feed, its vectors made by `model`.
@@ -97,7 +118,7 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         words,
         stems,
         postings,
-        codes: c.codes.iter().map(|&x| x as u8).collect(),
+        codes: Arc::new(c.codes.to_bytes()),
         scales: c.scales.iter().flat_map(|x| x.to_le_bytes()).collect(),
         bits: c.bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
     }
@@ -121,7 +142,7 @@ pub fn load(
     }
     let n = image.slots.len();
     let w = words(dimension);
-    if image.codes.len() != n * dimension
+    if image.codes().len() != n * dimension
         || image.scales.len() != n * 4
         || image.bits.len() != n * w * 8
     {
@@ -133,7 +154,7 @@ pub fn load(
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;
     c.postings = postings;
-    c.codes = image.codes.into_iter().map(|x| x as i8).collect();
+    c.codes = Codes::loaded(image.codes, dimension);
     c.scales = image
         .scales
         .as_chunks()
@@ -217,7 +238,9 @@ fn read_postings(mut bytes: &[u8], slots: usize, terms: usize) -> Result<Vec<Lis
 impl Snapshot {
     /// Drops the last vector code, as a damaged file would.
     pub(crate) fn truncate_vectors(&mut self) {
-        self.codes.pop();
+        let mut codes = self.codes().to_vec();
+        codes.pop();
+        self.codes = Arc::new(codes);
     }
 
     /// The length of the postings run.

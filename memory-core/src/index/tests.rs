@@ -283,13 +283,15 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
     }
     c.remove(key(4), 2);
     c.upsert(doc(5, "a rewritten document", 3));
-    // Through bytes, as the cache stores it.
-    let bytes = serde_json::to_vec(&snapshot::take(&c, "lexical", 42)).unwrap();
+    // Through bytes, as the cache stores it: the codes apart, read in place.
+    let image = snapshot::take(&c, "lexical", 42);
+    let codes: SharedBytes = Arc::new(image.codes().to_vec());
+    let bytes = serde_json::to_vec(&image).unwrap();
     let load = |bytes: &[u8], model: &str, dimension: usize| {
-        let image = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        snapshot::load(image, model, dimension)
+        let image: snapshot::Snapshot = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        snapshot::load(image.with_codes(codes.clone()), model, dimension)
     };
-    let (loaded, revision) = load(&bytes, "lexical", 64).unwrap();
+    let (mut loaded, revision) = load(&bytes, "lexical", 64).unwrap();
     assert_eq!(revision, 42);
     assert_eq!((loaded.len(), loaded.revision(key(5))), (c.len(), Some(3)));
     assert_eq!(loaded.revision(key(4)), None);
@@ -306,6 +308,27 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
         c.nearest(&query, None, 20)
     );
     assert_eq!(loaded.doc(7).1, c.doc(7).1);
+    // Documents added after loading (their codes owned), and a compaction that moves every code.
+    for n in 300..2000u128 {
+        let d = doc(n, &format!("retry{} added later", n % 7), 4);
+        c.upsert(d.clone());
+        loaded.upsert(d);
+    }
+    for (i, n) in (0..1800u128).enumerate() {
+        c.remove(key(n), 5);
+        loaded.remove(key(n), 5);
+        if i % 600 == 0 {
+            assert_eq!(
+                loaded.nearest(&query, None, 20),
+                c.nearest(&query, None, 20)
+            );
+        }
+    }
+    assert_eq!(
+        loaded.nearest(&query, None, 20),
+        c.nearest(&query, None, 20)
+    );
+    assert_eq!(loaded.len(), 200);
 
     // Another model or dimension is refused.
     assert!(load(&bytes, "other", 64).is_err());
@@ -368,4 +391,27 @@ fn documents_with_the_same_labels_share_one_copy_also_after_a_snapshot() {
     let (loaded, _) = snapshot::load(snapshot::take(&c, "lexical", 1), "lexical", 64).unwrap();
     assert!(shared(&loaded));
     assert_eq!(loaded.doc(5).1, c.doc(5).1);
+}
+
+#[test]
+fn codes_read_from_a_snapshot_of_the_collection_search_as_its_own() {
+    let mut c = Collection::new(64);
+    for n in 0..50u128 {
+        c.upsert(doc(n, &format!("flaky{} settlement test {n}", n % 4), 1));
+    }
+    let query = LexicalEmbedder::new(64)
+        .embed(&["flaky2 settlement"])
+        .unwrap()
+        .pop()
+        .unwrap();
+    let before = c.nearest(&query, None, 10);
+    let codes = snapshot::take(&c, "lexical", 1).codes().to_vec();
+    let owned = c.codes.owned_bytes();
+    assert!(owned >= 50 * 64);
+    c.read_codes_from(Arc::new(codes[..codes.len() - 64].to_vec()));
+    assert_eq!(c.codes.owned_bytes(), owned, "a short run is ignored");
+    c.read_codes_from(Arc::new(codes));
+    assert_eq!(c.codes.owned_bytes(), 0);
+    assert_eq!(c.nearest(&query, None, 10), before);
+    assert!((c.similarity(3, 7) - c.similarity(7, 3)).abs() < 1e-6);
 }

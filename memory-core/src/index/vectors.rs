@@ -1,5 +1,109 @@
 //! Quantised vectors: int8 codes with one scale each, their sign planes, and the products the searches use.
 
+use std::sync::Arc;
+
+/// Bytes a store hands the index to read in place, such as a file mapped into memory: what a search does not
+/// read of them stays on disk, and the pages it reads are the operating system's to keep or drop (and shared by
+/// every process that maps the same file).
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// The vectors' int8 codes, `dimension` per slot: those of the slots loaded from a snapshot read in place from
+/// its bytes, those added since owned.
+#[derive(Clone)]
+pub(super) struct Codes {
+    loaded: SharedBytes,
+    /// Slots whose codes are in `loaded`.
+    loaded_slots: usize,
+    owned: Vec<i8>,
+    dimension: usize,
+}
+
+impl std::fmt::Debug for Codes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codes")
+            .field("loaded_slots", &self.loaded_slots)
+            .field("owned", &self.owned.len())
+            .finish()
+    }
+}
+
+impl Codes {
+    /// No codes, of vectors of `dimension`.
+    pub(super) fn new(dimension: usize) -> Self {
+        Codes::loaded(Arc::new(Vec::new()), dimension)
+    }
+
+    /// The codes in `bytes`, whole vectors of `dimension`.
+    pub(super) fn loaded(bytes: SharedBytes, dimension: usize) -> Self {
+        let slots = (*bytes).as_ref().len().checked_div(dimension).unwrap_or(0);
+        Codes {
+            loaded: bytes,
+            loaded_slots: slots,
+            owned: Vec::new(),
+            dimension,
+        }
+    }
+
+    /// Slots with codes.
+    pub(super) fn len(&self) -> usize {
+        self.loaded_slots + self.owned.len() / self.dimension.max(1)
+    }
+
+    /// The codes of `slot`.
+    pub(super) fn get(&self, slot: usize) -> &[i8] {
+        let d = self.dimension;
+        if slot < self.loaded_slots {
+            bytemuck::cast_slice(&(*self.loaded).as_ref()[slot * d..(slot + 1) * d])
+        } else {
+            let i = slot - self.loaded_slots;
+            &self.owned[i * d..(i + 1) * d]
+        }
+    }
+
+    /// The codes of a new last slot, quantised from `vector`, and their scale.
+    pub(super) fn push(&mut self, vector: &[f32]) -> f32 {
+        quantise(vector, &mut self.owned)
+    }
+
+    /// A new last slot without a vector (zero codes).
+    pub(super) fn push_zero(&mut self) {
+        self.owned.extend(std::iter::repeat_n(0, self.dimension));
+    }
+
+    /// The codes of the last slot.
+    pub(super) fn last(&self) -> &[i8] {
+        self.get(self.len() - 1)
+    }
+
+    /// Owned codes of `slots`, in order.
+    pub(super) fn select(&self, slots: impl Iterator<Item = usize>) -> Codes {
+        let mut owned = Vec::new();
+        slots.for_each(|slot| owned.extend_from_slice(self.get(slot)));
+        Codes {
+            owned,
+            ..Codes::new(self.dimension)
+        }
+    }
+
+    /// Every slot's codes, back to back.
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
+        let loaded = (*self.loaded).as_ref();
+        let mut out = Vec::with_capacity(loaded.len() + self.owned.len());
+        out.extend_from_slice(&loaded[..self.loaded_slots * self.dimension]);
+        out.extend_from_slice(bytemuck::cast_slice(&self.owned));
+        out
+    }
+
+    /// Bytes owned (those read in place are not counted).
+    pub(super) fn owned_bytes(&self) -> usize {
+        self.owned.capacity()
+    }
+
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.owned.shrink_to_fit();
+    }
+}
+
 /// Quantises a vector to int8 codes and its scale.
 pub(super) fn quantise(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
     let max = vector.iter().fold(0.0f32, |m, x| m.max(x.abs()));
