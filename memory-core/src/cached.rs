@@ -18,7 +18,7 @@ use crate::{
     EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordCache,
     RecordChange, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision,
     Scope, Stored, Versioned,
-    index::{SharedBytes, snapshot::Snapshot},
+    index::{Sections, snapshot::Snapshot},
     pattern::{Pattern, PatternChange, PatternId, PatternJob, PatternStore, PatternWrite},
 };
 
@@ -390,11 +390,7 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn put_index_snapshot(
-        &self,
-        name: &str,
-        snapshot: Snapshot,
-    ) -> Result<Option<SharedBytes>> {
+    async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
         self.cache.put_snapshot(name, snapshot).await
     }
 }

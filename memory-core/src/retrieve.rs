@@ -466,8 +466,8 @@ impl Source<'_> {
             Ok(kept) => {
                 loaded.unsaved = 0;
                 // Nothing changed the collection since the snapshot was taken: the state's lock is held.
-                if let Some(codes) = kept {
-                    write(&loaded.shared).read_codes_from(codes);
+                if let Some(sections) = kept {
+                    write(&loaded.shared).read_sections_from(sections);
                 }
             }
             Err(err) => tracing::warn!(%err, name, "cannot save the index snapshot"),

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::{
     Episode, EpisodeId, EpisodeSummary, Error, ExecutionStep, MemoryRecord, OutcomeKind, RecordId,
     RecordKind, RecordStats, RecordUpdate, Result, Scope, Stored, TaskType, Timestamp,
-    index::{SharedBytes, snapshot::Snapshot},
+    index::{Sections, snapshot::Snapshot},
 };
 
 /// A position in a store's change sequence. Every write gets the next revision; readers use it to tell which
@@ -216,9 +216,9 @@ pub trait EpisodeCache: Send + Sync + 'static {
     /// drops snapshots with the episodes.
     async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
 
-    /// Saves a search-index snapshot under `name`, replacing the one before, and gives back its codes as kept
+    /// Saves a search-index snapshot under `name`, replacing the one before, and gives back its sections as kept
     /// (see [`RecordStore::put_index_snapshot`]).
-    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<SharedBytes>>;
+    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>>;
 }
 
 /// The memory-record side of a cache in front of a [`RecordStore`] (see [`crate::CachedStore`]). It keeps
@@ -395,13 +395,13 @@ pub trait RecordStore: Send + Sync + 'static {
     }
 
     /// Saves a search-index snapshot under `name`, replacing the one before; by default it is not kept. A store
-    /// that keeps the vectors' codes apart, to be read in place, gives them back, and the index reads them
-    /// instead of its own copy.
+    /// that keeps its [`Sections`] apart, to be read in place, gives them back, and the index reads them instead
+    /// of its own copies.
     async fn put_index_snapshot(
         &self,
         _name: &str,
         _snapshot: Snapshot,
-    ) -> Result<Option<SharedBytes>> {
+    ) -> Result<Option<Sections>> {
         Ok(None)
     }
 }

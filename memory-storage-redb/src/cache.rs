@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use memory_core::{
     Change, Episode, EpisodeCache, EpisodeId, Error, MemoryRecord, RecordCache, RecordChange,
     RecordId, Result, Revision, Versioned,
-    index::{SharedBytes, snapshot::Snapshot},
+    index::{Sections, snapshot::Snapshot},
 };
 use redb::Durability;
 
@@ -98,13 +98,13 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        let Some((bytes, codes)) =
+        let Some((bytes, sections)) =
             memory_core::run_blocking(|| snapshots::read(self.path(), name))?
         else {
             return Ok(None);
         };
         match memory_core::run_blocking(|| postcard::from_bytes::<Snapshot>(&bytes)) {
-            Ok(snapshot) => Ok(Some(snapshot.with_codes(codes))),
+            Ok(snapshot) => Ok(Some(snapshot.with_sections(sections))),
             Err(err) => {
                 // A cache entry that does not decode is a miss; the index is rebuilt and saved over it.
                 tracing::warn!(name, %err, "index snapshot does not decode; ignoring it");
@@ -113,13 +113,13 @@ impl EpisodeCache for RedbStore {
         }
     }
 
-    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<SharedBytes>> {
+    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
         memory_core::run_blocking(|| {
             let bytes = postcard::to_allocvec(&snapshot).map_err(|e| Error::Storage {
                 backend: "redb",
                 detail: format!("encoding a snapshot: {e}"),
             })?;
-            snapshots::write(self.path(), name, &bytes, snapshot.codes()).map(Some)
+            snapshots::write(self.path(), name, &bytes, snapshot.sections()).map(Some)
         })
     }
 

@@ -3,9 +3,11 @@
 //! verifies on every open: in it they made each start read hundreds of megabytes.
 //!
 //! A file is `MAGIC`, then the lengths and FNV-1a 64 checksums (u64 LE each) of the postcard payload and of the
-//! vectors' codes, then the payload and the codes. Reading checks both checksums (reading the codes through a
-//! small buffer), decodes the payload and maps the codes, which the index reads in place: a search reads a few
-//! thousand documents' codes, so most stay on disk, and the pages read are the kernel's to keep or drop.
+//! index's two [`Sections`] (the vectors' codes, the posting lists), then the three parts, each section at an
+//! offset that is a multiple of 8. Reading checks every checksum (reading the sections through a small buffer),
+//! decodes the payload and maps the sections, which the index reads in place: a search reads a few thousand
+//! documents' codes and the lists of its words, so most stays on disk, and the pages read are the kernel's to
+//! keep or drop (and shared by every process on the same cache).
 //! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none
 //! (and a mapped file is never changed: a new snapshot is a new file); one that is short, foreign or fails a
 //! checksum is a miss. A temporary file a process left when it died while
@@ -13,7 +15,7 @@
 
 use std::{
     fs::File,
-    io::{ErrorKind, Read, Write},
+    io::{ErrorKind, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -22,10 +24,13 @@ use std::{
     time::Duration,
 };
 
-use memory_core::{Error, FNV1A64_OFFSET, Result, fnv1a64, fnv1a64_extend, index::SharedBytes};
+use memory_core::{
+    Error, FNV1A64_OFFSET, Result, fnv1a64, fnv1a64_extend,
+    index::{Sections, SharedBytes},
+};
 
-const MAGIC: &[u8; 8] = b"MSNAPv2\n";
-const HEADER_LEN: usize = MAGIC.len() + 32;
+const MAGIC: &[u8; 8] = b"MSNAPv3\n";
+const HEADER_LEN: usize = MAGIC.len() + 48;
 
 /// The age from which a temporary file is one a dead process left.
 const STALE: Duration = Duration::from_secs(3600);
@@ -49,8 +54,8 @@ pub(crate) fn failed(what: &str, path: &Path, err: std::io::Error) -> Error {
     }
 }
 
-/// The payload and the codes of snapshot `name`, if one is saved and sound.
-pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, SharedBytes)>> {
+/// The payload and the sections of snapshot `name`, if one is saved and sound.
+pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections)>> {
     let path = file(cache, name);
     let mut f = match File::open(&path) {
         Ok(f) => f,
@@ -58,43 +63,67 @@ pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, SharedBy
         Err(err) => return Err(failed("reading", &path, err)),
     };
     let read = sound(&mut f).map_err(|e| failed("reading", &path, e))?;
-    let Some((payload, codes)) = read else {
+    let Some((payload, layout)) = read else {
         tracing::warn!(path = %path.display(), "index snapshot is damaged; ignoring it");
         return Ok(None);
     };
-    let codes = map(&f, codes).map_err(|e| failed("mapping", &path, e))?;
-    Ok(Some((payload, codes)))
+    let sections = map(&f, &layout).map_err(|e| failed("mapping", &path, e))?;
+    Ok(Some((payload, sections)))
 }
 
-/// The codes of the snapshot file `f`, mapped.
-fn map(f: &File, codes: CodesAt) -> std::io::Result<SharedBytes> {
-    if codes.len == 0 {
-        return Ok(Arc::new(Vec::new()));
+/// Where the parts of a snapshot file are: the payload, the codes and the postings, each as (offset, length).
+/// The payload follows the header; each section starts at the next multiple of 8 after the part before, so that
+/// its numbers are aligned once mapped.
+struct Layout([(u64, u64); 3]);
+
+impl Layout {
+    fn of(lens: [u64; 3]) -> Option<Layout> {
+        let mut parts = [(0, 0); 3];
+        let mut end = HEADER_LEN as u64;
+        for (part, len) in parts.iter_mut().zip(lens) {
+            let start = end.checked_next_multiple_of(8)?;
+            *part = (start, len);
+            end = start.checked_add(len)?;
+        }
+        Some(Layout(parts))
     }
-    // SAFETY: the file is never changed once written: a snapshot is written to a temporary file and renamed into
-    // place, replaced by renaming another over it and deleted by unlinking it, none of which changes the pages of
-    // a file already mapped. Only a process outside this crate writing into the file could, and the cache
-    // directory is this crate's.
-    #[allow(unsafe_code)]
-    let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(codes.offset)
-            .len(codes.len)
-            .map(f)?
+
+    /// The file's length.
+    fn end(&self) -> u64 {
+        let (start, len) = self.0[2];
+        start + len
+    }
+}
+
+/// The sections of the snapshot file `f`, mapped.
+fn map(f: &File, layout: &Layout) -> std::io::Result<Sections> {
+    let section = |(offset, len): (u64, u64), advice| -> std::io::Result<SharedBytes> {
+        if len == 0 {
+            return Ok(Arc::new(Vec::new()));
+        }
+        // SAFETY: the file is never changed once written: a snapshot is written to a temporary file and renamed
+        // into place, replaced by renaming another over it and deleted by unlinking it, none of which changes the
+        // pages of a file already mapped. Only a process outside this crate writing into the file could, and the
+        // cache directory is this crate's.
+        #[allow(unsafe_code)]
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len as usize)
+                .map(f)?
+        };
+        let _ = map.advise(advice);
+        Ok(Arc::new(map))
     };
-    // A search reads codes here and there: read ahead nothing.
-    let _ = map.advise(memmap2::Advice::Random);
-    Ok(Arc::new(map))
+    Ok(Sections {
+        // A search reads codes here and there: read ahead nothing.
+        codes: section(layout.0[1], memmap2::Advice::Random)?,
+        postings: section(layout.0[2], memmap2::Advice::Normal)?,
+    })
 }
 
-/// Where a snapshot file's codes are.
-struct CodesAt {
-    offset: u64,
-    len: usize,
-}
-
-/// The payload of the snapshot file `f` and where its codes are, if its header, lengths and checksums agree.
-fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, CodesAt)>> {
+/// The payload of the snapshot file `f` and where its parts are, if its header, lengths and checksums agree.
+fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, Layout)>> {
     let size = f.metadata()?.len();
     let mut header = [0u8; HEADER_LEN];
     if size < HEADER_LEN as u64 {
@@ -105,36 +134,45 @@ fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, CodesAt)>> {
         let at = MAGIC.len() + 8 * i;
         u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"))
     };
-    let (payload_len, payload_sum, codes_len, codes_sum) = (field(0), field(1), field(2), field(3));
-    let total = (HEADER_LEN as u64)
-        .checked_add(payload_len)
-        .and_then(|n| n.checked_add(codes_len));
-    if !header.starts_with(MAGIC) || total != Some(size) {
+    let Some(layout) = Layout::of([field(0), field(2), field(4)]) else {
+        return Ok(None);
+    };
+    if !header.starts_with(MAGIC) || layout.end() != size {
         return Ok(None);
     }
-    let mut payload = vec![0u8; payload_len as usize];
-    f.read_exact(&mut payload)?;
-    if fnv1a64(&payload) != payload_sum {
-        return Ok(None);
-    }
-    let mut sum = FNV1A64_OFFSET;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        match f.read(&mut buffer)? {
-            0 => break,
-            n => sum = fnv1a64_extend(sum, &buffer[..n]),
+    let mut payload = Vec::new();
+    for (i, &(offset, len)) in layout.0.iter().enumerate() {
+        f.seek(SeekFrom::Start(offset))?;
+        let mut part = (&mut *f).take(len);
+        let sum = if i == 0 {
+            part.read_to_end(&mut payload)?;
+            fnv1a64(&payload)
+        } else {
+            // Read through a small buffer: the sections are mapped, not copied.
+            let (mut sum, mut buffer) = (FNV1A64_OFFSET, vec![0u8; 1 << 20]);
+            loop {
+                match part.read(&mut buffer)? {
+                    0 => break,
+                    n => sum = fnv1a64_extend(sum, &buffer[..n]),
+                }
+            }
+            sum
+        };
+        if sum != field(2 * i + 1) {
+            return Ok(None);
         }
     }
-    let codes = CodesAt {
-        offset: HEADER_LEN as u64 + payload_len,
-        len: codes_len as usize,
-    };
-    Ok((sum == codes_sum).then_some((payload, codes)))
+    Ok(Some((payload, layout)))
 }
 
-/// Saves `payload` and `codes` as snapshot `name`, replacing the one before, and gives back the codes as saved,
-/// mapped.
-pub(crate) fn write(cache: &Path, name: &str, payload: &[u8], codes: &[u8]) -> Result<SharedBytes> {
+/// Saves `payload` and `sections` as snapshot `name`, replacing the one before, and gives back the sections as
+/// saved, mapped.
+pub(crate) fn write(
+    cache: &Path,
+    name: &str,
+    payload: &[u8],
+    sections: &Sections,
+) -> Result<Sections> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let path = file(cache, name);
     let dir = dir(cache);
@@ -145,15 +183,17 @@ pub(crate) fn write(cache: &Path, name: &str, payload: &[u8], codes: &[u8]) -> R
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
+    let parts = [
+        payload,
+        (*sections.codes).as_ref(),
+        (*sections.postings).as_ref(),
+    ];
     let mut header = MAGIC.to_vec();
-    for part in [payload, codes] {
+    for part in parts {
         header.extend_from_slice(&(part.len() as u64).to_le_bytes());
         header.extend_from_slice(&fnv1a64(part).to_le_bytes());
     }
-    let at = CodesAt {
-        offset: (header.len() + payload.len()) as u64,
-        len: codes.len(),
-    };
+    let layout = Layout::of(parts.map(|p| p.len() as u64)).expect("lengths of parts in memory");
     // Mapped from the file written, before it is renamed: the name may be another process's snapshot by then.
     let mapped = std::fs::OpenOptions::new()
         .read(true)
@@ -163,9 +203,11 @@ pub(crate) fn write(cache: &Path, name: &str, payload: &[u8], codes: &[u8]) -> R
         .open(&temporary)
         .and_then(|mut f| {
             f.write_all(&header)?;
-            f.write_all(payload)?;
-            f.write_all(codes)?;
-            map(&f, at)
+            for (part, &(offset, _)) in parts.iter().zip(&layout.0) {
+                f.seek(SeekFrom::Start(offset))?;
+                f.write_all(part)?;
+            }
+            map(&f, &layout)
         });
     let renamed = mapped.and_then(|mapped| std::fs::rename(&temporary, &path).map(|()| mapped));
     renamed.map_err(|e| {

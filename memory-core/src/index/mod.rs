@@ -15,17 +15,19 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 
 use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, Scope, TaskType, Timestamp};
 
 pub mod docs;
+mod postings;
 pub mod snapshot;
 pub(crate) mod text;
 mod vectors;
 
+pub use snapshot::Sections;
 pub use vectors::SharedBytes;
 
+use postings::{Posting, Postings, probe};
 use text::Vocabulary;
 use vectors::{Codes, dot, quantise, sign_dot, signs, words};
 
@@ -96,16 +98,6 @@ pub struct Doc {
     pub meta: DocMeta,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Posting {
-    slot: u32,
-    tf: f32,
-}
-
-/// A term's postings, in slot order; a list of one or two is kept inline (most terms of a collection are in one
-/// or two documents).
-type List = SmallVec<[Posting; 2]>;
-
 #[derive(Debug)]
 struct Slot {
     key: DocKey,
@@ -124,7 +116,7 @@ pub struct Collection {
     /// The distinct label sets of the documents.
     labels: HashSet<Arc<Labels>>,
     /// By term.
-    postings: Vec<List>,
+    postings: Postings,
     total_len: f64,
     live: usize,
     codes: Codes,
@@ -177,20 +169,6 @@ const EXCLUDED: i32 = i32::MIN;
 /// Collections from this many slots on have their sign pass split over the cores.
 pub(crate) const SPLIT_FROM: usize = 100_000;
 
-/// The postings of `list` (in slot order) of `slots` (in increasing order), found by galloping forwards.
-fn probe<'a>(list: &'a [Posting], slots: &'a [u32]) -> impl Iterator<Item = &'a Posting> {
-    let mut rest = list;
-    slots.iter().filter_map(move |&slot| {
-        let mut step = 1;
-        while step < rest.len() && rest[step].slot < slot {
-            step *= 2;
-        }
-        let i = rest[..rest.len().min(step + 1)].partition_point(|p| p.slot < slot);
-        rest = &rest[i..];
-        rest.first().filter(|p| p.slot == slot)
-    })
-}
-
 /// The `n`-th best score of the touched documents (0 when fewer are touched).
 fn nth_best(touched: &[u32], scores: &[f32], n: usize) -> f32 {
     if n == 0 || touched.len() < n {
@@ -222,7 +200,7 @@ impl Collection {
             by_key: HashMap::new(),
             vocabulary: Vocabulary::default(),
             labels: HashSet::new(),
-            postings: Vec::new(),
+            postings: Postings::new(),
             total_len: 0.0,
             live: 0,
             codes: Codes::new(dimension),
@@ -267,12 +245,9 @@ impl Collection {
         }
         let len: f32 = terms.iter().map(|(_, w)| w).sum();
         terms.sort_unstable_by_key(|&(term, _)| term);
-        if self.postings.len() < self.vocabulary.len() {
-            self.postings.resize_with(self.vocabulary.len(), List::new);
-        }
         for run in terms.chunk_by(|a, b| a.0 == b.0) {
             let tf = run.iter().map(|(_, w)| w).sum();
-            self.postings[run[0].0 as usize].push(Posting { slot, tf });
+            self.postings.push(run[0].0 as usize, Posting { slot, tf });
         }
         let has_vector = match &doc.vector {
             Some(v) if v.len() == self.dimension => {
@@ -324,24 +299,22 @@ impl Collection {
                 + self.lengths.capacity() * size_of::<f32>()
                 + self.searchable.capacity(),
             vocabulary: self.vocabulary.memory(),
-            postings: self.postings.capacity() * size_of::<List>()
-                + self
-                    .postings
-                    .iter()
-                    .filter(|l| l.spilled())
-                    .map(|l| l.capacity() * size_of::<Posting>())
-                    .sum::<usize>(),
+            postings: self.postings.owned_bytes(),
             vectors: self.codes.owned_bytes()
                 + self.scales.capacity() * size_of::<f32>()
                 + self.bits.capacity() * size_of::<u64>(),
         }
     }
 
-    /// Reads the vectors' codes from `codes` (the codes of a snapshot just taken of the collection, as a store
-    /// keeps them) instead of its own copy, which is dropped; codes of another length are ignored.
-    pub fn read_codes_from(&mut self, codes: SharedBytes) {
-        if (*codes).as_ref().len() == self.slots.len() * self.dimension {
-            self.codes = Codes::loaded(codes, self.dimension);
+    /// Reads the vectors' codes and the posting lists from `sections` (those of a snapshot just taken of the
+    /// collection, as a store keeps them) instead of its own copies, which are dropped; a section that does not
+    /// fit the collection is ignored.
+    pub fn read_sections_from(&mut self, sections: Sections) {
+        if (*sections.codes).as_ref().len() == self.slots.len() * self.dimension {
+            self.codes = Codes::loaded(sections.codes, self.dimension);
+        }
+        if let Ok(postings) = Postings::loaded(sections.postings, self.postings.terms()) {
+            self.postings = postings;
         }
     }
 
@@ -357,9 +330,8 @@ impl Collection {
     /// Gives back the room its arrays grew beyond their contents (a built collection holds about half as much).
     pub fn shrink_to_fit(&mut self) {
         self.slots.shrink_to_fit();
-        self.postings.iter_mut().for_each(List::shrink_to_fit);
-        self.vocabulary.shrink_to_fit();
         self.postings.shrink_to_fit();
+        self.vocabulary.shrink_to_fit();
         self.codes.shrink_to_fit();
         self.scales.shrink_to_fit();
         self.bits.shrink_to_fit();
@@ -416,12 +388,7 @@ impl Collection {
                 slots.push(slot);
             }
         }
-        for list in &mut self.postings {
-            list.retain_mut(|p| {
-                p.slot = remap[p.slot as usize];
-                p.slot != u32::MAX
-            });
-        }
+        self.postings = self.postings.remapped(&remap);
         self.by_key = slots
             .iter()
             .enumerate()
@@ -453,15 +420,12 @@ impl Collection {
         let docs = self.live as f32;
         let avg = (self.total_len / self.live as f64).max(1e-6) as f32;
         // Rare terms first: their lists are short and their scores high.
-        let mut lists: Vec<(&[Posting], f32)> = terms
+        let mut lists: Vec<([&[Posting]; 2], f32)> = terms
             .iter()
-            .filter_map(|&t| self.postings.get(t as usize))
-            .map(|list| {
-                let df = list.len() as f32;
-                (
-                    list.as_slice(),
-                    (1.0 + (docs - df + 0.5).max(0.0) / (df + 0.5)).ln(),
-                )
+            .map(|&t| {
+                let list = self.postings.list(t as usize);
+                let df = (list[0].len() + list[1].len()) as f32;
+                (list, (1.0 + (docs - df + 0.5).max(0.0) / (df + 0.5)).ln())
             })
             .collect();
         lists.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -473,7 +437,7 @@ impl Collection {
         let mut scores = vec![0.0f32; self.slots.len()];
         let mut touched: Vec<u32> = Vec::new();
         let score = |p: &Posting, idf: f32| -> Option<f32> {
-            let len = self.lengths[p.slot as usize];
+            let len = *self.lengths.get(p.slot as usize)?;
             let norm = K1 * (1.0 - B + B * len / avg);
             (len != DEAD).then(|| idf * p.tf * (K1 + 1.0) / (p.tf + norm))
         };
@@ -483,13 +447,15 @@ impl Collection {
                 touched.retain(|&s| scores[s as usize] + rest >= threshold);
                 touched.sort_unstable();
                 rest -= idf * (K1 + 1.0);
-                for p in probe(list, &touched) {
-                    scores[p.slot as usize] += score(p, idf).unwrap_or(0.0);
+                for p in list.iter().flat_map(|part| probe(part, &touched)) {
+                    if let Some(add) = score(p, idf) {
+                        scores[p.slot as usize] += add;
+                    }
                 }
                 continue;
             }
             rest -= idf * (K1 + 1.0);
-            for p in list {
+            for p in list.into_iter().flatten() {
                 let Some(add) = score(p, idf) else { continue };
                 let current = &mut scores[p.slot as usize];
                 if *current < 0.0 {

@@ -10,13 +10,13 @@ use std::{collections::HashMap, sync::Arc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Collection, DEAD, DocKey, DocMeta, Labels, List, Posting, SharedBytes, Slot, text::Vocabulary,
-    vectors::Codes, words,
+    Collection, DEAD, DocKey, DocMeta, Labels, SharedBytes, Slot, postings::Postings,
+    text::Vocabulary, vectors::Codes, words,
 };
 use crate::{Revision, Timestamp};
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 #[derive(Serialize, Deserialize)]
 struct SlotImage {
@@ -32,8 +32,8 @@ struct SlotImage {
     labels: u32,
 }
 
-/// A saved collection. Vectors and postings are little-endian byte runs: serialising tens of millions of numbers
-/// one by one would cost more than the rebuild saves.
+/// A saved collection. Scales and sign planes are little-endian byte runs (serialising tens of millions of numbers
+/// one by one would cost more than the rebuild saves); codes and postings are [`Sections`] kept apart.
 #[derive(Serialize, Deserialize)]
 pub struct Snapshot {
     format: u32,
@@ -44,33 +44,45 @@ pub struct Snapshot {
     labels: Vec<Labels>,
     words: Vec<(String, u32)>,
     stems: Vec<(String, u32)>,
-    /// Per term: its posting count (u32), then each posting's slot (u32) and frequency (f32).
-    #[serde(with = "serde_bytes")]
-    postings: Vec<u8>,
-    /// The vectors' codes: kept apart from the rest (see [`Snapshot::codes`]).
-    #[serde(skip, default = "no_codes")]
-    codes: SharedBytes,
+    /// The codes and the postings: kept apart from the rest (see [`Snapshot::sections`]).
+    #[serde(skip)]
+    sections: Sections,
     #[serde(with = "serde_bytes")]
     scales: Vec<u8>,
     #[serde(with = "serde_bytes")]
     bits: Vec<u8>,
 }
 
-fn no_codes() -> SharedBytes {
-    Arc::new(Vec::new())
+/// The parts of a snapshot that serialising it leaves out, for a store to keep beside it, raw, and give back with
+/// [`Snapshot::with_sections`]: the index reads them in place (a search reads a few thousand documents' codes
+/// and the posting lists of its words, not all of them).
+#[derive(Clone)]
+pub struct Sections {
+    /// The vectors' int8 codes, `dimension` bytes per document.
+    pub codes: SharedBytes,
+    /// The posting lists (see `index/postings.rs`). Their postings are 4-byte numbers: a store gives them back
+    /// aligned to 8 bytes, or the snapshot is refused.
+    pub postings: SharedBytes,
+}
+
+impl Default for Sections {
+    fn default() -> Self {
+        Sections {
+            codes: Arc::new(Vec::new()),
+            postings: Arc::new(Vec::new()),
+        }
+    }
 }
 
 impl Snapshot {
-    /// The vectors' int8 codes, `dimension` bytes per document, which serialising the snapshot leaves out: a
-    /// store keeps them beside it, raw, and gives them back with [`Snapshot::with_codes`], where the index reads
-    /// them in place (a search reads a few thousand documents' codes, not all of them).
-    pub fn codes(&self) -> &[u8] {
-        (*self.codes).as_ref()
+    /// The sections kept apart from the serialised snapshot.
+    pub fn sections(&self) -> &Sections {
+        &self.sections
     }
 
-    /// The snapshot with `codes`, as [`Snapshot::codes`] gave them.
-    pub fn with_codes(mut self, codes: SharedBytes) -> Self {
-        self.codes = codes;
+    /// The snapshot with `sections`, as [`Snapshot::sections`] gave them.
+    pub fn with_sections(mut self, sections: Sections) -> Self {
+        self.sections = sections;
         self
     }
 }
@@ -78,14 +90,6 @@ impl Snapshot {
 /// A snapshot of `collection`, current to `revision` of its change feed, its vectors made by `model`.
 pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapshot {
     let c = collection;
-    let mut postings = Vec::new();
-    for list in &c.postings {
-        postings.extend_from_slice(&(list.len() as u32).to_le_bytes());
-        for p in list {
-            postings.extend_from_slice(&p.slot.to_le_bytes());
-            postings.extend_from_slice(&p.tf.to_le_bytes());
-        }
-    }
     let (words, stems) = c.vocabulary.parts();
     let labels: Vec<Arc<Labels>> = c.labels.iter().cloned().collect();
     let numbers: HashMap<*const Labels, u32> = labels
@@ -117,8 +121,10 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         labels: labels.iter().map(|l| l.as_ref().clone()).collect(),
         words,
         stems,
-        postings,
-        codes: Arc::new(c.codes.to_bytes()),
+        sections: Sections {
+            codes: Arc::new(c.codes.to_bytes()),
+            postings: Arc::new(c.postings.to_bytes()),
+        },
         scales: c.scales.iter().flat_map(|x| x.to_le_bytes()).collect(),
         bits: c.bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
     }
@@ -142,7 +148,7 @@ pub fn load(
     }
     let n = image.slots.len();
     let w = words(dimension);
-    if image.codes().len() != n * dimension
+    if (*image.sections.codes).as_ref().len() != n * dimension
         || image.scales.len() != n * 4
         || image.bits.len() != n * w * 8
     {
@@ -150,11 +156,11 @@ pub fn load(
     }
     let vocabulary =
         Vocabulary::from_parts(image.words, image.stems).ok_or("inconsistent vocabulary")?;
-    let postings = read_postings(&image.postings, n, vocabulary.len())?;
+    let postings = Postings::loaded(image.sections.postings, vocabulary.len())?;
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;
     c.postings = postings;
-    c.codes = Codes::loaded(image.codes, dimension);
+    c.codes = Codes::loaded(image.sections.codes, dimension);
     c.scales = image
         .scales
         .as_chunks()
@@ -202,54 +208,23 @@ pub fn load(
     Ok((c, image.revision))
 }
 
-/// The posting lists in `bytes`: one per term, of postings in increasing slot order below `slots`.
-fn read_postings(mut bytes: &[u8], slots: usize, terms: usize) -> Result<Vec<List>, String> {
-    let damaged = || "damaged postings".to_string();
-    let next = |bytes: &mut &[u8]| -> Option<[u8; 4]> {
-        let (head, rest) = bytes.split_first_chunk::<4>()?;
-        *bytes = rest;
-        Some(*head)
-    };
-    let mut lists = Vec::new();
-    while !bytes.is_empty() {
-        let count = u32::from_le_bytes(next(&mut bytes).ok_or_else(damaged)?) as usize;
-        if count > bytes.len() / 8 {
-            return Err(damaged());
-        }
-        let mut list = List::with_capacity(count);
-        for _ in 0..count {
-            let slot = u32::from_le_bytes(next(&mut bytes).ok_or_else(damaged)?);
-            let tf = f32::from_le_bytes(next(&mut bytes).ok_or_else(damaged)?);
-            let ordered = list.last().is_none_or(|p: &Posting| p.slot < slot);
-            if slot as usize >= slots || !ordered {
-                return Err(damaged());
-            }
-            list.push(Posting { slot, tf });
-        }
-        lists.push(list);
-    }
-    if lists.len() != terms {
-        return Err(damaged());
-    }
-    Ok(lists)
-}
-
 #[cfg(test)]
 impl Snapshot {
     /// Drops the last vector code, as a damaged file would.
     pub(crate) fn truncate_vectors(&mut self) {
-        let mut codes = self.codes().to_vec();
+        let mut codes = (*self.sections.codes).as_ref().to_vec();
         codes.pop();
-        self.codes = Arc::new(codes);
+        self.sections.codes = Arc::new(codes);
     }
 
     /// The length of the postings run.
     pub(crate) fn postings_len(&self) -> usize {
-        self.postings.len()
+        (*self.sections.postings).as_ref().len()
     }
 
     /// Cuts the postings run at `len` bytes.
     pub(crate) fn truncate_postings(&mut self, len: usize) {
-        self.postings.truncate(len);
+        let postings = (*self.sections.postings).as_ref()[..len].to_vec();
+        self.sections.postings = Arc::new(postings);
     }
 }

@@ -285,11 +285,14 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
     c.upsert(doc(5, "a rewritten document", 3));
     // Through bytes, as the cache stores it: the codes apart, read in place.
     let image = snapshot::take(&c, "lexical", 42);
-    let codes: SharedBytes = Arc::new(image.codes().to_vec());
+    let sections = Sections {
+        codes: Arc::new((*image.sections().codes).as_ref().to_vec()),
+        postings: Arc::new((*image.sections().postings).as_ref().to_vec()),
+    };
     let bytes = serde_json::to_vec(&image).unwrap();
     let load = |bytes: &[u8], model: &str, dimension: usize| {
         let image: snapshot::Snapshot = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        snapshot::load(image.with_codes(codes.clone()), model, dimension)
+        snapshot::load(image.with_sections(sections.clone()), model, dimension)
     };
     let (mut loaded, revision) = load(&bytes, "lexical", 64).unwrap();
     assert_eq!(revision, 42);
@@ -394,7 +397,7 @@ fn documents_with_the_same_labels_share_one_copy_also_after_a_snapshot() {
 }
 
 #[test]
-fn codes_read_from_a_snapshot_of_the_collection_search_as_its_own() {
+fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
     let mut c = Collection::new(64);
     for n in 0..50u128 {
         c.upsert(doc(n, &format!("flaky{} settlement test {n}", n % 4), 1));
@@ -405,13 +408,34 @@ fn codes_read_from_a_snapshot_of_the_collection_search_as_its_own() {
         .pop()
         .unwrap();
     let before = c.nearest(&query, None, 10);
-    let codes = snapshot::take(&c, "lexical", 1).codes().to_vec();
+    let image = snapshot::take(&c, "lexical", 1);
+    let (codes, postings) = (
+        image.sections().codes.clone(),
+        image.sections().postings.clone(),
+    );
+    let codes = (*codes).as_ref().to_vec();
+    let bm25 = c.bm25("flaky2 settlement", None, 10);
     let owned = c.codes.owned_bytes();
     assert!(owned >= 50 * 64);
-    c.read_codes_from(Arc::new(codes[..codes.len() - 64].to_vec()));
+    c.read_sections_from(Sections {
+        codes: Arc::new(codes[..codes.len() - 64].to_vec()),
+        postings: Arc::new(Vec::new()),
+    });
     assert_eq!(c.codes.owned_bytes(), owned, "a short run is ignored");
-    c.read_codes_from(Arc::new(codes));
+    c.read_sections_from(Sections {
+        codes: Arc::new(codes),
+        postings,
+    });
     assert_eq!(c.codes.owned_bytes(), 0);
+    assert_eq!(c.postings.owned_bytes(), 0);
+    assert_eq!(c.bm25("flaky2 settlement", None, 10), bm25);
     assert_eq!(c.nearest(&query, None, 10), before);
     assert!((c.similarity(3, 7) - c.similarity(7, 3)).abs() < 1e-6);
+    // Documents added after, their postings owned beside the ones read in place.
+    for n in 50..60u128 {
+        c.upsert(doc(n, &format!("flaky2 settlement added {n}"), 1));
+    }
+    let hits = keys(&c, &c.bm25("flaky2 added", None, 3));
+    assert!(hits.iter().all(|k| (50..60).map(key).any(|n| n == *k)), "{hits:?}");
+    assert_eq!(hits.len(), 3);
 }
