@@ -155,13 +155,23 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+/// The process's resident memory, with its anonymous and file-backed parts (the index's mapped snapshot
+/// sections are file-backed: the kernel's to keep or drop, and shared with every process mapping them).
+fn resident(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let mib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    format!(
+        "{:.0} MiB (anonymous {:.0}, file-backed {:.0})",
+        mib("VmRSS:"),
+        mib("RssAnon:"),
+        mib("RssFile:")
+    )
 }
 
 /// Query texts in the corpus's words.
@@ -296,12 +306,19 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // Without snapshots, the server builds its indexes from libSQL and saves them; the next one loads them.
+    let _ = std::fs::remove_dir_all(db.with_extension("cache.snapshots"));
+    for from in ["built from libSQL", "loaded from their snapshots"] {
+        let (client, pid) = rt.block_on(connect(dir.path(), &db));
+        rt.block_on(wait_ready(&client));
+        println!(
+            "mcp: resident memory idle, indexes {from}: {}",
+            resident(pid)
+        );
+        rt.block_on(client.cancel()).expect("close");
+    }
     let (client, pid) = rt.block_on(connect(dir.path(), &db));
     rt.block_on(wait_ready(&client));
-    println!(
-        "mcp: resident memory idle, index loaded: {:.0} MiB",
-        rss_mib(pid)
-    );
     let client = Arc::new(client);
     let ids: Vec<String> = (0..100)
         .map(|i| workload.id(i * (n / 100).max(1) % n).to_string())
@@ -359,6 +376,11 @@ fn bench(c: &mut Criterion) {
             samples.push(started.elapsed());
         }
         report(&format!("mcp: query_memory over stdio at {n}"), samples);
+        println!(
+            "mcp: resident memory after the runs above ({} distinct queries): {}",
+            queries.len(),
+            resident(pid)
+        );
     });
     drop(client);
     rt.block_on(http_load(dir.path(), &db, &ids, &queries));

@@ -89,8 +89,11 @@ pub(crate) fn open_cache(path: &Path, capacity: usize) -> Result<Inner> {
     Ok(inner)
 }
 
-/// The size of redb's page cache for a cache file.
-const CACHE_PAGES_BYTES: usize = 16 << 20;
+/// The size of redb's page cache for a cache file. Verifying the file on open reads every page through it, so
+/// whatever this allows stays resident from the start: at 16 MiB, a server idle with a full cache held 15 MiB
+/// more. Reads past the decoded hot entries find the tree's inner pages here and the rest in the operating
+/// system's page cache.
+const CACHE_PAGES_BYTES: usize = 2 << 20;
 
 /// Opens the file, checks it is ours in this role and schema version (initializing an empty one), and returns
 /// it with its `applied` revision.

@@ -455,20 +455,23 @@ impl Collection {
                 continue;
             }
             rest -= idf * (K1 + 1.0);
-            for p in list.into_iter().flatten() {
-                let Some(add) = score(p, idf) else { continue };
-                let current = &mut scores[p.slot as usize];
-                if *current < 0.0 {
-                    continue;
-                }
-                if *current == 0.0 {
-                    if keep.is_some_and(|keep| !keep(&self.slots[p.slot as usize].meta)) {
-                        *current = -1.0;
+            // The loaded postings, then those added since: two plain loops, tighter than one over both.
+            for part in list {
+                for p in part {
+                    let Some(add) = score(p, idf) else { continue };
+                    let current = &mut scores[p.slot as usize];
+                    if *current < 0.0 {
                         continue;
                     }
-                    touched.push(p.slot);
+                    if *current == 0.0 {
+                        if keep.is_some_and(|keep| !keep(&self.slots[p.slot as usize].meta)) {
+                            *current = -1.0;
+                            continue;
+                        }
+                        touched.push(p.slot);
+                    }
+                    *current += add;
                 }
-                *current += add;
             }
         }
         let scored = touched

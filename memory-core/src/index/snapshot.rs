@@ -161,6 +161,10 @@ pub fn load(
     c.vocabulary = vocabulary;
     c.postings = postings;
     c.codes = Codes::loaded(image.sections.codes, dimension);
+    c.slots.reserve_exact(n);
+    c.lengths.reserve_exact(n);
+    c.searchable.reserve_exact(n);
+    c.by_key.reserve(n);
     c.scales = image
         .scales
         .as_chunks()

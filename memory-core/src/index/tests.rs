@@ -436,6 +436,9 @@ fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
         c.upsert(doc(n, &format!("flaky2 settlement added {n}"), 1));
     }
     let hits = keys(&c, &c.bm25("flaky2 added", None, 3));
-    assert!(hits.iter().all(|k| (50..60).map(key).any(|n| n == *k)), "{hits:?}");
+    assert!(
+        hits.iter().all(|k| (50..60).map(key).any(|n| n == *k)),
+        "{hits:?}"
+    );
     assert_eq!(hits.len(), 3);
 }
