@@ -442,3 +442,36 @@ fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
     );
     assert_eq!(hits.len(), 3);
 }
+
+#[test]
+fn a_posting_that_names_no_document_is_skipped_not_searched_into_a_panic() {
+    let mut c = Collection::new(64);
+    for n in 0..30u128 {
+        c.upsert(doc(n, &format!("settlement retry{}", n % 3), 1));
+    }
+    let image = snapshot::take(&c, "lexical", 1);
+    let mut postings = (*image.sections().postings).as_ref().to_vec();
+    let terms = c.vocabulary.len();
+    // Every posting's slot past the last document: offsets and lengths stay sound, so the snapshot loads.
+    let body = 8 * (terms + 2);
+    for posting in postings[body..].chunks_exact_mut(8) {
+        posting[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    }
+    let sections = Sections {
+        codes: image.sections().codes.clone(),
+        postings: Arc::new(postings),
+    };
+    let (mut loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
+    assert!(loaded.bm25("settlement retry1", None, 10).is_empty());
+    // A compaction drops them.
+    for n in 0..30u128 {
+        loaded.remove(key(n), 2);
+    }
+    for n in 30..2100u128 {
+        loaded.upsert(doc(n, "settlement", 1));
+    }
+    for n in 30..1100u128 {
+        loaded.remove(key(n), 2);
+    }
+    assert_eq!(loaded.bm25("settlement", None, 2000).len(), 1000);
+}
