@@ -3,7 +3,7 @@
 //! verifies on every open: in it they made each start read hundreds of megabytes.
 //!
 //! A file is `MAGIC`, then the lengths and FNV-1a 64 checksums (u64 LE each) of the postcard payload and of the
-//! index's two [`Sections`] (the vectors' codes, the posting lists), then the three parts, each section at an
+//! index's [`Sections`] (the vectors' codes and sign planes, the posting lists), then the parts, each section at an
 //! offset that is a multiple of 8. Reading checks every checksum (reading the sections through a small buffer),
 //! decodes the payload and maps the sections, which the index reads in place: a search reads a few thousand
 //! documents' codes and the lists of its words, so most stays on disk, and the pages read are the kernel's to
@@ -29,8 +29,10 @@ use memory_core::{
     index::{Sections, SharedBytes},
 };
 
-const MAGIC: &[u8; 8] = b"MSNAPv3\n";
-const HEADER_LEN: usize = MAGIC.len() + 48;
+const MAGIC: &[u8; 8] = b"MSNAPv4\n";
+/// The parts of a file: the payload and the sections.
+const PARTS: usize = 4;
+const HEADER_LEN: usize = MAGIC.len() + 16 * PARTS;
 
 /// The age from which a temporary file is one a dead process left.
 const STALE: Duration = Duration::from_secs(3600);
@@ -71,14 +73,15 @@ pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections
     Ok(Some((payload, sections)))
 }
 
-/// Where the parts of a snapshot file are: the payload, the codes and the postings, each as (offset, length).
+/// Where the parts of a snapshot file are: the payload, the codes, the sign planes and the postings, each as
+/// (offset, length).
 /// The payload follows the header; each section starts at the next multiple of 8 after the part before, so that
 /// its numbers are aligned once mapped.
-struct Layout([(u64, u64); 3]);
+struct Layout([(u64, u64); PARTS]);
 
 impl Layout {
-    fn of(lens: [u64; 3]) -> Option<Layout> {
-        let mut parts = [(0, 0); 3];
+    fn of(lens: [u64; PARTS]) -> Option<Layout> {
+        let mut parts = [(0, 0); PARTS];
         let mut end = HEADER_LEN as u64;
         for (part, len) in parts.iter_mut().zip(lens) {
             let start = end.checked_next_multiple_of(8)?;
@@ -90,7 +93,7 @@ impl Layout {
 
     /// The file's length.
     fn end(&self) -> u64 {
-        let (start, len) = self.0[2];
+        let (start, len) = self.0[PARTS - 1];
         start + len
     }
 }
@@ -118,7 +121,8 @@ fn map(f: &File, layout: &Layout) -> std::io::Result<Sections> {
     Ok(Sections {
         // A search reads codes here and there: read ahead nothing.
         codes: section(layout.0[1], memmap2::Advice::Random)?,
-        postings: section(layout.0[2], memmap2::Advice::Normal)?,
+        bits: section(layout.0[2], memmap2::Advice::Normal)?,
+        postings: section(layout.0[3], memmap2::Advice::Normal)?,
     })
 }
 
@@ -134,7 +138,7 @@ fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, Layout)>> {
         let at = MAGIC.len() + 8 * i;
         u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"))
     };
-    let Some(layout) = Layout::of([field(0), field(2), field(4)]) else {
+    let Some(layout) = Layout::of(std::array::from_fn(|i| field(2 * i))) else {
         return Ok(None);
     };
     if !header.starts_with(MAGIC) || layout.end() != size {
@@ -186,6 +190,7 @@ pub(crate) fn write(
     let parts = [
         payload,
         (*sections.codes).as_ref(),
+        (*sections.bits).as_ref(),
         (*sections.postings).as_ref(),
     ];
     let mut header = MAGIC.to_vec();

@@ -275,6 +275,7 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         let taken = snapshot::take(&collection, "m", 9);
         let bytes = |s: &memory_core::index::SharedBytes| (**s).as_ref().to_vec();
         assert_eq!(bytes(&kept.codes), bytes(&taken.sections().codes));
+        assert_eq!(bytes(&kept.bits), bytes(&taken.sections().bits));
         assert_eq!(bytes(&kept.postings), bytes(&taken.sections().postings));
         c.checkpoint().await.expect("checkpoint");
     }
@@ -302,7 +303,7 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
     for damaged in [
         sound[..sound.len() - 1].to_vec(),
         [&sound[..sound.len() - 1], &[sound[sound.len() - 1] ^ 1]].concat(),
-        [&sound[..60], &[sound[60] ^ 1], &sound[61..]].concat(),
+        [&sound[..80], &[sound[80] ^ 1], &sound[81..]].concat(),
         b"not a snapshot".to_vec(),
     ] {
         std::fs::write(&file, damaged).expect("damage");

@@ -29,7 +29,7 @@ pub use vectors::SharedBytes;
 
 use postings::{Posting, Postings, probe};
 use text::Vocabulary;
-use vectors::{Codes, dot, quantise, sign_dot, signs, words};
+use vectors::{Column, dot, quantise, sign_dot, signs, words};
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
@@ -119,9 +119,9 @@ pub struct Collection {
     postings: Postings,
     total_len: f64,
     live: usize,
-    codes: Codes,
+    codes: Column<i8>,
     scales: Vec<f32>,
-    bits: Vec<u64>,
+    bits: Column<u64>,
     /// By slot: alive with a vector. Kept apart from the slots so a vector scan reads one byte per document.
     searchable: Vec<bool>,
     /// By slot: the BM25 length of a live document, [`DEAD`] for a dead one (which is how a slot is known to be
@@ -203,9 +203,9 @@ impl Collection {
             postings: Postings::new(),
             total_len: 0.0,
             live: 0,
-            codes: Codes::new(dimension),
+            codes: Column::new(dimension),
             scales: Vec::new(),
-            bits: Vec::new(),
+            bits: Column::new(words(dimension)),
             searchable: Vec::new(),
             lengths: Vec::new(),
         }
@@ -251,15 +251,15 @@ impl Collection {
         }
         let has_vector = match &doc.vector {
             Some(v) if v.len() == self.dimension => {
-                let scale = self.codes.push(v);
-                signs(self.codes.last(), &mut self.bits);
+                let scale = self.codes.push_with(|codes| quantise(v, codes));
+                let codes = self.codes.last();
+                self.bits.push_with(|bits| signs(codes, bits));
                 self.scales.push(scale);
                 true
             }
             _ => {
-                self.codes.push_zero();
-                self.bits
-                    .extend(std::iter::repeat_n(0, words(self.dimension)));
+                self.codes.push_zeros();
+                self.bits.push_zeros();
                 self.scales.push(0.0);
                 false
             }
@@ -302,16 +302,19 @@ impl Collection {
             postings: self.postings.owned_bytes(),
             vectors: self.codes.owned_bytes()
                 + self.scales.capacity() * size_of::<f32>()
-                + self.bits.capacity() * size_of::<u64>(),
+                + self.bits.owned_bytes(),
         }
     }
 
     /// Reads the vectors' codes and the posting lists from `sections` (those of a snapshot just taken of the
     /// collection, as a store keeps them) instead of its own copies, which are dropped; a section that does not
-    /// fit the collection is ignored.
+    /// fit the collection is ignored. The sign planes stay owned (see [`snapshot::load`]).
     pub fn read_sections_from(&mut self, sections: Sections) {
-        if (*sections.codes).as_ref().len() == self.slots.len() * self.dimension {
-            self.codes = Codes::loaded(sections.codes, self.dimension);
+        let slots = self.slots.len();
+        if let Some(codes) =
+            Column::loaded(sections.codes, self.dimension).filter(|c| c.len() == slots)
+        {
+            self.codes = codes;
         }
         if let Ok(postings) = Postings::loaded(sections.postings, self.postings.terms()) {
             self.postings = postings;
@@ -375,8 +378,7 @@ impl Collection {
             return;
         }
         let mut remap = vec![u32::MAX; self.slots.len()];
-        let (mut scales, mut bits) = (Vec::new(), Vec::new());
-        let w = words(self.dimension);
+        let mut scales = Vec::new();
         let (mut slots, mut lengths) =
             (Vec::with_capacity(self.live), Vec::with_capacity(self.live));
         for (old, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
@@ -384,7 +386,6 @@ impl Collection {
                 lengths.push(self.lengths[old]);
                 remap[old] = slots.len() as u32;
                 scales.push(self.scales[old]);
-                bits.extend_from_slice(&self.bits[old * w..(old + 1) * w]);
                 slots.push(slot);
             }
         }
@@ -397,12 +398,16 @@ impl Collection {
         self.searchable = slots.iter().map(|s| s.has_vector).collect();
         // A set no document points to any more is held by the set alone.
         self.labels.retain(|l| Arc::strong_count(l) > 1);
-        let old = &self.lengths;
-        self.codes = self
-            .codes
-            .select((0..old.len()).filter(|&i| old[i] != DEAD));
+        let live = |old: &[f32]| {
+            (0..old.len())
+                .filter(|&i| old[i] != DEAD)
+                .collect::<Vec<_>>()
+        };
+        let kept = live(&self.lengths);
+        self.codes = self.codes.select(kept.iter().copied());
+        self.bits = self.bits.select(kept.into_iter());
         (self.slots, self.lengths) = (slots, lengths);
-        (self.scales, self.bits) = (scales, bits);
+        self.scales = scales;
     }
 
     /// The key and metadata of a slot returned by a search.
@@ -571,11 +576,19 @@ impl Collection {
         let w = words(self.dimension);
         let mut scores = vec![EXCLUDED; self.slots.len()];
         let pass = |first: usize, out: &mut [i32]| {
-            let bits = &self.bits[first * w..(first + out.len()) * w];
-            for (j, (score, bits)) in out.iter_mut().zip(bits.chunks_exact(w)).enumerate() {
-                let i = first + j;
-                if self.searchable[i] && keep.is_none_or(|keep| keep(&self.slots[i].meta)) {
-                    *score = sign_dot(q_bits, bits);
+            // The planes read in place, then the owned ones: two plain loops, tighter than one over both.
+            let [loaded, owned] = self.bits.rows(first, out.len());
+            let (head, tail) = out.split_at_mut(loaded.len() / w);
+            let parts = [
+                (first, head, loaded),
+                (first + loaded.len() / w, tail, owned),
+            ];
+            for (start, out, rows) in parts {
+                for (j, (score, bits)) in out.iter_mut().zip(rows.chunks_exact(w)).enumerate() {
+                    let i = start + j;
+                    if self.searchable[i] && keep.is_none_or(|keep| keep(&self.slots[i].meta)) {
+                        *score = sign_dot(q_bits, bits);
+                    }
                 }
             }
         };

@@ -1,7 +1,7 @@
 //! Posting lists, by term: those of a loaded snapshot read in place from its bytes, those added since owned.
 //!
 //! The saved form is `[terms: u64][offsets: u64 × (terms + 1)][postings: (slot u32, frequency f32) × offsets[terms]]`,
-//! little-endian: term `t`'s postings are `offsets[t]..offsets[t + 1]`. Loading checks the header and the offsets,
+//! in the machine's byte order (a snapshot stays on the machine that wrote it): term `t`'s postings are `offsets[t]..offsets[t + 1]`. Loading checks the header and the offsets,
 //! not the postings (that would read them all): a posting whose slot is out of range is skipped where it is read.
 
 use bytemuck::{Pod, Zeroable};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Collection, DEAD, DocKey, DocMeta, Labels, SharedBytes, Slot, postings::Postings,
-    text::Vocabulary, vectors::Codes, words,
+    text::Vocabulary, vectors::Column, words,
 };
 use crate::{Revision, Timestamp};
 
@@ -32,8 +32,8 @@ struct SlotImage {
     labels: u32,
 }
 
-/// A saved collection. Scales and sign planes are little-endian byte runs (serialising tens of millions of numbers
-/// one by one would cost more than the rebuild saves); codes and postings are [`Sections`] kept apart.
+/// A saved collection. Scales are a little-endian byte run (serialising numbers one by one would cost more than the
+/// rebuild saves); codes, sign planes and postings are [`Sections`] kept apart.
 #[derive(Serialize, Deserialize)]
 pub struct Snapshot {
     format: u32,
@@ -49,8 +49,6 @@ pub struct Snapshot {
     sections: Sections,
     #[serde(with = "serde_bytes")]
     scales: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    bits: Vec<u8>,
 }
 
 /// The parts of a snapshot that serialising it leaves out, for a store to keep beside it, raw, and give back with
@@ -60,6 +58,9 @@ pub struct Snapshot {
 pub struct Sections {
     /// The vectors' int8 codes, `dimension` bytes per document.
     pub codes: SharedBytes,
+    /// The vectors' sign planes, 64-bit words (aligned to 8 bytes, or the snapshot is refused); loading copies
+    /// them.
+    pub bits: SharedBytes,
     /// The posting lists (see `index/postings.rs`). Their postings are 4-byte numbers: a store gives them back
     /// aligned to 8 bytes, or the snapshot is refused.
     pub postings: SharedBytes,
@@ -69,6 +70,7 @@ impl Default for Sections {
     fn default() -> Self {
         Sections {
             codes: Arc::new(Vec::new()),
+            bits: Arc::new(Vec::new()),
             postings: Arc::new(Vec::new()),
         }
     }
@@ -123,10 +125,10 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         stems,
         sections: Sections {
             codes: Arc::new(c.codes.to_bytes()),
+            bits: Arc::new(c.bits.to_bytes()),
             postings: Arc::new(c.postings.to_bytes()),
         },
         scales: c.scales.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        bits: c.bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
     }
 }
 
@@ -147,11 +149,12 @@ pub fn load(
         ));
     }
     let n = image.slots.len();
-    let w = words(dimension);
-    if (*image.sections.codes).as_ref().len() != n * dimension
-        || image.scales.len() != n * 4
-        || image.bits.len() != n * w * 8
-    {
+    let codes = Column::loaded(image.sections.codes, dimension);
+    let bits = Column::loaded(image.sections.bits, words(dimension));
+    let (Some(codes), Some(bits)) = (codes, bits) else {
+        return Err("vector sections are not whole rows, or not aligned".into());
+    };
+    if codes.len() != n || bits.len() != n || image.scales.len() != n * 4 {
         return Err("vector lengths do not match the documents".into());
     }
     let vocabulary =
@@ -160,7 +163,10 @@ pub fn load(
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;
     c.postings = postings;
-    c.codes = Codes::loaded(image.sections.codes, dimension);
+    // The sign planes are copied rather than read in place: every vector search reads all of them, so read in
+    // place they would be resident after the first query all the same, as pages of a file rather than of the
+    // heap, which a scan of every document may read more slowly.
+    (c.codes, c.bits) = (codes, bits.select(0..n));
     c.slots.reserve_exact(n);
     c.lengths.reserve_exact(n);
     c.searchable.reserve_exact(n);
@@ -171,13 +177,6 @@ pub fn load(
         .0
         .iter()
         .map(|b| f32::from_le_bytes(*b))
-        .collect();
-    c.bits = image
-        .bits
-        .as_chunks()
-        .0
-        .iter()
-        .map(|b| u64::from_le_bytes(*b))
         .collect();
     let labels: Vec<Arc<Labels>> = image.labels.into_iter().map(Arc::new).collect();
     c.labels = labels.iter().cloned().collect();

@@ -285,9 +285,11 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
     c.upsert(doc(5, "a rewritten document", 3));
     // Through bytes, as the cache stores it: the codes apart, read in place.
     let image = snapshot::take(&c, "lexical", 42);
+    let copy = |s: &SharedBytes| -> SharedBytes { Arc::new((**s).as_ref().to_vec()) };
     let sections = Sections {
-        codes: Arc::new((*image.sections().codes).as_ref().to_vec()),
-        postings: Arc::new((*image.sections().postings).as_ref().to_vec()),
+        codes: copy(&image.sections().codes),
+        bits: copy(&image.sections().bits),
+        postings: copy(&image.sections().postings),
     };
     let bytes = serde_json::to_vec(&image).unwrap();
     let load = |bytes: &[u8], model: &str, dimension: usize| {
@@ -419,11 +421,12 @@ fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
     assert!(owned >= 50 * 64);
     c.read_sections_from(Sections {
         codes: Arc::new(codes[..codes.len() - 64].to_vec()),
-        postings: Arc::new(Vec::new()),
+        ..Sections::default()
     });
     assert_eq!(c.codes.owned_bytes(), owned, "a short run is ignored");
     c.read_sections_from(Sections {
         codes: Arc::new(codes),
+        bits: image.sections().bits.clone(),
         postings,
     });
     assert_eq!(c.codes.owned_bytes(), 0);
@@ -458,8 +461,8 @@ fn a_posting_that_names_no_document_is_skipped_not_searched_into_a_panic() {
         posting[..4].copy_from_slice(&u32::MAX.to_le_bytes());
     }
     let sections = Sections {
-        codes: image.sections().codes.clone(),
         postings: Arc::new(postings),
+        ..image.sections().clone()
     };
     let (mut loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
     assert!(loaded.bm25("settlement retry1", None, 10).is_empty());

@@ -7,96 +7,115 @@ use std::sync::Arc;
 /// every process that maps the same file).
 pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// The vectors' int8 codes, `dimension` per slot: those of the slots loaded from a snapshot read in place from
-/// its bytes, those added since owned.
+/// Fixed-width rows of numbers, one per slot (a vector's int8 codes, its sign planes): the rows of the slots
+/// loaded from a snapshot read in place from its bytes, those added since owned.
 #[derive(Clone)]
-pub(super) struct Codes {
+pub(super) struct Column<T> {
     loaded: SharedBytes,
-    /// Slots whose codes are in `loaded`.
+    /// Slots whose rows are in `loaded`.
     loaded_slots: usize,
-    owned: Vec<i8>,
-    dimension: usize,
+    owned: Vec<T>,
+    width: usize,
 }
 
-impl std::fmt::Debug for Codes {
+impl<T> std::fmt::Debug for Column<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Codes")
+        f.debug_struct("Column")
             .field("loaded_slots", &self.loaded_slots)
             .field("owned", &self.owned.len())
             .finish()
     }
 }
 
-impl Codes {
-    /// No codes, of vectors of `dimension`.
-    pub(super) fn new(dimension: usize) -> Self {
-        Codes::loaded(Arc::new(Vec::new()), dimension)
-    }
-
-    /// The codes in `bytes`, whole vectors of `dimension`.
-    pub(super) fn loaded(bytes: SharedBytes, dimension: usize) -> Self {
-        let slots = (*bytes).as_ref().len().checked_div(dimension).unwrap_or(0);
-        Codes {
-            loaded: bytes,
-            loaded_slots: slots,
+impl<T: bytemuck::Pod> Column<T> {
+    /// No rows, each of `width` numbers.
+    pub(super) fn new(width: usize) -> Self {
+        Column {
+            loaded: Arc::new(Vec::new()),
+            loaded_slots: 0,
             owned: Vec::new(),
-            dimension,
+            width,
         }
     }
 
-    /// Slots with codes.
-    pub(super) fn len(&self) -> usize {
-        self.loaded_slots + self.owned.len() / self.dimension.max(1)
+    /// The rows in `bytes`, if they are whole rows of `width` numbers of `T`, aligned for `T`.
+    pub(super) fn loaded(bytes: SharedBytes, width: usize) -> Option<Self> {
+        let numbers: &[T] = bytemuck::try_cast_slice((*bytes).as_ref()).ok()?;
+        let slots = numbers.len().checked_div(width).unwrap_or(0);
+        (slots * width == numbers.len()).then_some(Column {
+            loaded_slots: slots,
+            loaded: bytes,
+            owned: Vec::new(),
+            width,
+        })
     }
 
-    /// The codes of `slot`.
-    pub(super) fn get(&self, slot: usize) -> &[i8] {
-        let d = self.dimension;
+    /// Slots with a row.
+    pub(super) fn len(&self) -> usize {
+        self.loaded_slots + self.owned.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    /// The row of `slot`.
+    pub(super) fn get(&self, slot: usize) -> &[T] {
+        let w = self.width;
         if slot < self.loaded_slots {
-            bytemuck::cast_slice(&(*self.loaded).as_ref()[slot * d..(slot + 1) * d])
+            // Checked when loaded: the cast cannot fail.
+            let all: &[T] = bytemuck::try_cast_slice((*self.loaded).as_ref()).unwrap_or(&[]);
+            &all[slot * w..(slot + 1) * w]
         } else {
             let i = slot - self.loaded_slots;
-            &self.owned[i * d..(i + 1) * d]
+            &self.owned[i * w..(i + 1) * w]
         }
     }
 
-    /// The codes of a new last slot, quantised from `vector`, and their scale.
-    pub(super) fn push(&mut self, vector: &[f32]) -> f32 {
-        quantise(vector, &mut self.owned)
+    /// The rows of slots `first..first + count`, back to back: those read in place, then those owned.
+    pub(super) fn rows(&self, first: usize, count: usize) -> [&[T]; 2] {
+        let (w, end) = (self.width, first + count);
+        let all: &[T] = bytemuck::try_cast_slice((*self.loaded).as_ref()).unwrap_or(&[]);
+        let loaded = &all[first.min(self.loaded_slots) * w..end.min(self.loaded_slots) * w];
+        let owned = |slot: usize| slot.saturating_sub(self.loaded_slots) * w;
+        [loaded, &self.owned[owned(first)..owned(end)]]
     }
 
-    /// A new last slot without a vector (zero codes).
-    pub(super) fn push_zero(&mut self) {
-        self.owned.extend(std::iter::repeat_n(0, self.dimension));
+    /// Appends a row, written by `write` at the end of the owned numbers.
+    pub(super) fn push_with<R>(&mut self, write: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        write(&mut self.owned)
     }
 
-    /// The codes of the last slot.
-    pub(super) fn last(&self) -> &[i8] {
+    /// Appends a row of zeros.
+    pub(super) fn push_zeros(&mut self) {
+        self.owned
+            .extend(std::iter::repeat_n(T::zeroed(), self.width));
+    }
+
+    /// The row of the last slot.
+    pub(super) fn last(&self) -> &[T] {
         self.get(self.len() - 1)
     }
 
-    /// Owned codes of `slots`, in order.
-    pub(super) fn select(&self, slots: impl Iterator<Item = usize>) -> Codes {
-        let mut owned = Vec::new();
+    /// Owned rows of `slots`, in order.
+    pub(super) fn select(&self, slots: impl ExactSizeIterator<Item = usize>) -> Self {
+        let mut owned = Vec::with_capacity(slots.len() * self.width);
         slots.for_each(|slot| owned.extend_from_slice(self.get(slot)));
-        Codes {
+        Column {
             owned,
-            ..Codes::new(self.dimension)
+            ..Column::new(self.width)
         }
     }
 
-    /// Every slot's codes, back to back.
+    /// Every row, back to back, as bytes in the machine's order (a snapshot stays on the machine that wrote it).
     pub(super) fn to_bytes(&self) -> Vec<u8> {
         let loaded = (*self.loaded).as_ref();
-        let mut out = Vec::with_capacity(loaded.len() + self.owned.len());
-        out.extend_from_slice(&loaded[..self.loaded_slots * self.dimension]);
+        let loaded = &loaded[..self.loaded_slots * self.width * size_of::<T>()];
+        let mut out = Vec::with_capacity(loaded.len() + self.owned.len() * size_of::<T>());
+        out.extend_from_slice(loaded);
         out.extend_from_slice(bytemuck::cast_slice(&self.owned));
         out
     }
 
     /// Bytes owned (those read in place are not counted).
     pub(super) fn owned_bytes(&self) -> usize {
-        self.owned.capacity()
+        self.owned.capacity() * size_of::<T>()
     }
 
     pub(super) fn shrink_to_fit(&mut self) {
