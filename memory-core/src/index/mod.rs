@@ -19,11 +19,14 @@ use serde::{Deserialize, Serialize};
 use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, Scope, TaskType, Timestamp};
 
 pub mod docs;
+mod memory;
 mod postings;
 pub mod snapshot;
 pub(crate) mod text;
 mod vectors;
 
+pub use memory::MemoryUse;
+pub(crate) use memory::map_bytes;
 pub use snapshot::Sections;
 pub use vectors::SharedBytes;
 
@@ -127,31 +130,6 @@ pub struct Collection {
     /// By slot: the BM25 length of a live document, [`DEAD`] for a dead one (which is how a slot is known to be
     /// dead). Kept apart from the slots so scoring a posting reads four bytes, not a whole slot.
     lengths: Vec<f32>,
-}
-
-/// About how many bytes a collection holds: see [`Collection::memory`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct MemoryUse {
-    /// Slots, keys and metadata.
-    pub documents: usize,
-    /// The vocabulary: words and stems.
-    pub vocabulary: usize,
-    /// The posting lists.
-    pub postings: usize,
-    /// The vectors' codes, scales and sign planes.
-    pub vectors: usize,
-}
-
-impl MemoryUse {
-    /// All of it.
-    pub fn total(&self) -> usize {
-        self.documents + self.vocabulary + self.postings + self.vectors
-    }
-}
-
-/// About the bytes a hash table of `capacity` entries of `entry` bytes holds: its entries and a control byte each.
-pub(crate) fn map_bytes(capacity: usize, entry: usize) -> usize {
-    capacity * (entry + 1)
 }
 
 /// The length of a dead slot in [`Collection::lengths`].
@@ -276,34 +254,6 @@ impl Collection {
         self.total_len += f64::from(len);
         self.live += 1;
         self.compact_if_sparse();
-    }
-
-    /// About how many bytes the collection holds, by part (the allocator's own overhead not counted).
-    pub fn memory(&self) -> MemoryUse {
-        let strings = |s: &[String]| s.iter().map(String::capacity).sum::<usize>();
-        let option = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
-        let labels = self.labels.iter().map(|l| {
-            size_of::<Labels>()
-                + l.tags.capacity() * size_of::<String>()
-                + strings(&l.tags)
-                + option(&l.domain)
-                + option(&l.language)
-                + option(&l.framework)
-                + l.scope.as_ref().map_or(0, |s| s.as_str().len())
-        });
-        MemoryUse {
-            documents: self.slots.capacity() * size_of::<Slot>()
-                + map_bytes(self.by_key.capacity(), size_of::<(DocKey, u32)>())
-                + map_bytes(self.labels.capacity(), size_of::<Arc<Labels>>())
-                + labels.sum::<usize>()
-                + self.lengths.capacity() * size_of::<f32>()
-                + self.searchable.capacity(),
-            vocabulary: self.vocabulary.memory(),
-            postings: self.postings.owned_bytes(),
-            vectors: self.codes.owned_bytes()
-                + self.scales.capacity() * size_of::<f32>()
-                + self.bits.owned_bytes(),
-        }
     }
 
     /// Reads the vectors' codes and the posting lists from `sections` (those of a snapshot just taken of the
