@@ -348,12 +348,7 @@ impl Collection {
         self.searchable = slots.iter().map(|s| s.has_vector).collect();
         // A set no document points to any more is held by the set alone.
         self.labels.retain(|l| Arc::strong_count(l) > 1);
-        let live = |old: &[f32]| {
-            (0..old.len())
-                .filter(|&i| old[i] != DEAD)
-                .collect::<Vec<_>>()
-        };
-        let kept = live(&self.lengths);
+        let kept: Vec<usize> = (0..remap.len()).filter(|&i| remap[i] != u32::MAX).collect();
         self.codes = self.codes.select(kept.iter().copied());
         self.bits = self.bits.select(kept.into_iter());
         (self.slots, self.lengths) = (slots, lengths);
