@@ -26,7 +26,10 @@ pub fn wilson_lower_bound(successes: f64, total: f64) -> f64 {
     let z2 = Z * Z;
     let centre = p + z2 / (2.0 * total);
     let margin = Z * (p * (1.0 - p) / total + z2 / (4.0 * total * total)).sqrt();
-    ((centre - margin) / (1.0 + z2 / total)).clamp(0.0, 1.0)
+    // (centre - margin) / (1 + z²/n), multiplied through by (centre + margin): centre² - margin² is p² (1 + z²/n).
+    // The subtraction would cancel to rounding noise near p = 0 (a pattern that only failed scored ±1e-17, and
+    // decaying it could raise that noise).
+    (p * p / (centre + margin)).clamp(0.0, 1.0)
 }
 
 /// The weight of an outcome `age_micros` old.

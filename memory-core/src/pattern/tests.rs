@@ -167,6 +167,10 @@ fn wilson_bound_matches_known_values() {
     assert!((wilson_lower_bound(6.0, 7.0) - 0.4869).abs() < 1e-3);
     assert!((wilson_lower_bound(20.0, 20.0) - 0.8389).abs() < 1e-3);
     assert!(wilson_lower_bound(6.0, 7.0) < wilson_lower_bound(60.0, 70.0));
+    // No successes is exactly 0 at any (fractional, decayed) total, not rounding noise.
+    for total in [0.001, 0.37, 1.0, 3.3, 1e6] {
+        assert_eq!(wilson_lower_bound(0.0, total), 0.0, "{total}");
+    }
 }
 
 #[test]
