@@ -214,7 +214,6 @@ impl MemoryServer {
         match result {
             Ok(()) => {
                 self.set_index(IndexStatus::Ready);
-                crate::alloc::give_back_free_memory();
                 tracing::info!(elapsed = ?started.elapsed(), "search index loaded");
             }
             Err(err) => {
