@@ -57,15 +57,8 @@ impl<T: bytemuck::Pod> Column<T> {
 
     /// The row of `slot`.
     pub(super) fn get(&self, slot: usize) -> &[T] {
-        let w = self.width;
-        if slot < self.loaded_slots {
-            // Checked when loaded: the cast cannot fail.
-            let all: &[T] = bytemuck::try_cast_slice((*self.loaded).as_ref()).unwrap_or(&[]);
-            &all[slot * w..(slot + 1) * w]
-        } else {
-            let i = slot - self.loaded_slots;
-            &self.owned[i * w..(i + 1) * w]
-        }
+        let [loaded, owned] = self.rows(slot, 1);
+        if loaded.is_empty() { owned } else { loaded }
     }
 
     /// The rows of slots `first..first + count`, back to back: those read in place, then those owned.
