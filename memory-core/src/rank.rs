@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::{
     Ranking, Score, Search, Timestamp,
-    index::{Collection, DocMeta},
+    index::{Collection, DocView},
 };
 
 /// How much each component of a [`Score`] weighs in its total.
@@ -62,36 +62,36 @@ const NEAR_DUPLICATE: f32 = 0.99;
 const HALF_LIFE_DAYS: f64 = 30.0;
 
 /// Whether a document passes the search's filters.
-pub(crate) fn keep(search: &Search, meta: &DocMeta) -> bool {
-    let labels = &meta.labels;
-    let is_record = labels.kind.is_some();
-    (search.kind.is_none() || labels.kind == search.kind)
-        && (search.domain.is_none() || labels.domain == search.domain)
-        && (search.task_type.is_none() || labels.task_type == search.task_type)
-        && (search.outcome.is_none() || labels.outcome == search.outcome)
+pub(crate) fn keep(search: &Search, doc: &DocView<'_>) -> bool {
+    let labels = &doc.labels;
+    let is_record = labels.kind().is_some();
+    (search.kind.is_none() || labels.kind() == search.kind)
+        && (search.domain.is_none() || labels.domain() == search.domain.as_deref())
+        && (search.task_type.is_none() || labels.task_type() == search.task_type)
+        && (search.outcome.is_none() || labels.outcome() == search.outcome)
         && !(is_record && search.episodes_only())
-        && search.tag.as_ref().is_none_or(|t| labels.tags.contains(t))
-        && search.after.is_none_or(|t| meta.time >= t)
-        && search.before.is_none_or(|t| meta.time < t)
-        && (!search.confined || is_record || labels.scope.as_ref() == Some(&search.scope))
+        && search.tag.as_ref().is_none_or(|t| labels.has_tag(t))
+        && search.after.is_none_or(|t| doc.time >= t)
+        && search.before.is_none_or(|t| doc.time < t)
+        && (!search.confined || is_record || labels.scope() == Some(search.scope.as_str()))
 }
 
 /// The share of the query's context that a document shares (0 when the query gives none).
-fn context_match(search: &Search, meta: &DocMeta) -> f64 {
-    let (q, meta) = (&search.context, &meta.labels);
-    let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+fn context_match(search: &Search, doc: &DocView<'_>) -> f64 {
+    let (q, labels) = (&search.context, &doc.labels);
+    let same = |a: &Option<String>, b: Option<&str>| match (a, b) {
         (Some(a), Some(b)) => Some(a.eq_ignore_ascii_case(b)),
         (Some(_), None) => Some(false),
         _ => None,
     };
     let checks = [
-        same(&q.domain, &meta.domain),
-        same(&q.language, &meta.language),
-        same(&q.framework, &meta.framework),
+        same(&q.domain, labels.domain()),
+        same(&q.language, labels.language()),
+        same(&q.framework, labels.framework()),
     ];
     let mut asked = checks.iter().flatten().count() + q.tags.len();
     let mut matched = checks.iter().flatten().filter(|&&m| m).count();
-    matched += q.tags.iter().filter(|t| meta.tags.contains(t)).count();
+    matched += q.tags.iter().filter(|t| labels.has_tag(t)).count();
     if asked == 0 {
         asked = 1;
     }
@@ -134,7 +134,7 @@ pub(crate) fn rank(
             let age_days = (now.as_micros() - meta.time.as_micros()).max(0) as f64 / 86_400e6;
             score.recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
             score.importance = f64::from(meta.importance);
-            score.context = context_match(search, meta);
+            score.context = context_match(search, &meta);
             score.outcome = meta
                 .reward
                 .map_or(0.5, |r| (f64::from(r) / 1.5).clamp(0.0, 1.0));

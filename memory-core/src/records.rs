@@ -9,7 +9,7 @@ use crate::{
     Embedder, Embedding, EmbeddingModel, EpisodeId, Error, Found, Hit, LexicalEmbedder,
     MemoryRecord, NewRecord, PatternId, Patterns, Ranking, RecordHit, RecordId, RecordQuery,
     RecordStats, RecordStore, RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
-    index::{DocKey, docs},
+    index::{DocKey, DocView, docs},
     rank,
     retrieve::{
         EMBED_BATCH, EpisodePages, EpisodeSource, IndexInfo, IndexState, RecordPages, Shared,
@@ -404,7 +404,7 @@ pub(crate) fn ranked_in(
     vector: Option<&[f32]>,
     semantic_weight: f64,
 ) -> Vec<(DocKey, Score)> {
-    let filter = |meta: &_| rank::keep(search, meta);
+    let filter = |doc: &DocView<'_>| rank::keep(search, doc);
     let keep: Option<&crate::index::Keep<'_>> = search.has_filters().then_some(&filter);
     let n = rank::candidates(search.limit);
     let lexical = || match search.ranking {

@@ -3,8 +3,6 @@
 
 use crate::{Episode, MemoryRecord, Revision, TaskOutcome, content_hash};
 
-use std::sync::Arc;
-
 use super::{Doc, DocKey, DocMeta, Labels};
 
 /// Weight of a record's `context` field: it says where a memory came up (for a conversation turn, the turns
@@ -32,11 +30,11 @@ pub fn record(record: &MemoryRecord, revision: Revision) -> Doc {
             time: record.created_at,
             importance: record.importance as f32,
             reward: None,
-            labels: Arc::new(Labels {
+            labels: Labels {
                 kind: Some(record.kind),
                 tags: record.tags.clone(),
                 ..Labels::default()
-            }),
+            },
         },
     }
 }
@@ -113,7 +111,7 @@ pub fn episode(episode: &Episode, revision: Revision) -> Doc {
             time: episode.start_time,
             importance: 0.5,
             reward: episode.reward.as_ref().map(|r| r.total as f32),
-            labels: Arc::new(Labels {
+            labels: Labels {
                 kind: None,
                 tags: c.tags.clone(),
                 domain: Some(c.domain.clone()),
@@ -121,8 +119,8 @@ pub fn episode(episode: &Episode, revision: Revision) -> Doc {
                 framework: c.framework.clone(),
                 task_type: Some(episode.task_type),
                 outcome: episode.outcome.as_ref().map(TaskOutcome::kind),
-                scope: episode.scope.clone(),
-            }),
+                scope: episode.scope.as_ref().map(|s| s.as_str().to_string()),
+            },
         },
     }
 }

@@ -1,10 +1,8 @@
 //! What a collection holds in memory, by part, for `Records::index_info` and the benches.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
-use super::{Collection, DocKey, Labels, Slot};
+use super::{Collection, Slot};
 
 /// About how many bytes a collection holds: see [`Collection::memory`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -34,22 +32,10 @@ pub(crate) fn map_bytes(capacity: usize, entry: usize) -> usize {
 impl Collection {
     /// About how many bytes the collection holds, by part (the allocator's own overhead not counted).
     pub fn memory(&self) -> MemoryUse {
-        let strings = |s: &[String]| s.iter().map(String::capacity).sum::<usize>();
-        let option = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
-        let labels = self.labels.iter().map(|l| {
-            size_of::<Labels>()
-                + l.tags.capacity() * size_of::<String>()
-                + strings(&l.tags)
-                + option(&l.domain)
-                + option(&l.language)
-                + option(&l.framework)
-                + l.scope.as_ref().map_or(0, |s| s.as_str().len())
-        });
         MemoryUse {
             documents: self.slots.capacity() * size_of::<Slot>()
-                + map_bytes(self.by_key.capacity(), size_of::<(DocKey, u32)>())
-                + map_bytes(self.labels.capacity(), size_of::<Arc<Labels>>())
-                + labels.sum::<usize>()
+                + map_bytes(self.by_key.capacity(), size_of::<u32>())
+                + self.labels.memory()
                 + self.lengths.capacity() * size_of::<f32>()
                 + self.searchable.capacity(),
             vocabulary: self.vocabulary.memory(),

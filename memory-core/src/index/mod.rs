@@ -9,21 +9,24 @@
 //! 384 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the
 //! measurements behind this choice.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::hash::{Hash, Hasher};
 
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
-use crate::{EpisodeId, OutcomeKind, RecordId, RecordKind, Revision, Scope, TaskType, Timestamp};
+use crate::{EpisodeId, RecordId, Revision, Timestamp, hash::Fnv1a64};
 
 pub mod docs;
+mod labels;
 mod memory;
 mod postings;
 pub mod snapshot;
+mod strings;
 pub(crate) mod text;
 mod vectors;
+
+use labels::LabelSets;
+pub use labels::{Labels, LabelsView};
 
 pub use memory::MemoryUse;
 pub(crate) use memory::map_bytes;
@@ -38,7 +41,7 @@ const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
 /// A filter over documents, shareable between the threads of one search (`None` where one is taken: keep all).
-pub type Keep<'a> = dyn Fn(&DocMeta) -> bool + Sync + 'a;
+pub type Keep<'a> = dyn Fn(&DocView<'_>) -> bool + Sync + 'a;
 
 /// What a document is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,7 +54,13 @@ pub enum DocKey {
     Pattern(crate::PatternId),
 }
 
-/// What filters and ranking need to know of a document besides its text and vector.
+fn key_hash(key: &DocKey) -> u64 {
+    let mut h = Fnv1a64::default();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// What filters and ranking need to know of a document besides its text and vector, as given to the index.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DocMeta {
     /// When it happened or was stored.
@@ -60,30 +69,33 @@ pub struct DocMeta {
     pub importance: f32,
     /// An episode's total reward.
     pub reward: Option<f32>,
-    /// What it has in common with other documents; a collection keeps one copy of each distinct set.
-    pub labels: Arc<Labels>,
+    /// Its kind, tags, context, outcome and scope.
+    pub labels: Labels,
 }
 
-/// The metadata that documents share: kinds, tags, context and outcome repeat across a collection, so it
-/// keeps each distinct set once and its documents point to it (at 100K episodes, a few thousand sets).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Labels {
-    /// A record's kind.
-    pub kind: Option<RecordKind>,
-    /// Its tags.
-    pub tags: Vec<String>,
-    /// An episode's domain.
-    pub domain: Option<String>,
-    /// An episode's language.
-    pub language: Option<String>,
-    /// An episode's framework.
-    pub framework: Option<String>,
-    /// An episode's task type.
-    pub task_type: Option<TaskType>,
-    /// How an episode ended.
-    pub outcome: Option<OutcomeKind>,
-    /// The scope of an episode or pattern recorded in one (records: `None`, their collection is their scope's).
-    pub scope: Option<Scope>,
+/// An indexed document's [`DocMeta`], read from its collection.
+#[derive(Clone, Copy, Debug)]
+pub struct DocView<'a> {
+    /// When it happened or was stored.
+    pub time: Timestamp,
+    /// A record's importance (episodes: 0.5).
+    pub importance: f32,
+    /// An episode's total reward.
+    pub reward: Option<f32>,
+    /// Its kind, tags, context, outcome and scope.
+    pub labels: LabelsView<'a>,
+}
+
+impl DocView<'_> {
+    /// The metadata, owned.
+    pub fn to_meta(&self) -> DocMeta {
+        DocMeta {
+            time: self.time,
+            importance: self.importance,
+            reward: self.reward,
+            labels: self.labels.to_labels(),
+        }
+    }
 }
 
 /// A document to index: weighted text fields, an optional vector and its metadata.
@@ -101,12 +113,17 @@ pub struct Doc {
     pub meta: DocMeta,
 }
 
-#[derive(Debug)]
+/// A document as its collection keeps it (48 bytes).
+#[derive(Clone, Copy, Debug)]
 struct Slot {
     key: DocKey,
     revision: Revision,
-    has_vector: bool,
-    meta: DocMeta,
+    time: Timestamp,
+    importance: f32,
+    /// NaN for none.
+    reward: f32,
+    /// Its number in [`Collection::labels`].
+    labels: u32,
 }
 
 /// One collection's index. Deleting marks a slot dead; dead slots are dropped when they outnumber live ones.
@@ -114,10 +131,11 @@ struct Slot {
 pub struct Collection {
     dimension: usize,
     slots: Vec<Slot>,
-    by_key: HashMap<DocKey, u32>,
+    /// The live slots, found by their key.
+    by_key: HashTable<u32>,
     vocabulary: Vocabulary,
     /// The distinct label sets of the documents.
-    labels: HashSet<Arc<Labels>>,
+    labels: LabelSets,
     /// By term.
     postings: Postings,
     total_len: f64,
@@ -175,9 +193,9 @@ impl Collection {
         Collection {
             dimension,
             slots: Vec::new(),
-            by_key: HashMap::new(),
+            by_key: HashTable::new(),
             vocabulary: Vocabulary::default(),
-            labels: HashSet::new(),
+            labels: LabelSets::default(),
             postings: Postings::new(),
             total_len: 0.0,
             live: 0,
@@ -199,22 +217,40 @@ impl Collection {
         self.live == 0
     }
 
-    /// The revision of the indexed copy of `key`.
-    pub fn revision(&self, key: DocKey) -> Option<Revision> {
-        self.by_key
-            .get(&key)
-            .map(|&s| self.slots[s as usize].revision)
+    /// The live slot of `key`.
+    fn slot_of(&self, key: DocKey) -> Option<u32> {
+        let slots = &self.slots;
+        let found = self
+            .by_key
+            .find(key_hash(&key), |&s| slots[s as usize].key == key);
+        found.copied()
     }
 
-    /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored.
-    pub fn upsert(&mut self, mut doc: Doc) {
-        doc.meta.labels = self.intern(doc.meta.labels);
-        if let Some(&slot) = self.by_key.get(&doc.key) {
+    /// Files `slot` under its key.
+    fn file(&mut self, slot: u32) {
+        let slots = &self.slots;
+        let key = slots[slot as usize].key;
+        let rehash = |&s: &u32| key_hash(&slots[s as usize].key);
+        self.by_key.insert_unique(key_hash(&key), slot, rehash);
+    }
+
+    /// The revision of the indexed copy of `key`.
+    pub fn revision(&self, key: DocKey) -> Option<Revision> {
+        self.slot_of(key).map(|s| self.slots[s as usize].revision)
+    }
+
+    /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored. Past
+    /// 2³² distinct label sets (or their strings), a document's labels are indexed as none.
+    pub fn upsert(&mut self, doc: Doc) {
+        if let Some(slot) = self.slot_of(doc.key) {
             if self.slots[slot as usize].revision > doc.revision {
                 return;
             }
+            self.unfile(slot);
             self.kill(slot);
         }
+        let labels = self.labels.intern(&doc.meta.labels);
+        let labels = labels.or_else(|| self.labels.intern(&Labels::default()));
         let slot = self.slots.len() as u32;
         let mut terms: Vec<(u32, f32)> = Vec::new();
         for (text, weight) in &doc.fields {
@@ -247,18 +283,20 @@ impl Collection {
         self.slots.push(Slot {
             key: doc.key,
             revision: doc.revision,
-            has_vector,
-            meta: doc.meta,
+            time: doc.meta.time,
+            importance: doc.meta.importance,
+            reward: doc.meta.reward.unwrap_or(f32::NAN),
+            labels: labels.unwrap_or_default(),
         });
-        self.by_key.insert(doc.key, slot);
+        self.file(slot);
         self.total_len += f64::from(len);
         self.live += 1;
         self.compact_if_sparse();
     }
 
-    /// Reads the vectors' codes and the posting lists from `sections` (those of a snapshot just taken of the
-    /// collection, as a store keeps them) instead of its own copies, which are dropped; a section that does not
-    /// fit the collection is ignored. The sign planes stay owned (see [`snapshot::load`]).
+    /// Reads the vectors' codes and sign planes and the posting lists from `sections` (those of a snapshot just
+    /// taken of the collection, as a store keeps them) instead of its own copies, which are dropped; a section
+    /// that does not fit the collection is ignored.
     pub fn read_sections_from(&mut self, sections: Sections) {
         let slots = self.slots.len();
         if let Some(codes) =
@@ -266,18 +304,14 @@ impl Collection {
         {
             self.codes = codes;
         }
+        if let Some(bits) =
+            Column::loaded(sections.bits, words(self.dimension)).filter(|c| c.len() == slots)
+        {
+            self.bits = bits;
+        }
         if let Ok(postings) = Postings::loaded(sections.postings, self.postings.terms()) {
             self.postings = postings;
         }
-    }
-
-    /// The collection's copy of `labels`.
-    fn intern(&mut self, labels: Arc<Labels>) -> Arc<Labels> {
-        if let Some(known) = self.labels.get(&labels) {
-            return known.clone();
-        }
-        self.labels.insert(labels.clone());
-        labels
     }
 
     /// Gives back the room its arrays grew beyond their contents (a built collection holds about half as much).
@@ -290,7 +324,10 @@ impl Collection {
         self.bits.shrink_to_fit();
         self.searchable.shrink_to_fit();
         self.lengths.shrink_to_fit();
-        self.by_key.shrink_to_fit();
+        let slots = &self.slots;
+        self.by_key
+            .shrink_to_fit(|&s| key_hash(&slots[s as usize].key));
+        self.labels.shrink_to_fit();
         self.labels.shrink_to_fit();
     }
 
@@ -303,12 +340,20 @@ impl Collection {
 
     /// Removes `key`, as of `revision` (an older removal than the indexed copy is ignored).
     pub fn remove(&mut self, key: DocKey, revision: Revision) {
-        if let Some(&slot) = self.by_key.get(&key)
+        if let Some(slot) = self.slot_of(key)
             && self.slots[slot as usize].revision <= revision
         {
+            self.unfile(slot);
             self.kill(slot);
-            self.by_key.remove(&key);
             self.compact_if_sparse();
+        }
+    }
+
+    /// Takes `slot` out of [`Collection::by_key`].
+    fn unfile(&mut self, slot: u32) {
+        let key = key_hash(&self.slots[slot as usize].key);
+        if let Ok(entry) = self.by_key.find_entry(key, |&s| s == slot) {
+            entry.remove();
         }
     }
 
@@ -328,37 +373,40 @@ impl Collection {
             return;
         }
         let mut remap = vec![u32::MAX; self.slots.len()];
-        let mut scales = Vec::new();
-        let (mut slots, mut lengths) =
-            (Vec::with_capacity(self.live), Vec::with_capacity(self.live));
-        for (old, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
-            if self.lengths[old] != DEAD {
-                lengths.push(self.lengths[old]);
-                remap[old] = slots.len() as u32;
-                scales.push(self.scales[old]);
-                slots.push(slot);
-            }
+        let kept: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.lengths[i] != DEAD)
+            .collect();
+        for (new, &old) in kept.iter().enumerate() {
+            remap[old] = new as u32;
         }
         self.postings = self.postings.remapped(&remap);
-        self.by_key = slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.key, i as u32))
-            .collect();
-        self.searchable = slots.iter().map(|s| s.has_vector).collect();
-        // A set no document points to any more is held by the set alone.
-        self.labels.retain(|l| Arc::strong_count(l) > 1);
-        let kept: Vec<usize> = (0..remap.len()).filter(|&i| remap[i] != u32::MAX).collect();
+        self.slots = kept.iter().map(|&i| self.slots[i]).collect();
+        self.lengths = kept.iter().map(|&i| self.lengths[i]).collect();
+        self.scales = kept.iter().map(|&i| self.scales[i]).collect();
+        self.searchable = kept.iter().map(|&i| self.searchable[i]).collect();
         self.codes = self.codes.select(kept.iter().copied());
         self.bits = self.bits.select(kept.into_iter());
-        (self.slots, self.lengths) = (slots, lengths);
-        self.scales = scales;
+        let mut labels: Vec<u32> = self.slots.iter().map(|s| s.labels).collect();
+        self.labels.retain(&mut labels);
+        for (slot, labels) in self.slots.iter_mut().zip(labels) {
+            slot.labels = labels;
+        }
+        self.by_key.clear();
+        for slot in 0..self.slots.len() as u32 {
+            self.file(slot);
+        }
     }
 
     /// The key and metadata of a slot returned by a search.
-    pub fn doc(&self, slot: u32) -> (DocKey, &DocMeta) {
+    pub fn doc(&self, slot: u32) -> (DocKey, DocView<'_>) {
         let s = &self.slots[slot as usize];
-        (s.key, &s.meta)
+        let view = DocView {
+            time: s.time,
+            importance: s.importance,
+            reward: (!s.reward.is_nan()).then_some(s.reward),
+            labels: self.labels.get(s.labels),
+        };
+        (s.key, view)
     }
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
@@ -414,7 +462,7 @@ impl Collection {
                         continue;
                     }
                     if *current == 0.0 {
-                        if keep.is_some_and(|keep| !keep(&self.slots[p.slot as usize].meta)) {
+                        if keep.is_some_and(|keep| !keep(&self.doc(p.slot).1)) {
                             *current = -1.0;
                             continue;
                         }
@@ -531,7 +579,7 @@ impl Collection {
             for (start, out, rows) in parts {
                 for (j, (score, bits)) in out.iter_mut().zip(rows.chunks_exact(w)).enumerate() {
                     let i = start + j;
-                    if self.searchable[i] && keep.is_none_or(|keep| keep(&self.slots[i].meta)) {
+                    if self.searchable[i] && keep.is_none_or(|keep| keep(&self.doc(i as u32).1)) {
                         *score = sign_dot(q_bits, bits);
                     }
                 }
@@ -560,7 +608,7 @@ impl Collection {
     /// The cosine similarity of two indexed documents, from their codes (0 when either has no vector).
     pub fn similarity(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);
-        if !self.slots[a].has_vector || !self.slots[b].has_vector {
+        if !self.searchable[a] || !self.searchable[b] {
             return 0.0;
         }
         dot(self.codes.get(a), self.codes.get(b)) as f32 * self.scales[a] * self.scales[b]

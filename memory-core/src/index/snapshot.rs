@@ -5,12 +5,12 @@
 //! length and every reference in it, so a damaged or foreign snapshot is refused (and the collection rebuilt)
 //! rather than searched.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Collection, DEAD, DocKey, DocMeta, Labels, SharedBytes, Slot, postings::Postings,
+    Collection, DEAD, DocKey, LabelSets, Labels, SharedBytes, Slot, postings::Postings,
     text::Vocabulary, vectors::Column, words,
 };
 use crate::{Revision, Timestamp};
@@ -58,8 +58,7 @@ pub struct Snapshot {
 pub struct Sections {
     /// The vectors' int8 codes, `dimension` bytes per document.
     pub codes: SharedBytes,
-    /// The vectors' sign planes, 64-bit words (aligned to 8 bytes, or the snapshot is refused); loading copies
-    /// them.
+    /// The vectors' sign planes, 64-bit words (aligned to 8 bytes, or the snapshot is refused).
     pub bits: SharedBytes,
     /// The posting lists (see `index/postings.rs`). Their postings are 4-byte numbers: a store gives them back
     /// aligned to 8 bytes, or the snapshot is refused.
@@ -93,12 +92,6 @@ impl Snapshot {
 pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapshot {
     let c = collection;
     let (words, stems) = c.vocabulary.parts();
-    let labels: Vec<Arc<Labels>> = c.labels.iter().cloned().collect();
-    let numbers: HashMap<*const Labels, u32> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (Arc::as_ptr(l), i as u32))
-        .collect();
     Snapshot {
         format: FORMAT,
         model: model.to_string(),
@@ -108,19 +101,20 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
             .slots
             .iter()
             .zip(&c.lengths)
-            .map(|(s, &len)| SlotImage {
+            .zip(&c.searchable)
+            .map(|((s, &len), &searchable)| SlotImage {
                 key: s.key,
                 revision: s.revision,
                 alive: len != DEAD,
                 len,
-                has_vector: s.has_vector,
-                time: s.meta.time,
-                importance: s.meta.importance,
-                reward: s.meta.reward,
-                labels: numbers[&Arc::as_ptr(&s.meta.labels)],
+                has_vector: searchable,
+                time: s.time,
+                importance: s.importance,
+                reward: (!s.reward.is_nan()).then_some(s.reward),
+                labels: s.labels,
             })
             .collect(),
-        labels: labels.iter().map(|l| l.as_ref().clone()).collect(),
+        labels: c.labels.to_vec(),
         words,
         stems,
         sections: Sections {
@@ -163,14 +157,11 @@ pub fn load(
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;
     c.postings = postings;
-    // The sign planes are copied rather than read in place: every vector search reads all of them, so read in
-    // place they would be resident after the first query all the same, as pages of a file rather than of the
-    // heap, which a scan of every document may read more slowly.
-    (c.codes, c.bits) = (codes, bits.select(0..n));
+    (c.codes, c.bits) = (codes, bits);
     c.slots.reserve_exact(n);
     c.lengths.reserve_exact(n);
     c.searchable.reserve_exact(n);
-    c.by_key.reserve(n);
+    c.by_key = hashbrown::HashTable::with_capacity(n);
     c.scales = image
         .scales
         .as_chunks()
@@ -178,35 +169,29 @@ pub fn load(
         .iter()
         .map(|b| f32::from_le_bytes(*b))
         .collect();
-    let labels: Vec<Arc<Labels>> = image.labels.into_iter().map(Arc::new).collect();
-    c.labels = labels.iter().cloned().collect();
-    if c.labels.len() != labels.len() {
-        return Err("a label set is saved twice".into());
-    }
+    c.labels = LabelSets::from_vec(&image.labels).ok_or("a label set is saved twice")?;
     for (i, s) in image.slots.into_iter().enumerate() {
-        let labels = labels
-            .get(s.labels as usize)
-            .ok_or("a document names a label set that is not saved")?;
+        if s.labels as usize >= c.labels.len() {
+            return Err("a document names a label set that is not saved".into());
+        }
+        c.slots.push(Slot {
+            key: s.key,
+            revision: s.revision,
+            time: s.time,
+            importance: s.importance,
+            reward: s.reward.unwrap_or(f32::NAN),
+            labels: s.labels,
+        });
         if s.alive {
-            if c.by_key.insert(s.key, i as u32).is_some() {
+            if c.slot_of(s.key).is_some() {
                 return Err(format!("{:?} is in two slots", s.key));
             }
+            c.file(i as u32);
             c.live += 1;
             c.total_len += f64::from(s.len);
         }
         c.searchable.push(s.alive && s.has_vector);
         c.lengths.push(if s.alive { s.len } else { DEAD });
-        c.slots.push(Slot {
-            key: s.key,
-            revision: s.revision,
-            has_vector: s.has_vector,
-            meta: DocMeta {
-                time: s.time,
-                importance: s.importance,
-                reward: s.reward,
-                labels: labels.clone(),
-            },
-        });
     }
     Ok((c, image.revision))
 }

@@ -2,8 +2,7 @@
 
 use std::sync::LazyLock;
 
-use hashbrown::HashTable;
-
+use super::strings::Strings;
 use rust_stemmers::{Algorithm, Stemmer};
 
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
@@ -54,89 +53,30 @@ fn terms(text: &str) -> Vec<String> {
 /// Strings and the terms they stand for, as saved.
 pub(crate) type Terms = Vec<(String, u32)>;
 
-/// Where a string is in [`Vocabulary::text`].
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    start: u32,
-    len: u32,
-}
-
-/// A collection's terms, numbered: each distinct word is stemmed once, when first seen.
-///
-/// Every word and stem is kept once, back to back in one string, and the two tables hold only numbers: a
-/// collection of free text meets hundreds of thousands of distinct words (names, numbers, identifiers), and a
-/// `String` key each would cost more than their postings.
+/// A collection's terms, numbered: each distinct word is stemmed once, when first seen. A term is the number of
+/// its stem; a word maps to its term.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    /// The words and stems.
-    text: String,
-    /// By term: its stem.
-    stems: Vec<Span>,
-    /// The terms, found by their stem.
-    by_stem: HashTable<u32>,
-    /// The lowercased words seen, with their terms.
-    by_word: HashTable<(Span, u32)>,
-}
-
-fn hash(s: &str) -> u64 {
-    crate::fnv1a64(s.as_bytes())
+    stems: Strings,
+    /// The lowercased words seen.
+    words: Strings,
+    /// By word: its term.
+    word_terms: Vec<u32>,
 }
 
 impl Vocabulary {
-    fn get(&self, span: Span) -> &str {
-        let start = span.start as usize;
-        &self.text[start..start + span.len as usize]
-    }
-
-    /// Adds `s` to the text. Spans are 32-bit: past 4 GiB of distinct words, `None`.
-    fn push(&mut self, s: &str) -> Option<Span> {
-        let span = Span {
-            start: u32::try_from(self.text.len()).ok()?,
-            len: u32::try_from(s.len()).ok()?,
-        };
-        u32::try_from(self.text.len() + s.len()).ok()?;
-        self.text.push_str(s);
-        Some(span)
-    }
-
     fn word(&self, word: &str) -> Option<u32> {
-        let found = self
-            .by_word
-            .find(hash(word), |&(span, _)| self.get(span) == word);
-        found.map(|&(_, term)| term)
+        self.words.find(word).map(|w| self.word_terms[w as usize])
     }
 
     fn stem(&self, stem: &str) -> Option<u32> {
-        let found = self.by_stem.find(hash(stem), |&term| {
-            self.get(self.stems[term as usize]) == stem
-        });
-        found.copied()
+        self.stems.find(stem)
     }
 
-    /// The term of `stem`, numbering it if it is new.
-    fn stem_term(&mut self, stem: &str) -> Option<u32> {
-        if let Some(term) = self.stem(stem) {
-            return Some(term);
-        }
-        let term = u32::try_from(self.stems.len()).ok()?;
-        let span = self.push(stem)?;
-        self.stems.push(span);
-        let (text, stems) = (&self.text, &self.stems);
-        let rehash = |&t: &u32| {
-            let s = stems[t as usize];
-            hash(&text[s.start as usize..(s.start + s.len) as usize])
-        };
-        self.by_stem.insert_unique(hash(stem), term, rehash);
-        Some(term)
-    }
-
-    /// Records that `word` stands for `term`.
+    /// Records that `word`, not seen before, stands for `term`.
     fn add_word(&mut self, word: &str, term: u32) -> Option<()> {
-        let span = self.push(word)?;
-        let text = &self.text;
-        let rehash =
-            |&(s, _): &(Span, u32)| hash(&text[s.start as usize..(s.start + s.len) as usize]);
-        self.by_word.insert_unique(hash(word), (span, term), rehash);
+        self.words.intern(word)?;
+        self.word_terms.push(term);
         Some(())
     }
 
@@ -147,7 +87,8 @@ impl Vocabulary {
             let term = match self.word(w) {
                 Some(term) => Some(term),
                 None => self
-                    .stem_term(&STEMMER.stem(w))
+                    .stems
+                    .intern(&STEMMER.stem(w))
                     .and_then(|term| self.add_word(w, term).map(|()| term)),
             };
             if let Some(term) = term {
@@ -169,10 +110,7 @@ impl Vocabulary {
 
     /// About how many bytes it holds.
     pub fn memory(&self) -> usize {
-        self.text.capacity()
-            + self.stems.capacity() * size_of::<Span>()
-            + super::map_bytes(self.by_stem.capacity(), size_of::<u32>())
-            + super::map_bytes(self.by_word.capacity(), size_of::<(Span, u32)>())
+        self.stems.memory() + self.words.memory() + self.word_terms.capacity() * size_of::<u32>()
     }
 
     /// How many terms there are.
@@ -182,21 +120,17 @@ impl Vocabulary {
 
     /// Gives back the room its arrays grew beyond their contents.
     pub fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
         self.stems.shrink_to_fit();
-        let text = &self.text;
-        let at = |s: Span| &text[s.start as usize..(s.start + s.len) as usize];
-        let stems = &self.stems;
-        self.by_stem.shrink_to_fit(|&t| hash(at(stems[t as usize])));
-        self.by_word.shrink_to_fit(|&(s, _)| hash(at(s)));
+        self.words.shrink_to_fit();
+        self.word_terms.shrink_to_fit();
     }
 
     /// Its words and stems with their terms, to be saved.
     pub(crate) fn parts(&self) -> (Terms, Terms) {
-        let words = self.by_word.iter();
-        let words = words.map(|&(span, term)| (self.get(span).to_string(), term));
+        let words = self.words.iter().zip(&self.word_terms);
+        let words = words.map(|(word, &term)| (word.to_string(), term));
         let stems = self.stems.iter().enumerate();
-        let stems = stems.map(|(term, &span)| (self.get(span).to_string(), term as u32));
+        let stems = stems.map(|(term, stem)| (stem.to_string(), term as u32));
         (words.collect(), stems.collect())
     }
 
@@ -207,7 +141,7 @@ impl Vocabulary {
         stems.sort_unstable_by_key(|&(_, term)| term);
         let mut v = Vocabulary::default();
         for (i, (stem, term)) in stems.into_iter().enumerate() {
-            if term as usize != i || v.stem_term(&stem)? != term {
+            if term as usize != i || v.stems.intern(&stem)? != term {
                 return None;
             }
         }

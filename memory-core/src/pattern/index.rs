@@ -2,7 +2,7 @@
 //! them. Loaded from the store on first use and, before every use, brought up to date by the pattern change feed,
 //! so patterns written by other processes are seen too.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use super::{
     Pattern, PatternId, PatternKind, PatternStore,
@@ -263,7 +263,7 @@ fn document(v: &Versioned<Pattern>, vector: Vec<f32>) -> Doc {
             time: p.effectiveness.last_used,
             importance: p.effectiveness.score as f32,
             reward: Some((p.effectiveness.score * 1.5) as f32),
-            labels: Arc::new(Labels {
+            labels: Labels {
                 kind: None,
                 tags: c.tags.clone(),
                 domain: c.domains.first().cloned(),
@@ -271,8 +271,8 @@ fn document(v: &Versioned<Pattern>, vector: Vec<f32>) -> Doc {
                 framework: c.frameworks.first().cloned(),
                 task_type: c.task_types.first().copied(),
                 outcome: None,
-                scope: p.scope.clone(),
-            }),
+                scope: p.scope.as_ref().map(|s| s.as_str().to_string()),
+            },
         },
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::{Heuristic, Pattern, PatternKind, index::PatternIndex};
 use crate::{
     Error, MAX_SEARCH_LIMIT, QueryContext, Result, Scope, TaskType, Timestamp,
-    index::{Collection, DocKey, DocMeta, Keep},
+    index::{Collection, DocKey, DocView, Keep},
 };
 
 /// Weights of the components of a recommendation's total.
@@ -129,7 +129,8 @@ pub(crate) fn relevance(
     } else {
         n
     };
-    let in_scope = |meta: &DocMeta| meta.labels.scope.as_ref() == scope;
+    let scope = scope.map(Scope::as_str);
+    let in_scope = |doc: &DocView<'_>| doc.labels.scope() == scope;
     let keep: Option<&Keep<'_>> = scope.is_some().then_some(&in_scope);
     let lexical = collection.bm25(text, keep, n);
     let semantic = vector.map_or_else(Vec::new, |v| collection.nearest(v, keep, n));
