@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod caller;
 mod error;
+mod heap;
 mod http;
 mod metrics;
 mod params;
@@ -53,26 +54,8 @@ struct Args {
     sandbox: SandboxArgs,
 }
 
-/// Fixes glibc's threshold from which an allocation gets pages of its own at 4 MiB. Left to itself, glibc raises
-/// the threshold to the size of each large block freed (up to 32 MiB), and blocks allocated later below it come
-/// from the heap, which keeps what is freed: loading the index (buffers of several MiB read, decoded and dropped)
-/// left 31 MiB more resident at 100K episodes and 100K memories. Below 4 MiB stay the buffers a search allocates
-/// (4 bytes per document of a collection), which pages of their own would fault in on every query.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn fix_mmap_threshold() {
-    // SAFETY: `mallopt` only sets a parameter of the allocator, which glibc guards with its own lock; it is
-    // called before any other thread starts.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fix_mmap_threshold() {}
-
 fn main() -> ExitCode {
-    fix_mmap_threshold();
+    heap::tune();
     let args = Args::parse();
     memory_cli::log::init(args.log_format, "warn,memory_mcp=info");
     let result = tokio::runtime::Builder::new_multi_thread()

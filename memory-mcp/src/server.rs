@@ -213,6 +213,8 @@ impl MemoryServer {
             .await;
         match result {
             Ok(()) => {
+                // Before saying so, so whoever sees the index ready sees the load's buffers given back.
+                crate::heap::release();
                 self.set_index(IndexStatus::Ready);
                 tracing::info!(elapsed = ?started.elapsed(), "search index loaded");
             }
