@@ -3,10 +3,11 @@
 //! verifies on every open: in it they made each start read hundreds of megabytes.
 //!
 //! A file is `MAGIC`, then the lengths and FNV-1a 64 checksums (u64 LE each) of the postcard payload and of the
-//! index's [`Sections`] (the vectors' codes and sign planes, the posting lists), then the parts, each section at an
+//! index's [`Sections`] (the documents' rows, the vectors' codes and sign planes, the posting lists), then the
+//! parts, each section at an
 //! offset that is a multiple of 8. Reading checks every checksum (reading the sections through a small buffer),
 //! decodes the payload and maps the sections, which the index reads in place: a search reads a few thousand
-//! documents' codes and the lists of its words, so most stays on disk, and the pages read are the kernel's to
+//! documents' codes and rows and the lists of its words, so most stays on disk, and the pages read are the kernel's to
 //! keep or drop (and shared by every process on the same cache).
 //! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none
 //! (and a mapped file is never changed: a new snapshot is a new file); one that is short, foreign or fails a
@@ -29,9 +30,9 @@ use memory_core::{
     index::{Sections, SharedBytes},
 };
 
-const MAGIC: &[u8; 8] = b"MSNAPv4\n";
+const MAGIC: &[u8; 8] = b"MSNAPv5\n";
 /// The parts of a file: the payload and the sections.
-const PARTS: usize = 4;
+const PARTS: usize = 5;
 const HEADER_LEN: usize = MAGIC.len() + 16 * PARTS;
 
 /// The age from which a temporary file is one a dead process left.
@@ -73,8 +74,8 @@ pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections
     Ok(Some((payload, sections)))
 }
 
-/// Where the parts of a snapshot file are: the payload, the codes, the sign planes and the postings, each as
-/// (offset, length).
+/// Where the parts of a snapshot file are: the payload, the rows, the codes, the sign planes and the postings,
+/// each as (offset, length).
 /// The payload follows the header; each section starts at the next multiple of 8 after the part before, so that
 /// its numbers are aligned once mapped.
 struct Layout([(u64, u64); PARTS]);
@@ -119,10 +120,11 @@ fn map(f: &File, layout: &Layout) -> std::io::Result<Sections> {
         Ok(Arc::new(map))
     };
     Ok(Sections {
+        slots: section(layout.0[1], memmap2::Advice::Normal)?,
         // A search reads codes here and there: read ahead nothing.
-        codes: section(layout.0[1], memmap2::Advice::Random)?,
-        bits: section(layout.0[2], memmap2::Advice::Normal)?,
-        postings: section(layout.0[3], memmap2::Advice::Normal)?,
+        codes: section(layout.0[2], memmap2::Advice::Random)?,
+        bits: section(layout.0[3], memmap2::Advice::Normal)?,
+        postings: section(layout.0[4], memmap2::Advice::Normal)?,
     })
 }
 
@@ -189,6 +191,7 @@ pub(crate) fn write(
     ));
     let parts = [
         payload,
+        (*sections.slots).as_ref(),
         (*sections.codes).as_ref(),
         (*sections.bits).as_ref(),
         (*sections.postings).as_ref(),

@@ -274,6 +274,7 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
             .expect("the sections, mapped from the file");
         let taken = snapshot::take(&collection, "m", 9);
         let bytes = |s: &memory_core::index::SharedBytes| (**s).as_ref().to_vec();
+        assert_eq!(bytes(&kept.slots), bytes(&taken.sections().slots));
         assert_eq!(bytes(&kept.codes), bytes(&taken.sections().codes));
         assert_eq!(bytes(&kept.bits), bytes(&taken.sections().bits));
         assert_eq!(bytes(&kept.postings), bytes(&taken.sections().postings));

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Collection, Slot};
+use super::Collection;
 
 /// About how many bytes a collection holds: see [`Collection::memory`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ impl Collection {
     /// About how many bytes the collection holds, by part (the allocator's own overhead not counted).
     pub fn memory(&self) -> MemoryUse {
         MemoryUse {
-            documents: self.slots.capacity() * size_of::<Slot>()
+            documents: self.slots.owned_bytes()
                 + map_bytes(self.by_key.capacity(), size_of::<u32>())
                 + self.labels.memory()
                 + self.lengths.capacity() * size_of::<f32>()

@@ -113,24 +113,59 @@ pub struct Doc {
     pub meta: DocMeta,
 }
 
-/// A document as its collection keeps it (48 bytes).
-#[derive(Clone, Copy, Debug)]
+/// A document as its collection keeps it: a fixed 48-byte row, so that a snapshot's rows are read in place.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 struct Slot {
-    key: DocKey,
     revision: Revision,
-    time: Timestamp,
+    /// Microseconds since the Unix epoch.
+    time: i64,
+    /// The record's, episode's or pattern's id.
+    id: [u8; 16],
     importance: f32,
     /// NaN for none.
     reward: f32,
     /// Its number in [`Collection::labels`].
     labels: u32,
+    /// What `id` names: 0 a record, 1 an episode, 2 a pattern.
+    kind: u32,
+}
+
+impl Slot {
+    fn new(key: DocKey, revision: Revision, meta: &DocMeta, labels: u32) -> Self {
+        let (kind, id) = match key {
+            DocKey::Record(id) => (0, id.0),
+            DocKey::Episode(id) => (1, id.0),
+            DocKey::Pattern(id) => (2, id.0),
+        };
+        Slot {
+            revision,
+            time: meta.time.as_micros(),
+            id: id.into_bytes(),
+            importance: meta.importance,
+            reward: meta.reward.unwrap_or(f32::NAN),
+            labels,
+            kind,
+        }
+    }
+
+    fn key(&self) -> DocKey {
+        let id = uuid::Uuid::from_bytes(self.id);
+        match self.kind {
+            0 => DocKey::Record(RecordId(id)),
+            1 => DocKey::Episode(EpisodeId(id)),
+            // Only 2 is written; a row read from a snapshot is checksummed, not checked, so any other is read
+            // as a pattern rather than trusted to be unreachable.
+            _ => DocKey::Pattern(crate::PatternId(id)),
+        }
+    }
 }
 
 /// One collection's index. Deleting marks a slot dead; dead slots are dropped when they outnumber live ones.
 #[derive(Debug)]
 pub struct Collection {
     dimension: usize,
-    slots: Vec<Slot>,
+    slots: Column<Slot>,
     /// The live slots, found by their key.
     by_key: HashTable<u32>,
     vocabulary: Vocabulary,
@@ -192,7 +227,7 @@ impl Collection {
     pub fn new(dimension: usize) -> Self {
         Collection {
             dimension,
-            slots: Vec::new(),
+            slots: Column::new(1),
             by_key: HashTable::new(),
             vocabulary: Vocabulary::default(),
             labels: LabelSets::default(),
@@ -217,33 +252,38 @@ impl Collection {
         self.live == 0
     }
 
+    /// The row of `slot`.
+    fn slot(&self, slot: u32) -> &Slot {
+        &self.slots.get(slot as usize)[0]
+    }
+
     /// The live slot of `key`.
     fn slot_of(&self, key: DocKey) -> Option<u32> {
-        let slots = &self.slots;
         let found = self
             .by_key
-            .find(key_hash(&key), |&s| slots[s as usize].key == key);
+            .find(key_hash(&key), |&s| self.slot(s).key() == key);
         found.copied()
     }
 
     /// Files `slot` under its key.
     fn file(&mut self, slot: u32) {
         let slots = &self.slots;
-        let key = slots[slot as usize].key;
-        let rehash = |&s: &u32| key_hash(&slots[s as usize].key);
-        self.by_key.insert_unique(key_hash(&key), slot, rehash);
+        let key_of = |s: u32| slots.get(s as usize)[0].key();
+        let rehash = |&s: &u32| key_hash(&key_of(s));
+        self.by_key
+            .insert_unique(key_hash(&key_of(slot)), slot, rehash);
     }
 
     /// The revision of the indexed copy of `key`.
     pub fn revision(&self, key: DocKey) -> Option<Revision> {
-        self.slot_of(key).map(|s| self.slots[s as usize].revision)
+        self.slot_of(key).map(|s| self.slot(s).revision)
     }
 
     /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored. Past
     /// 2³² distinct label sets (or their strings), a document's labels are indexed as none.
     pub fn upsert(&mut self, doc: Doc) {
         if let Some(slot) = self.slot_of(doc.key) {
-            if self.slots[slot as usize].revision > doc.revision {
+            if self.slot(slot).revision > doc.revision {
                 return;
             }
             self.unfile(slot);
@@ -280,25 +320,22 @@ impl Collection {
         };
         self.searchable.push(has_vector);
         self.lengths.push(len);
-        self.slots.push(Slot {
-            key: doc.key,
-            revision: doc.revision,
-            time: doc.meta.time,
-            importance: doc.meta.importance,
-            reward: doc.meta.reward.unwrap_or(f32::NAN),
-            labels: labels.unwrap_or_default(),
-        });
+        let row = Slot::new(doc.key, doc.revision, &doc.meta, labels.unwrap_or_default());
+        self.slots.push_with(|rows| rows.push(row));
         self.file(slot);
         self.total_len += f64::from(len);
         self.live += 1;
         self.compact_if_sparse();
     }
 
-    /// Reads the vectors' codes and sign planes and the posting lists from `sections` (those of a snapshot just
-    /// taken of the collection, as a store keeps them) instead of its own copies, which are dropped; a section
-    /// that does not fit the collection is ignored.
+    /// Reads the documents' rows, the vectors' codes and sign planes and the posting lists from `sections` (those
+    /// of a snapshot just taken of the collection, as a store keeps them) instead of its own copies, which are
+    /// dropped; a section that does not fit the collection is ignored.
     pub fn read_sections_from(&mut self, sections: Sections) {
         let slots = self.slots.len();
+        if let Some(rows) = Column::loaded(sections.slots, 1).filter(|c| c.len() == slots) {
+            self.slots = rows;
+        }
         if let Some(codes) =
             Column::loaded(sections.codes, self.dimension).filter(|c| c.len() == slots)
         {
@@ -326,7 +363,7 @@ impl Collection {
         self.lengths.shrink_to_fit();
         let slots = &self.slots;
         self.by_key
-            .shrink_to_fit(|&s| key_hash(&slots[s as usize].key));
+            .shrink_to_fit(|&s| key_hash(&slots.get(s as usize)[0].key()));
         self.labels.shrink_to_fit();
         self.labels.shrink_to_fit();
     }
@@ -341,7 +378,7 @@ impl Collection {
     /// Removes `key`, as of `revision` (an older removal than the indexed copy is ignored).
     pub fn remove(&mut self, key: DocKey, revision: Revision) {
         if let Some(slot) = self.slot_of(key)
-            && self.slots[slot as usize].revision <= revision
+            && self.slot(slot).revision <= revision
         {
             self.unfile(slot);
             self.kill(slot);
@@ -351,7 +388,7 @@ impl Collection {
 
     /// Takes `slot` out of [`Collection::by_key`].
     fn unfile(&mut self, slot: u32) {
-        let key = key_hash(&self.slots[slot as usize].key);
+        let key = key_hash(&self.slot(slot).key());
         if let Ok(entry) = self.by_key.find_entry(key, |&s| s == slot) {
             entry.remove();
         }
@@ -380,17 +417,22 @@ impl Collection {
             remap[old] = new as u32;
         }
         self.postings = self.postings.remapped(&remap);
-        self.slots = kept.iter().map(|&i| self.slots[i]).collect();
         self.lengths = kept.iter().map(|&i| self.lengths[i]).collect();
         self.scales = kept.iter().map(|&i| self.scales[i]).collect();
         self.searchable = kept.iter().map(|&i| self.searchable[i]).collect();
         self.codes = self.codes.select(kept.iter().copied());
-        self.bits = self.bits.select(kept.into_iter());
-        let mut labels: Vec<u32> = self.slots.iter().map(|s| s.labels).collect();
+        self.bits = self.bits.select(kept.iter().copied());
+        let mut labels: Vec<u32> = kept.iter().map(|&i| self.slot(i as u32).labels).collect();
         self.labels.retain(&mut labels);
-        for (slot, labels) in self.slots.iter_mut().zip(labels) {
-            slot.labels = labels;
+        let mut slots = Column::new(1);
+        for (&i, labels) in kept.iter().zip(labels) {
+            let row = Slot {
+                labels,
+                ..*self.slot(i as u32)
+            };
+            slots.push_with(|rows| rows.push(row));
         }
+        self.slots = slots;
         self.by_key.clear();
         for slot in 0..self.slots.len() as u32 {
             self.file(slot);
@@ -399,14 +441,14 @@ impl Collection {
 
     /// The key and metadata of a slot returned by a search.
     pub fn doc(&self, slot: u32) -> (DocKey, DocView<'_>) {
-        let s = &self.slots[slot as usize];
+        let s = self.slot(slot);
         let view = DocView {
-            time: s.time,
+            time: Timestamp::from_micros(s.time),
             importance: s.importance,
             reward: (!s.reward.is_nan()).then_some(s.reward),
             labels: self.labels.get(s.labels),
         };
-        (s.key, view)
+        (s.key(), view)
     }
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.

@@ -10,26 +10,21 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Collection, DEAD, DocKey, LabelSets, Labels, SharedBytes, Slot, postings::Postings,
+    Collection, DEAD, DocKey, LabelSets, Labels, SharedBytes, key_hash, postings::Postings,
     text::Vocabulary, vectors::Column, words,
 };
-use crate::{Revision, Timestamp};
+use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
+/// What loading needs of a document to file it; the rest of it is its row in [`Sections::slots`].
 #[derive(Serialize, Deserialize)]
 struct SlotImage {
     key: DocKey,
-    revision: Revision,
     alive: bool,
     len: f32,
     has_vector: bool,
-    time: Timestamp,
-    importance: f32,
-    reward: Option<f32>,
-    /// Its index in [`Snapshot::labels`].
-    labels: u32,
 }
 
 /// A saved collection. Scales are a little-endian byte run (serialising numbers one by one would cost more than the
@@ -56,6 +51,9 @@ pub struct Snapshot {
 /// and the posting lists of its words, not all of them).
 #[derive(Clone)]
 pub struct Sections {
+    /// The documents' rows: revision, time, id, importance, reward, label set and kind, 48 bytes each (aligned to
+    /// 8 bytes, or the snapshot is refused).
+    pub slots: SharedBytes,
     /// The vectors' int8 codes, `dimension` bytes per document.
     pub codes: SharedBytes,
     /// The vectors' sign planes, 64-bit words (aligned to 8 bytes, or the snapshot is refused).
@@ -68,6 +66,7 @@ pub struct Sections {
 impl Default for Sections {
     fn default() -> Self {
         Sections {
+            slots: Arc::new(Vec::new()),
             codes: Arc::new(Vec::new()),
             bits: Arc::new(Vec::new()),
             postings: Arc::new(Vec::new()),
@@ -97,27 +96,19 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
         model: model.to_string(),
         revision,
         dimension: c.dimension as u32,
-        slots: c
-            .slots
-            .iter()
-            .zip(&c.lengths)
-            .zip(&c.searchable)
-            .map(|((s, &len), &searchable)| SlotImage {
-                key: s.key,
-                revision: s.revision,
-                alive: len != DEAD,
-                len,
-                has_vector: searchable,
-                time: s.time,
-                importance: s.importance,
-                reward: (!s.reward.is_nan()).then_some(s.reward),
-                labels: s.labels,
+        slots: (0..c.slots.len())
+            .map(|i| SlotImage {
+                key: c.slot(i as u32).key(),
+                alive: c.lengths[i] != DEAD,
+                len: c.lengths[i],
+                has_vector: c.searchable[i],
             })
             .collect(),
         labels: c.labels.to_vec(),
         words,
         stems,
         sections: Sections {
+            slots: Arc::new(c.slots.to_bytes()),
             codes: Arc::new(c.codes.to_bytes()),
             bits: Arc::new(c.bits.to_bytes()),
             postings: Arc::new(c.postings.to_bytes()),
@@ -143,13 +134,14 @@ pub fn load(
         ));
     }
     let n = image.slots.len();
+    let rows = Column::loaded(image.sections.slots, 1);
     let codes = Column::loaded(image.sections.codes, dimension);
     let bits = Column::loaded(image.sections.bits, words(dimension));
-    let (Some(codes), Some(bits)) = (codes, bits) else {
-        return Err("vector sections are not whole rows, or not aligned".into());
+    let (Some(rows), Some(codes), Some(bits)) = (rows, codes, bits) else {
+        return Err("row sections are not whole rows, or not aligned".into());
     };
-    if codes.len() != n || bits.len() != n || image.scales.len() != n * 4 {
-        return Err("vector lengths do not match the documents".into());
+    if rows.len() != n || codes.len() != n || bits.len() != n || image.scales.len() != n * 4 {
+        return Err("row counts do not match the documents".into());
     }
     let vocabulary =
         Vocabulary::from_parts(image.words, image.stems).ok_or("inconsistent vocabulary")?;
@@ -157,8 +149,7 @@ pub fn load(
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;
     c.postings = postings;
-    (c.codes, c.bits) = (codes, bits);
-    c.slots.reserve_exact(n);
+    (c.slots, c.codes, c.bits) = (rows, codes, bits);
     c.lengths.reserve_exact(n);
     c.searchable.reserve_exact(n);
     c.by_key = hashbrown::HashTable::with_capacity(n);
@@ -170,23 +161,19 @@ pub fn load(
         .map(|b| f32::from_le_bytes(*b))
         .collect();
     c.labels = LabelSets::from_vec(&image.labels).ok_or("a label set is saved twice")?;
-    for (i, s) in image.slots.into_iter().enumerate() {
-        if s.labels as usize >= c.labels.len() {
-            return Err("a document names a label set that is not saved".into());
-        }
-        c.slots.push(Slot {
-            key: s.key,
-            revision: s.revision,
-            time: s.time,
-            importance: s.importance,
-            reward: s.reward.unwrap_or(f32::NAN),
-            labels: s.labels,
-        });
+    // Filed by the keys decoded here, so that loading reads none of the rows.
+    let keys = &image.slots;
+    let rehash = |&j: &u32| key_hash(&keys[j as usize].key);
+    for (i, s) in keys.iter().enumerate() {
         if s.alive {
-            if c.slot_of(s.key).is_some() {
+            let hash = key_hash(&s.key);
+            if c.by_key
+                .find(hash, |&j| keys[j as usize].key == s.key)
+                .is_some()
+            {
                 return Err(format!("{:?} is in two slots", s.key));
             }
-            c.file(i as u32);
+            c.by_key.insert_unique(hash, i as u32, rehash);
             c.live += 1;
             c.total_len += f64::from(s.len);
         }

@@ -289,6 +289,7 @@ fn a_snapshot_searches_as_the_collection_it_was_taken_from() {
     let image = snapshot::take(&c, "lexical", 42);
     let copy = |s: &SharedBytes| -> SharedBytes { Arc::new((**s).as_ref().to_vec()) };
     let sections = Sections {
+        slots: copy(&image.sections().slots),
         codes: copy(&image.sections().codes),
         bits: copy(&image.sections().bits),
         postings: copy(&image.sections().postings),
@@ -390,7 +391,7 @@ fn documents_with_the_same_labels_share_one_copy_also_after_a_snapshot() {
         c.upsert(d);
     }
     let shared = |c: &Collection| {
-        let labels = |slot: usize| c.slots[slot].labels;
+        let labels = |slot: u32| c.slot(slot).labels;
         labels(1) == labels(5) && labels(1) != labels(2)
     };
     assert!(shared(&c));
@@ -427,11 +428,13 @@ fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
     });
     assert_eq!(c.codes.owned_bytes(), owned, "a short run is ignored");
     c.read_sections_from(Sections {
+        slots: image.sections().slots.clone(),
         codes: Arc::new(codes),
         bits: image.sections().bits.clone(),
         postings,
     });
     assert_eq!(c.codes.owned_bytes(), 0);
+    assert_eq!(c.slots.owned_bytes(), 0);
     assert_eq!(c.postings.owned_bytes(), 0);
     assert_eq!(c.bm25("flaky2 settlement", None, 10), bm25);
     assert_eq!(c.nearest(&query, None, 10), before);
@@ -479,4 +482,30 @@ fn a_posting_that_names_no_document_is_skipped_not_searched_into_a_panic() {
         loaded.remove(key(n), 2);
     }
     assert_eq!(loaded.bm25("settlement", None, 2000).len(), 1000);
+}
+
+#[test]
+fn rows_naming_no_label_set_or_kind_read_as_empty_labels_not_a_panic() {
+    let mut c = Collection::new(64);
+    for n in 0..10u128 {
+        let mut d = doc(n, "settlement retry", 1);
+        d.meta.labels.domain = Some("web".into());
+        c.upsert(d);
+    }
+    let image = snapshot::take(&c, "lexical", 1);
+    let mut rows = (*image.sections().slots).as_ref().to_vec();
+    for row in rows.chunks_exact_mut(size_of::<Slot>()) {
+        // The label set and the kind, the last two numbers of a row.
+        row[40..].copy_from_slice(&[0xff; 8]);
+    }
+    let sections = Sections {
+        slots: Arc::new(rows),
+        ..image.sections().clone()
+    };
+    let (loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
+    let hits = loaded.bm25("settlement", None, 10);
+    assert_eq!(hits.len(), 10);
+    let (key, view) = loaded.doc(hits[0].0);
+    assert!(matches!(key, DocKey::Pattern(_)));
+    assert_eq!(view.labels.to_labels(), Labels::default());
 }
