@@ -5,7 +5,8 @@
 //! - `query_memory/stdio`: one `query_memory` round trip (episodes and memories, hybrid ranking).
 //!
 //! It also prints what criterion does not: p50 / p95 of those round trips, the server's resident memory once idle
-//! with its index loaded, and a load test over streamable HTTP: `MEMORY_BENCH_CLIENTS` sessions (50) each making
+//! with its index loaded (built, loaded, and serving a scope without the memories), and a load test over
+//! streamable HTTP: `MEMORY_BENCH_CLIENTS` sessions (50) each making
 //! `MEMORY_BENCH_CALLS` mixed calls (200), with errors, throughput and p50 / p95.
 //!
 //! `code` (on an empty store, the engine's compilation cached, as after a first start):
@@ -105,7 +106,14 @@ fn command(dir: &Path, db: &Path) -> tokio::process::Command {
 }
 
 async fn connect(dir: &Path, db: &Path) -> (Client, u32) {
-    let (transport, _) = TokioChildProcess::builder(command(dir, db))
+    connect_in(dir, db, SCOPE).await
+}
+
+/// Starts a server on `db` whose default scope is `scope`.
+async fn connect_in(dir: &Path, db: &Path, scope: &str) -> (Client, u32) {
+    let mut cmd = command(dir, db);
+    cmd.env("MEMORY_SCOPE", scope);
+    let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
@@ -317,6 +325,14 @@ fn bench(c: &mut Criterion) {
         );
         rt.block_on(client.cancel()).expect("close");
     }
+    // The same store served for a scope without memories: its episodes alone.
+    let (client, pid) = rt.block_on(connect_in(dir.path(), &db, "project:no-memories"));
+    rt.block_on(wait_ready(&client));
+    println!(
+        "mcp: resident memory idle, {n} episodes and no memories in the scope served: {}",
+        resident(pid)
+    );
+    rt.block_on(client.cancel()).expect("close");
     let (client, pid) = rt.block_on(connect(dir.path(), &db));
     rt.block_on(wait_ready(&client));
     let client = Arc::new(client);
