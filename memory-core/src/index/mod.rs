@@ -9,17 +9,16 @@
 //! 384 dimensions) for a shortlist, then ranks the shortlist by the int8 dot product. See ARCHITECTURE.md for the
 //! measurements behind this choice.
 
-use std::hash::{Hash, Hasher};
-
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
-use crate::{EpisodeId, RecordId, Revision, Timestamp, hash::Fnv1a64};
+use crate::{EpisodeId, RecordId, Revision, Timestamp};
 
 pub mod docs;
 mod labels;
 mod memory;
 mod postings;
+mod slots;
 pub mod snapshot;
 mod strings;
 pub(crate) mod text;
@@ -34,6 +33,7 @@ pub use snapshot::Sections;
 pub use vectors::SharedBytes;
 
 use postings::{Posting, Postings, probe};
+use slots::{Slot, key_hash};
 use text::Vocabulary;
 use vectors::{Column, dot, quantise, sign_dot, signs, words};
 
@@ -52,12 +52,6 @@ pub enum DocKey {
     Episode(EpisodeId),
     /// A pattern learnt from episodes.
     Pattern(crate::PatternId),
-}
-
-fn key_hash(key: &DocKey) -> u64 {
-    let mut h = Fnv1a64::default();
-    key.hash(&mut h);
-    h.finish()
 }
 
 /// What filters and ranking need to know of a document besides its text and vector, as given to the index.
@@ -111,54 +105,6 @@ pub struct Doc {
     pub vector: Option<Vec<f32>>,
     /// Filter and ranking data.
     pub meta: DocMeta,
-}
-
-/// A document as its collection keeps it: a fixed 48-byte row, so that a snapshot's rows are read in place.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Slot {
-    revision: Revision,
-    /// Microseconds since the Unix epoch.
-    time: i64,
-    /// The record's, episode's or pattern's id.
-    id: [u8; 16],
-    importance: f32,
-    /// NaN for none.
-    reward: f32,
-    /// Its number in [`Collection::labels`].
-    labels: u32,
-    /// What `id` names: 0 a record, 1 an episode, 2 a pattern.
-    kind: u32,
-}
-
-impl Slot {
-    fn new(key: DocKey, revision: Revision, meta: &DocMeta, labels: u32) -> Self {
-        let (kind, id) = match key {
-            DocKey::Record(id) => (0, id.0),
-            DocKey::Episode(id) => (1, id.0),
-            DocKey::Pattern(id) => (2, id.0),
-        };
-        Slot {
-            revision,
-            time: meta.time.as_micros(),
-            id: id.into_bytes(),
-            importance: meta.importance,
-            reward: meta.reward.unwrap_or(f32::NAN),
-            labels,
-            kind,
-        }
-    }
-
-    fn key(&self) -> DocKey {
-        let id = uuid::Uuid::from_bytes(self.id);
-        match self.kind {
-            0 => DocKey::Record(RecordId(id)),
-            1 => DocKey::Episode(EpisodeId(id)),
-            // Only 2 is written; a row read from a snapshot is checksummed, not checked, so any other is read
-            // as a pattern rather than trusted to be unreachable.
-            _ => DocKey::Pattern(crate::PatternId(id)),
-        }
-    }
 }
 
 /// One collection's index. Deleting marks a slot dead; dead slots are dropped when they outnumber live ones.
@@ -250,33 +196,6 @@ impl Collection {
     /// Whether it holds no document.
     pub fn is_empty(&self) -> bool {
         self.live == 0
-    }
-
-    /// The row of `slot`.
-    fn slot(&self, slot: u32) -> &Slot {
-        &self.slots.get(slot as usize)[0]
-    }
-
-    /// The live slot of `key`.
-    fn slot_of(&self, key: DocKey) -> Option<u32> {
-        let found = self
-            .by_key
-            .find(key_hash(&key), |&s| self.slot(s).key() == key);
-        found.copied()
-    }
-
-    /// Files `slot` under its key.
-    fn file(&mut self, slot: u32) {
-        let slots = &self.slots;
-        let key_of = |s: u32| slots.get(s as usize)[0].key();
-        let rehash = |&s: &u32| key_hash(&key_of(s));
-        self.by_key
-            .insert_unique(key_hash(&key_of(slot)), slot, rehash);
-    }
-
-    /// The revision of the indexed copy of `key`.
-    pub fn revision(&self, key: DocKey) -> Option<Revision> {
-        self.slot_of(key).map(|s| self.slot(s).revision)
     }
 
     /// Adds `doc`, replacing an older copy; a copy at an older revision than the indexed one is ignored. Past
@@ -386,14 +305,6 @@ impl Collection {
         }
     }
 
-    /// Takes `slot` out of [`Collection::by_key`].
-    fn unfile(&mut self, slot: u32) {
-        let key = key_hash(&self.slot(slot).key());
-        if let Ok(entry) = self.by_key.find_entry(key, |&s| s == slot) {
-            entry.remove();
-        }
-    }
-
     fn kill(&mut self, slot: u32) {
         self.searchable[slot as usize] = false;
         let len = std::mem::replace(&mut self.lengths[slot as usize], DEAD);
@@ -437,18 +348,6 @@ impl Collection {
         for slot in 0..self.slots.len() as u32 {
             self.file(slot);
         }
-    }
-
-    /// The key and metadata of a slot returned by a search.
-    pub fn doc(&self, slot: u32) -> (DocKey, DocView<'_>) {
-        let s = self.slot(slot);
-        let view = DocView {
-            time: Timestamp::from_micros(s.time),
-            importance: s.importance,
-            reward: (!s.reward.is_nan()).then_some(s.reward),
-            labels: self.labels.get(s.labels),
-        };
-        (s.key(), view)
     }
 
     /// The best `n` live documents passing `keep` by BM25 of the query's terms, best first.
