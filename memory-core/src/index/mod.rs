@@ -208,8 +208,8 @@ impl Collection {
             self.unfile(slot);
             self.kill(slot);
         }
-        let labels = self.labels.intern(&doc.meta.labels);
-        let labels = labels.or_else(|| self.labels.intern(&Labels::default()));
+        // A number that names no set reads as empty labels.
+        let labels = self.labels.intern(&doc.meta.labels).unwrap_or(u32::MAX);
         let slot = self.slots.len() as u32;
         let mut terms: Vec<(u32, f32)> = Vec::new();
         for (text, weight) in &doc.fields {
@@ -239,7 +239,7 @@ impl Collection {
         };
         self.searchable.push(has_vector);
         self.lengths.push(len);
-        let row = Slot::new(doc.key, doc.revision, &doc.meta, labels.unwrap_or_default());
+        let row = Slot::new(doc.key, doc.revision, &doc.meta, labels);
         self.slots.push_with(|rows| rows.push(row));
         self.file(slot);
         self.total_len += f64::from(len);
