@@ -121,8 +121,7 @@ impl TursoStore {
         configure(&writer, local, &label).await?;
         if local {
             // The writer gets 16 MiB of page cache (SQLite's default is 2 MiB): at 100K episodes the indexes that
-            // every write touches no longer fit in the default and each write would reread pages. Readers keep
-            // the default; the operating system's page cache serves them.
+            // every write touches no longer fit in the default and each write would reread pages.
             writer
                 .execute_batch(&format!(
                     "PRAGMA journal_size_limit={WAL_LIMIT_BYTES}; PRAGMA wal_autocheckpoint={}; \
@@ -137,6 +136,11 @@ impl TursoStore {
         for _ in 0..if local { LOCAL_READERS } else { 1 } {
             let reader = db.connect().db()?;
             configure(&reader, local, &label).await?;
+            if local {
+                // Readers get 512 KiB each (SQLite's default is 2 MiB): the operating system's page cache serves
+                // them, and a build of the index, which reads every vector, would leave each one's cache full.
+                reader.execute("PRAGMA cache_size=-512", ()).await.db()?;
+            }
             readers.push(Mutex::new(Db::new(reader, local)));
         }
         Ok(TursoStore {
