@@ -168,6 +168,7 @@ impl LabelSets {
                 return None;
             }
         }
+        sets.shrink_to_fit();
         Some(sets)
     }
 

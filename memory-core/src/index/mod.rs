@@ -249,8 +249,10 @@ impl Collection {
 
     /// Reads the documents' rows, the vectors' codes and sign planes and the posting lists from `sections` (those
     /// of a snapshot just taken of the collection, as a store keeps them) instead of its own copies, which are
-    /// dropped; a section that does not fit the collection is ignored.
+    /// dropped; a section that does not fit the collection is ignored. The words seen are forgotten too, as
+    /// loading the snapshot would.
     pub fn read_sections_from(&mut self, sections: Sections) {
+        self.vocabulary.forget_words();
         let slots = self.slots.len();
         if let Some(rows) = Column::loaded(sections.slots, 1).filter(|c| c.len() == slots) {
             self.slots = rows;

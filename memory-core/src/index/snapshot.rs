@@ -16,7 +16,7 @@ use super::{
 use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 6;
+const FORMAT: u32 = 7;
 
 /// What loading needs of a document to file it; the rest of it is its row in [`Sections::slots`].
 #[derive(Serialize, Deserialize)]
@@ -37,8 +37,8 @@ pub struct Snapshot {
     dimension: u32,
     slots: Vec<SlotImage>,
     labels: Vec<Labels>,
-    words: Vec<(String, u32)>,
-    stems: Vec<(String, u32)>,
+    /// The vocabulary's stems, by term.
+    stems: Vec<String>,
     /// The codes and the postings: kept apart from the rest (see [`Snapshot::sections`]).
     #[serde(skip)]
     sections: Sections,
@@ -90,7 +90,6 @@ impl Snapshot {
 /// A snapshot of `collection`, current to `revision` of its change feed, its vectors made by `model`.
 pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapshot {
     let c = collection;
-    let (words, stems) = c.vocabulary.parts();
     Snapshot {
         format: FORMAT,
         model: model.to_string(),
@@ -105,8 +104,7 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
             })
             .collect(),
         labels: c.labels.to_vec(),
-        words,
-        stems,
+        stems: c.vocabulary.stems(),
         sections: Sections {
             slots: Arc::new(c.slots.to_bytes()),
             codes: Arc::new(c.codes.to_bytes()),
@@ -143,8 +141,7 @@ pub fn load(
     if rows.len() != n || codes.len() != n || bits.len() != n || image.scales.len() != n * 4 {
         return Err("row counts do not match the documents".into());
     }
-    let vocabulary =
-        Vocabulary::from_parts(image.words, image.stems).ok_or("inconsistent vocabulary")?;
+    let vocabulary = Vocabulary::from_stems(&image.stems).ok_or("a stem is saved twice")?;
     let postings = Postings::loaded(image.sections.postings, vocabulary.len())?;
     let mut c = Collection::new(dimension);
     c.vocabulary = vocabulary;

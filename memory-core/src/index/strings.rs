@@ -32,6 +32,15 @@ fn rehash(text: &str, spans: &[Span], id: u32) -> u64 {
 }
 
 impl Strings {
+    /// Room for `strings` strings of `bytes` bytes in all, added without growing.
+    pub(super) fn with_capacity(strings: usize, bytes: usize) -> Self {
+        Strings {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(strings),
+            table: HashTable::with_capacity(strings),
+        }
+    }
+
     /// The string numbered `id` (empty when there is none).
     pub(super) fn get(&self, id: u32) -> &str {
         self.spans.get(id as usize).map_or("", |s| {

@@ -509,3 +509,27 @@ fn rows_naming_no_label_set_or_kind_read_as_empty_labels_not_a_panic() {
     assert!(matches!(key, DocKey::Pattern(_)));
     assert_eq!(view.labels.to_labels(), Labels::default());
 }
+
+#[test]
+fn posting_offsets_out_of_order_read_as_empty_lists_not_a_panic() {
+    let mut c = Collection::new(64);
+    for n in 0..30u128 {
+        c.upsert(doc(n, &format!("settlement retry{}", n % 3), 1));
+    }
+    let image = snapshot::take(&c, "lexical", 1);
+    let mut postings = (*image.sections().postings).as_ref().to_vec();
+    let terms = c.vocabulary.len();
+    // Every offset but the last (which the load checks) past the end, then back to the start.
+    for (t, offset) in postings[8..8 * (terms + 1)].chunks_exact_mut(8).enumerate() {
+        let wild = if t % 2 == 0 { u64::MAX / 2 } else { 0 };
+        offset.copy_from_slice(&wild.to_le_bytes());
+    }
+    let sections = Sections {
+        postings: Arc::new(postings),
+        ..image.sections().clone()
+    };
+    let (loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
+    for query in ["settlement", "retry1 settlement", "retry2"] {
+        assert!(loaded.bm25(query, None, 10).len() <= 10);
+    }
+}

@@ -50,15 +50,14 @@ fn terms(text: &str) -> Vec<String> {
     out
 }
 
-/// Strings and the terms they stand for, as saved.
-pub(crate) type Terms = Vec<(String, u32)>;
-
-/// A collection's terms, numbered: each distinct word is stemmed once, when first seen. A term is the number of
-/// its stem; a word maps to its term.
+/// A collection's terms, numbered: a term is the number of its stem. The words seen since the vocabulary was
+/// made are kept with their terms, so indexing stems each distinct word once; a snapshot keeps only the stems
+/// (the words of a large collection take as much memory again, and stemming a query's few words costs
+/// microseconds).
 #[derive(Debug, Default)]
 pub struct Vocabulary {
     stems: Strings,
-    /// The lowercased words seen.
+    /// Lowercased words seen, with their terms.
     words: Strings,
     /// By word: its term.
     word_terms: Vec<u32>,
@@ -125,31 +124,28 @@ impl Vocabulary {
         self.word_terms.shrink_to_fit();
     }
 
-    /// Its words and stems with their terms, to be saved.
-    pub(crate) fn parts(&self) -> (Terms, Terms) {
-        let words = self.words.iter().zip(&self.word_terms);
-        let words = words.map(|(word, &term)| (word.to_string(), term));
-        let stems = self.stems.iter().enumerate();
-        let stems = stems.map(|(term, stem)| (stem.to_string(), term as u32));
-        (words.collect(), stems.collect())
+    /// Forgets the words seen (they are found again by their stems).
+    pub fn forget_words(&mut self) {
+        self.words = Strings::default();
+        self.word_terms = Vec::new();
     }
 
-    /// A vocabulary from saved parts; `None` unless the stems number the terms 0..n once each, no string is saved
-    /// twice and every word names one of them.
-    pub(crate) fn from_parts(words: Terms, mut stems: Terms) -> Option<Self> {
-        let n = stems.len();
-        stems.sort_unstable_by_key(|&(_, term)| term);
-        let mut v = Vocabulary::default();
-        for (i, (stem, term)) in stems.into_iter().enumerate() {
-            if term as usize != i || v.stems.intern(&stem)? != term {
+    /// The stems, by term, to be saved.
+    pub(crate) fn stems(&self) -> Vec<String> {
+        self.stems.iter().map(str::to_string).collect()
+    }
+
+    /// A vocabulary of saved stems, numbered in order; `None` if one is saved twice.
+    pub(crate) fn from_stems(stems: &[String]) -> Option<Self> {
+        let bytes = stems.iter().map(String::len).sum();
+        let mut v = Vocabulary {
+            stems: Strings::with_capacity(stems.len(), bytes),
+            ..Vocabulary::default()
+        };
+        for (i, stem) in stems.iter().enumerate() {
+            if v.stems.intern(stem)? as usize != i {
                 return None;
             }
-        }
-        for (word, term) in words {
-            if term as usize >= n || v.word(&word).is_some() {
-                return None;
-            }
-            v.add_word(&word, term)?;
         }
         Some(v)
     }
@@ -173,6 +169,21 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v.lookup("Why is the test flaky? unknown"), [0, 1]);
         assert!(v.lookup("the of").is_empty());
+    }
+
+    #[test]
+    fn saved_stems_or_forgotten_words_give_the_same_terms() {
+        let mut v = Vocabulary::default();
+        let mut before = Vec::new();
+        v.intern("Retries retried retrying flaky tests", |t| before.push(t));
+        let mut saved = Vocabulary::from_stems(&v.stems()).unwrap();
+        v.forget_words();
+        let (mut forgotten, mut loaded) = (Vec::new(), Vec::new());
+        v.intern("Retries retried retrying flaky tests", |t| forgotten.push(t));
+        saved.intern("Retries retried retrying flaky tests", |t| loaded.push(t));
+        assert_eq!((&forgotten, &loaded), (&before, &before));
+        assert_eq!(saved.lookup("a flaky retry"), v.lookup("a flaky retry"));
+        assert!(Vocabulary::from_stems(&["test".into(), "test".into()]).is_none());
     }
 
     #[test]
