@@ -179,7 +179,9 @@ mod tests {
         let mut saved = Vocabulary::from_stems(&v.stems()).unwrap();
         v.forget_words();
         let (mut forgotten, mut loaded) = (Vec::new(), Vec::new());
-        v.intern("Retries retried retrying flaky tests", |t| forgotten.push(t));
+        v.intern("Retries retried retrying flaky tests", |t| {
+            forgotten.push(t)
+        });
         saved.intern("Retries retried retrying flaky tests", |t| loaded.push(t));
         assert_eq!((&forgotten, &loaded), (&before, &before));
         assert_eq!(saved.lookup("a flaky retry"), v.lookup("a flaky retry"));
