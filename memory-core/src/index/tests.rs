@@ -451,25 +451,33 @@ fn sections_read_from_a_snapshot_of_the_collection_search_as_its_own() {
     assert_eq!(hits.len(), 3);
 }
 
-#[test]
-fn a_posting_that_names_no_document_is_skipped_not_searched_into_a_panic() {
+/// A collection of 30 documents loaded from its snapshot after `damage` changed the bytes of its posting lists
+/// (given them and the number of terms).
+fn loaded_with_damaged_postings(damage: impl FnOnce(&mut [u8], usize)) -> Collection {
     let mut c = Collection::new(64);
     for n in 0..30u128 {
         c.upsert(doc(n, &format!("settlement retry{}", n % 3), 1));
     }
     let image = snapshot::take(&c, "lexical", 1);
     let mut postings = (*image.sections().postings).as_ref().to_vec();
-    let terms = c.vocabulary.len();
-    // Every posting's slot past the last document: offsets and lengths stay sound, so the snapshot loads.
-    let body = 8 * (terms + 2);
-    for posting in postings[body..].chunks_exact_mut(8) {
-        posting[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-    }
+    damage(&mut postings, c.vocabulary.len());
     let sections = Sections {
         postings: Arc::new(postings),
         ..image.sections().clone()
     };
-    let (mut loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
+    snapshot::load(image.with_sections(sections), "lexical", 64)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn a_posting_that_names_no_document_is_skipped_not_searched_into_a_panic() {
+    // Every posting's slot past the last document: offsets and lengths stay sound, so the snapshot loads.
+    let mut loaded = loaded_with_damaged_postings(|postings, terms| {
+        for posting in postings[8 * (terms + 2)..].chunks_exact_mut(8) {
+            posting[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        }
+    });
     assert!(loaded.bm25("settlement retry1", None, 10).is_empty());
     // A compaction drops them.
     for n in 0..30u128 {
@@ -512,23 +520,13 @@ fn rows_naming_no_label_set_or_kind_read_as_empty_labels_not_a_panic() {
 
 #[test]
 fn posting_offsets_out_of_order_read_as_empty_lists_not_a_panic() {
-    let mut c = Collection::new(64);
-    for n in 0..30u128 {
-        c.upsert(doc(n, &format!("settlement retry{}", n % 3), 1));
-    }
-    let image = snapshot::take(&c, "lexical", 1);
-    let mut postings = (*image.sections().postings).as_ref().to_vec();
-    let terms = c.vocabulary.len();
     // Every offset but the last (which the load checks) past the end, then back to the start.
-    for (t, offset) in postings[8..8 * (terms + 1)].chunks_exact_mut(8).enumerate() {
-        let wild = if t % 2 == 0 { u64::MAX / 2 } else { 0 };
-        offset.copy_from_slice(&wild.to_le_bytes());
-    }
-    let sections = Sections {
-        postings: Arc::new(postings),
-        ..image.sections().clone()
-    };
-    let (loaded, _) = snapshot::load(image.with_sections(sections), "lexical", 64).unwrap();
+    let loaded = loaded_with_damaged_postings(|postings, terms| {
+        for (t, offset) in postings[8..8 * (terms + 1)].chunks_exact_mut(8).enumerate() {
+            let wild = if t % 2 == 0 { u64::MAX / 2 } else { 0 };
+            offset.copy_from_slice(&wild.to_le_bytes());
+        }
+    });
     for query in ["settlement", "retry1 settlement", "retry2"] {
         assert!(loaded.bm25(query, None, 10).len() <= 10);
     }
