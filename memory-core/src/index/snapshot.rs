@@ -1,9 +1,10 @@
 //! A collection as a serialisable value, so a new process loads its index instead of rebuilding it from the
 //! store. The storage side picks the bytes (the redb cache uses postcard, as for its episodes).
 //!
-//! A snapshot names the embedding model and the change-feed revision it is current to; loading one checks every
-//! length and every reference in it, so a damaged or foreign snapshot is refused (and the collection rebuilt)
-//! rather than searched.
+//! A snapshot names the embedding model and the change-feed revision it is current to; loading one checks its
+//! lengths and the references in its payload, so a foreign or inconsistent snapshot is refused (and the
+//! collection rebuilt) rather than searched. The sections are read in place and not checked one by one (a store
+//! checksums them): a row or posting list that names nothing reads as empty.
 
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub struct Snapshot {
     labels: Vec<Labels>,
     /// The vocabulary's stems, by term.
     stems: Vec<String>,
-    /// The codes and the postings: kept apart from the rest (see [`Snapshot::sections`]).
+    /// The rows, codes, sign planes and postings: kept apart from the rest (see [`Snapshot::sections`]).
     #[serde(skip)]
     sections: Sections,
     #[serde(with = "serde_bytes")]
