@@ -115,10 +115,10 @@ impl TursoStore {
                 (db, false)
             }
         };
-        let writer = db.connect().db()?;
+        let writer = connect(&db, local)?;
         // Before any pragma: switching to WAL would already write to a file that is not ours.
         schema::check_ownership(&writer, &label).await?;
-        configure(&writer, local, &label).await?;
+        configure(&writer, local, &label, true).await?;
         if local {
             // The writer gets 16 MiB of page cache (SQLite's default is 2 MiB): at 100K episodes the indexes that
             // every write touches no longer fit in the default and each write would reread pages.
@@ -134,8 +134,8 @@ impl TursoStore {
         let store_id = schema::migrate(&writer, &label).await?;
         let mut readers = Vec::new();
         for _ in 0..if local { LOCAL_READERS } else { 1 } {
-            let reader = db.connect().db()?;
-            configure(&reader, local, &label).await?;
+            let reader = connect(&db, local)?;
+            configure(&reader, local, &label, false).await?;
             if local {
                 // Readers get 512 KiB each (SQLite's default is 2 MiB): the operating system's page cache serves
                 // them, and a build of the index, which reads every vector, would leave each one's cache full.
@@ -267,16 +267,23 @@ async fn open_local(path: &Path) -> Result<libsql::Database> {
     Builder::new_local(path).build().await.db()
 }
 
-async fn configure(conn: &Connection, local: bool, label: &str) -> Result<()> {
+/// A new connection; an embedded one waits for other processes' locks (up to [`BUSY_TIMEOUT`]) from its first
+/// statement on, so two processes opening (and creating) one file at once wait for each other.
+fn connect(db: &libsql::Database, local: bool) -> Result<Connection> {
+    let conn = db.connect().db()?;
     if local {
         conn.busy_timeout(BUSY_TIMEOUT).db()?;
-        // `journal_mode` returns a row, so it goes through `query`. On a file that is not SQLite this is the first
-        // statement to touch it, and it fails before anything is written.
-        let mut rows = conn
-            .query("PRAGMA journal_mode=WAL", ())
-            .await
-            .map_err(|e| not_a_database(label, e))?;
-        while rows.next().await.db()?.is_some() {}
+    }
+    Ok(conn)
+}
+
+/// Puts a new connection in the mode this store runs in. Embedded, `wal` also switches the file to WAL (kept in
+/// the file, so only the writer asks).
+async fn configure(conn: &Connection, local: bool, label: &str, wal: bool) -> Result<()> {
+    if local {
+        if wal {
+            journal_mode_wal(conn, label).await?;
+        }
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
             .await
             .db()?;
@@ -286,6 +293,42 @@ async fn configure(conn: &Connection, local: bool, label: &str) -> Result<()> {
         while rows.next().await.db()?.is_some() {}
     }
     Ok(())
+}
+
+/// `PRAGMA journal_mode=WAL`. SQLite answers it with `SQLITE_BUSY` at once, without its busy handler, while another
+/// process opens or switches the same file, so it is retried here for up to [`BUSY_TIMEOUT`].
+async fn journal_mode_wal(conn: &Connection, label: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        // `journal_mode` returns a row, so it goes through `query`. On a file that is not SQLite this is the first
+        // statement to touch it, and it fails before anything is written.
+        let switched = match conn.query("PRAGMA journal_mode=WAL", ()).await {
+            Ok(mut rows) => loop {
+                match rows.next().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break Ok(()),
+                    Err(err) => break Err(err),
+                }
+            },
+            Err(err) => Err(err),
+        };
+        match switched {
+            Ok(()) => return Ok(()),
+            Err(err) if is_busy(&err) && started.elapsed() < BUSY_TIMEOUT => {
+                // Another process, not this one, holds the lock: blocking this thread cannot keep it from letting go.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(err) => return Err(not_a_database(label, err)),
+        }
+    }
+}
+
+/// Whether `err` is SQLite's `SQLITE_BUSY` (another connection holds the lock).
+fn is_busy(err: &libsql::Error) -> bool {
+    const SQLITE_BUSY: std::ffi::c_int = 5;
+    matches!(err, libsql::Error::SqliteFailure(code, _) if code & 0xff == SQLITE_BUSY)
 }
 
 pub(crate) fn not_a_database(label: &str, err: libsql::Error) -> Error {

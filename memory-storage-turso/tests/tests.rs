@@ -4,6 +4,7 @@
 mod access;
 mod backup;
 mod bad_input;
+mod concurrent_open;
 mod conformance;
 mod sessions;
 mod wal;
