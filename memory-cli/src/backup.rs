@@ -10,11 +10,11 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use memory_cli::open::{self, StoreArgs};
+use memory_cli::open::{self, Intent, StoreArgs};
 use memory_core::Error;
 use memory_storage_redb::RedbStore;
 use memory_storage_turso::{
-    DbConfig, TursoStore,
+    DbConfig,
     backup::{self, Manifest, TableDigest},
 };
 use serde::Serialize;
@@ -61,7 +61,7 @@ pub async fn run(
     let config = open::db_config(store)?;
     match command {
         BackupCommand::Create { dir } => {
-            let primary = open_primary(&config).await?;
+            let primary = open::primary(&config, Intent::Read).await?;
             let manifest = primary.backup(&dir).await?;
             render_manifest("backed up", &dir, &manifest, format)
         }
@@ -91,7 +91,7 @@ async fn restore(
     // The cache describes the database that was there before; it is rebuilt from the restored one.
     memory_storage_redb::delete_cache(&cache).context("cannot remove the old cache")?;
     if !store.no_cache {
-        let (memory, _) = open::open_both(config, store).await?;
+        let (memory, _) = open::open_both(config, store, Intent::Write).await?;
         memory.close().await?;
     }
     let mut text = render_manifest("restored", dir, &restored.manifest, format)?;
@@ -111,8 +111,8 @@ async fn refuse_if_in_use(cache: &Path) -> anyhow::Result<()> {
     }
     let path = cache.to_path_buf();
     match tokio::task::spawn_blocking(move || RedbStore::open_cache(&path, 1)).await? {
-        Err(Error::Unavailable(detail)) => {
-            bail!("the store is in use ({detail}): stop the process using it before restoring")
+        Err(err @ Error::InUse { .. }) => {
+            bail!("the store is in use ({err}): stop the process using it before restoring")
         }
         // A damaged cache is of no use and is rebuilt anyway.
         Ok(_) | Err(_) => Ok(()),
@@ -125,7 +125,7 @@ pub async fn export(
     store: &StoreArgs,
     format: Format,
 ) -> anyhow::Result<String> {
-    let primary = open_primary(&open::db_config(store)?).await?;
+    let primary = open::primary(&open::db_config(store)?, Intent::Read).await?;
     let Some(file) = args.file.as_deref().filter(|f| *f != Path::new("-")) else {
         primary.export(&mut BufWriter::new(io::stdout())).await?;
         return Ok(String::new());
@@ -150,13 +150,6 @@ pub async fn export(
         &summary.content_digest,
         format,
     )
-}
-
-/// The database alone: backups and exports copy the source of truth, not the cache.
-pub(crate) async fn open_primary(config: &DbConfig) -> anyhow::Result<TursoStore> {
-    TursoStore::open(config)
-        .await
-        .map_err(|err| anyhow::Error::from(err).context(config.label()))
 }
 
 fn render_manifest(

@@ -33,7 +33,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         (DbConfig::local(dir.join("memory.db")), true)
     };
-    let (memory, records) = open::open_both(&config, store)
+    let (memory, records) = open::open_both(&config, store, open::Intent::Write)
         .await
         .with_context(|| format!("demo database {}", config.label()))?;
     let text = record_and_render(

@@ -241,6 +241,11 @@ impl EpisodeCommand {
 }
 
 impl Action {
+    /// Whether the action writes (and so may create the store).
+    pub fn writes(&self) -> bool {
+        !matches!(self, Action::Show(_) | Action::List(_))
+    }
+
     /// Runs the action through the [`Memory`] façade.
     pub async fn run(self, memory: &Memory) -> memory_core::Result<Reply> {
         Ok(match self {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, anyhow};
 use clap::{Args, Subcommand};
-use memory_cli::open::{self, StoreArgs};
+use memory_cli::open::{self, Intent, StoreArgs};
 use memory_core::{Error, Scope, Timestamp};
 use memory_storage_turso::access::{
     AuditEntry, AuditOutcome, AuditQuery, KeyInfo, KeyLimits, NewKey,
@@ -13,7 +13,6 @@ use memory_storage_turso::access::{
 use serde::Serialize;
 
 use crate::{
-    backup::open_primary,
     episode::parse_date,
     output::{Format, json},
 };
@@ -117,12 +116,24 @@ pub async fn run(
     match command {
         KeysCommand::Create(args) => {
             let new = args.plan()?;
-            let (key, secret) = open_primary(&config).await?.create_key(&new).await?;
+            let (key, secret) = open::primary(&config, Intent::Write)
+                .await?
+                .create_key(&new)
+                .await?;
             created(&key, &secret, format)
         }
-        KeysCommand::List => listing(&open_primary(&config).await?.api_keys().await?, format),
+        KeysCommand::List => listing(
+            &open::primary(&config, Intent::Read)
+                .await?
+                .api_keys()
+                .await?,
+            format,
+        ),
         KeysCommand::Revoke { id } => {
-            let key = open_primary(&config).await?.revoke_key(id).await?;
+            let key = open::primary(&config, Intent::Write)
+                .await?
+                .revoke_key(id)
+                .await?;
             if format == Format::Json {
                 return json(&key);
             }
@@ -138,7 +149,7 @@ pub async fn run(
 /// Runs `audit`.
 pub async fn audit(args: AuditArgs, store: &StoreArgs, format: Format) -> anyhow::Result<String> {
     let query = args.plan()?;
-    let entries = open_primary(&open::db_config(store)?)
+    let entries = open::primary(&open::db_config(store)?, Intent::Read)
         .await?
         .audit_log(&query)
         .await?;

@@ -28,7 +28,7 @@ use clap::{Args, Parser, Subcommand};
 use memory_cli::{
     log::LogFormat,
     one_line,
-    open::{self, StoreArgs},
+    open::{self, Intent, StoreArgs},
 };
 use memory_core::Memory;
 
@@ -154,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_store(
                 global,
                 open::db_config(&global.store)?,
+                Intent::writes(action.writes()),
                 async |memory, _| output::render(&action.run(memory).await?, format),
             )
             .await
@@ -163,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_store(
                 global,
                 open::db_config(&global.store)?,
+                Intent::writes(action.writes()),
                 async |_, records| records::render(&action.run(records).await?, format),
             )
             .await
@@ -172,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_store(
                 global,
                 open::db_config(&global.store)?,
+                Intent::Read,
                 async |_, records| query::render(&query.run(records).await?, format),
             )
             .await
@@ -186,7 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let conversations = eval::load(&args.dataset)?;
             let (_dir, config) = scratch_or_given(global)?;
-            with_store(global, config, async |_, records| {
+            with_store(global, config, Intent::Write, async |_, records| {
                 eval::render(
                     &eval::run(records, conversations, args.ranking).await?,
                     format,
@@ -198,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             with_store(
                 global,
                 open::db_config(&global.store)?,
+                Intent::Write,
                 async |_, records| records::reembed(records, format).await,
             )
             .await
@@ -221,9 +225,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn with_store(
     global: &GlobalArgs,
     config: memory_storage_turso::DbConfig,
+    intent: Intent,
     work: impl AsyncFnOnce(&Memory, &memory_core::Records) -> anyhow::Result<String>,
 ) -> anyhow::Result<()> {
-    let (memory, records) = open::open_both(&config, &global.store).await?;
+    let (memory, records) = open::open_both(&config, &global.store, intent).await?;
     let text = work(&memory, &records).await;
     finish(&memory, text).await
 }

@@ -84,6 +84,38 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("memory").join("memory.db"))
 }
 
+/// Whether a command may create the store it names. A command that only reads fails with
+/// [`memory_core::Error::NoStore`] where there is none, and creates nothing (not even a directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// Only reads.
+    Read,
+    /// Writes, creating the store if there is none.
+    Write,
+}
+
+impl Intent {
+    /// [`Intent::Write`] when `writes`, else [`Intent::Read`].
+    pub fn writes(writes: bool) -> Intent {
+        if writes { Intent::Write } else { Intent::Read }
+    }
+}
+
+/// The database alone (no cache), for what only it keeps: backups, exports, keys, imports and their reports.
+pub async fn primary(config: &DbConfig, intent: Intent) -> anyhow::Result<TursoStore> {
+    let opened = match intent {
+        Intent::Write => TursoStore::open(config).await,
+        Intent::Read => TursoStore::open_existing(config).await,
+    };
+    // Remote errors come from the HTTP client and do not say which server they were talking to.
+    opened.map_err(|err| match (&err, config) {
+        (memory_core::Error::NoStore { .. }, _) | (_, DbConfig::Local { .. }) => {
+            anyhow::Error::from(err)
+        }
+        _ => anyhow::Error::from(err).context(config.label()),
+    })
+}
+
 /// Episodes, memory records and patterns over one store.
 fn both<S: ChangeFeed + RecordStore + PatternStore>(store: S) -> (Memory, Records, Patterns) {
     let store = Arc::new(store);
@@ -97,8 +129,12 @@ fn both<S: ChangeFeed + RecordStore + PatternStore>(store: S) -> (Memory, Record
 ///
 /// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
 /// command runs on the database alone after one warning line.
-pub async fn open_both(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<(Memory, Records)> {
-    let opened = open(config, args).await?;
+pub async fn open_both(
+    config: &DbConfig,
+    args: &StoreArgs,
+    intent: Intent,
+) -> anyhow::Result<(Memory, Records)> {
+    let opened = open(config, args, intent).await?;
     Ok((opened.memory, opened.records))
 }
 
@@ -106,8 +142,9 @@ pub async fn open_both(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<(M
 pub async fn open_all(
     config: &DbConfig,
     args: &StoreArgs,
+    intent: Intent,
 ) -> anyhow::Result<(Memory, Records, Patterns)> {
-    let opened = open(config, args).await?;
+    let opened = open(config, args, intent).await?;
     Ok((opened.memory, opened.records, opened.patterns))
 }
 
@@ -124,10 +161,10 @@ pub struct Opened {
 }
 
 /// Opens as [`open_all`] does, and keeps a handle on the database.
-pub async fn open(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<Opened> {
+pub async fn open(config: &DbConfig, args: &StoreArgs, intent: Intent) -> anyhow::Result<Opened> {
     // Chosen before anything is opened, so a bad --embedder fails without side effects; choosing loads nothing.
     let chosen = crate::embedder::embedder(&args.embedder)?;
-    let (primary, (memory, records, patterns)) = open_store(config, args.no_cache).await?;
+    let (primary, (memory, records, patterns)) = open_store(config, args.no_cache, intent).await?;
     let embedder = chosen.for_store(primary.embedding_model().await?.as_ref());
     let patterns = patterns.with_embedder(embedder.clone());
     let records = records
@@ -144,6 +181,7 @@ pub async fn open(config: &DbConfig, args: &StoreArgs) -> anyhow::Result<Opened>
 async fn open_store(
     config: &DbConfig,
     no_cache: bool,
+    intent: Intent,
 ) -> anyhow::Result<(TursoStore, (Memory, Records, Patterns))> {
     // Read before anything is opened, so a bad value fails without side effects.
     let capacity = if no_cache {
@@ -151,14 +189,7 @@ async fn open_store(
     } else {
         Some(cache_capacity()?)
     };
-    let primary = match TursoStore::open(config).await {
-        Ok(store) => store,
-        // Remote errors come from the HTTP client and do not say which server they were talking to.
-        Err(err) if matches!(config, DbConfig::Remote { .. }) => {
-            return Err(anyhow::Error::from(err).context(config.label()));
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let primary = primary(config, intent).await?;
     let Some(capacity) = capacity else {
         return Ok((primary.clone(), both(primary)));
     };

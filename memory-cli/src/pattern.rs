@@ -345,10 +345,11 @@ pub async fn run(
     (config, action): (PatternConfig, Action),
 ) -> anyhow::Result<()> {
     let db = open::db_config(&global.store)?;
-    let (memory, _, patterns) = open::open_all(&db, &global.store).await?;
+    let reads = action.reads();
+    let (memory, _, patterns) =
+        open::open_all(&db, &global.store, open::Intent::writes(!reads)).await?;
     let text = async {
         let patterns = patterns.with_config(config)?;
-        let reads = action.reads();
         let reply = action.run(&patterns).await?;
         if reads {
             let waiting = patterns.pending().await?;

@@ -279,6 +279,14 @@ impl RecordCommand {
 }
 
 impl Action {
+    /// Whether the action writes (and so may create the store).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Action::Store(_) | Action::Update(..) | Action::Delete(..)
+        )
+    }
+
     /// Runs the action through the [`Records`] façade.
     pub async fn run(self, records: &Records) -> memory_core::Result<Reply> {
         Ok(match self {

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
-use memory_cli::open::{self, StoreArgs};
+use memory_cli::open::{self, Intent, StoreArgs};
 use memory_storage_turso::reports::{Cell, ReportFilter, Table};
 
-use crate::{backup::open_primary, episode::parse_date, output::FormatArg};
+use crate::{episode::parse_date, output::FormatArg};
 
 /// `memory-cli report ...`
 #[derive(Debug, Subcommand)]
@@ -80,7 +80,7 @@ pub async fn run(
         ReportCommand::Errors { filter, .. } => filter.filter()?,
         ReportCommand::Session { .. } => ReportFilter::default(),
     };
-    let primary = open_primary(&config).await?;
+    let primary = open::primary(&config, Intent::Read).await?;
     let tables = match command {
         ReportCommand::Activity(_) => vec![primary.report_activity(&filter).await?],
         ReportCommand::Timeline(_) => vec![primary.report_timeline(&filter).await?],

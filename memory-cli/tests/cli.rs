@@ -11,6 +11,7 @@ mod import;
 mod keys;
 mod lifecycle;
 mod models;
+mod opening;
 mod patterns;
 mod records;
 mod reembed;

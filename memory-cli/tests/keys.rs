@@ -168,6 +168,7 @@ fn bad_arguments_are_refused_before_the_store_is_touched() {
 #[test]
 fn an_empty_store_has_no_keys_and_no_audit_entries() {
     let cli = Cli::new();
+    cli.start("a task", "payments", &[]);
     assert_eq!(cli.text(&["keys", "list"]), "no API keys\n");
     assert_eq!(cli.json(&["keys", "list"]), Value::Array(Vec::new()));
     assert_eq!(cli.text(&["audit"]), "no audit entries\n");

@@ -181,7 +181,7 @@ fn json_logs_are_one_object_per_line() {
         .env("RUST_LOG", "info")
         .args(["--log-format", "json", "--db"])
         .arg(&cli.db)
-        .args(["episode", "list"])
+        .args(["memory", "store", "a first note"])
         .output()
         .expect("run memory-cli");
     assert!(out.status.success());

@@ -412,6 +412,8 @@ fn a_model_is_not_loaded_by_commands_that_do_not_embed() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(minilm_dir().join("config.json"), dir.join("config.json")).unwrap();
     let spec = dir.to_str().unwrap();
+    let start = ["episode", "start", "--task", "t", "--domain", "d"];
+    succeeded(run(&cli, Some(spec), &start));
     succeeded(run(&cli, Some(spec), &["episode", "list"]));
     succeeded(run(&cli, Some(spec), &["memory", "list", "--scope", "s"]));
     failed(

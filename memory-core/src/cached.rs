@@ -31,6 +31,8 @@ use crate::{
 pub struct CachedStore<P, C> {
     primary: P,
     cache: C,
+    /// The source's store id, which binds the cache and its index snapshots to it.
+    store_id: String,
     sync_interval: Duration,
     last_sync: Mutex<Option<Instant>>,
     last_record_sync: Mutex<Option<Instant>>,
@@ -78,15 +80,16 @@ fn mark(last: &Mutex<Option<Instant>>) {
 impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
     /// Binds `cache` to `primary` and brings it up to date (dropping whatever changed since it was last used).
     pub async fn open(primary: P, cache: C) -> Result<Self> {
+        let store_id = primary.store_id().await?;
         let store = CachedStore {
             primary,
             cache,
+            store_id,
             sync_interval: Duration::ZERO,
             last_sync: Mutex::new(None),
             last_record_sync: Mutex::new(None),
         };
-        let id = store.primary.store_id().await?;
-        store.cache.bind(&id).await?;
+        store.cache.bind(&store.store_id).await?;
         store.sync().await?;
         store.cache.checkpoint().await?;
         Ok(store)
@@ -386,11 +389,23 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn index_snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        self.cache.snapshot(name).await
+        // A file copied from another store's cache, or another collection's, is a miss.
+        let found = self.cache.snapshot(name).await?;
+        Ok(found.filter(|snapshot| {
+            let ours = snapshot.is_of(&self.store_id, name);
+            if !ours {
+                tracing::warn!(
+                    name,
+                    "index snapshot is of another store or collection; ignoring it"
+                );
+            }
+            ours
+        }))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
+        let snapshot = snapshot.bind(&self.store_id, name);
         self.cache.put_snapshot(name, snapshot).await
     }
 }

@@ -93,6 +93,20 @@ pub enum Error {
         /// What the database engine reported.
         detail: String,
     },
+    /// A command that only reads found no store where it was told to look; nothing was created.
+    #[error("no memory store at {path}: nothing has been recorded there yet")]
+    NoStore {
+        /// The path or URL that was opened.
+        path: String,
+    },
+    /// A file that only one process can hold at a time (the cache) is held by another.
+    #[error("{what} file {path} is in use by another process")]
+    InUse {
+        /// What the file is (`cache`, `store`).
+        what: &'static str,
+        /// The file.
+        path: String,
+    },
     /// The database could not be reached (remote server down, wrong URL, network error).
     #[error("database unavailable: {0}")]
     Unavailable(String),

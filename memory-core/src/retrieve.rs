@@ -372,7 +372,8 @@ impl Source<'_> {
         }
         let name = records_name(scope);
         let mut fresh = HashMap::new();
-        if let Some((collection, revision)) = self.load(&name).await {
+        let head = self.store.record_head().await?;
+        if let Some((collection, revision)) = self.load(&name, head).await {
             // Current to its own revision: catch up on this scope's changes since.
             fresh.insert(scope.clone(), Loaded::new(collection, Origin::Snapshot));
             let changes = self.store.record_changes(revision).await?;
@@ -432,9 +433,10 @@ impl Source<'_> {
         Ok(())
     }
 
-    /// The snapshot saved under `name`, if the store keeps one that is sound and of the embedder's model. Any
-    /// failure only means a rebuild.
-    async fn load(&self, name: &str) -> Option<(Collection, Revision)> {
+    /// The snapshot saved under `name`, if the store keeps one that is sound, of the embedder's model and current
+    /// to a revision the feed has reached (`head`): one from ahead of the feed is of another history. Any failure
+    /// only means a rebuild.
+    async fn load(&self, name: &str, head: Revision) -> Option<(Collection, Revision)> {
         let image = match self.store.index_snapshot(name).await {
             Ok(image) => image?,
             Err(err) => {
@@ -442,6 +444,15 @@ impl Source<'_> {
                 return None;
             }
         };
+        if image.revision() > head {
+            tracing::warn!(
+                name,
+                revision = image.revision(),
+                head,
+                "index snapshot is ahead of the store's change feed; rebuilding"
+            );
+            return None;
+        }
         let (model, dimension) = (self.embedder.id(), self.embedder.dimension());
         match crate::run_blocking(|| snapshot::load(image, model, dimension)) {
             Ok(found) => Some(found),
@@ -489,7 +500,9 @@ impl Source<'_> {
             return Ok(Some(loaded.shared.clone()));
         }
         state.episode_applied = source.head().await?;
-        let loaded = if let Some((collection, revision)) = self.load(EPISODES).await {
+        let loaded = if let Some((collection, revision)) =
+            self.load(EPISODES, state.episode_applied).await
+        {
             let mut loaded = Loaded::new(collection, Origin::Snapshot);
             let applied = self.apply_episodes(source, &mut loaded, revision).await?;
             state.episode_applied = state.episode_applied.max(applied);

@@ -144,11 +144,10 @@ fn probe_read_only(path: &Path) -> Result<(), Failure> {
 fn open_failure(err: DatabaseError, path: &Path, role: Role) -> Failure {
     match err {
         DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
-            Failure::Error(Error::Unavailable(format!(
-                "{} file {} is in use by another process",
-                role.as_str(),
-                path.display()
-            )))
+            Failure::Error(Error::InUse {
+                what: role.as_str(),
+                path: path.display().to_string(),
+            })
         }
         DatabaseError::UpgradeRequired(_) | DatabaseError::RepairAborted => {
             Failure::Unusable(err.to_string())

@@ -39,7 +39,7 @@ impl RedbStore {
     /// (the least recently used are evicted). Writes are not synced until [`memory_core::EpisodeCache::checkpoint`].
     ///
     /// A damaged file, a file that is not redb, or one of another [`crate::SCHEMA_VERSION`] is deleted and
-    /// recreated empty. Fails with [`Error::Unavailable`] when the file is open elsewhere (in this process or
+    /// recreated empty. Fails with [`Error::InUse`] when the file is open elsewhere (in this process or
     /// another), so the caller can run without the cache; with [`Error::NotADatabase`] when the file is a
     /// standalone store; with [`Error::Validation`] when `capacity` is zero.
     pub fn open_cache(path: impl AsRef<Path>, capacity: usize) -> Result<Self> {
@@ -53,7 +53,7 @@ impl RedbStore {
     ///
     /// A file that is damaged, not redb, not a memory store, or of an older schema version fails with
     /// [`Error::NotADatabase`] and is left untouched; a newer schema version fails with [`Error::SchemaTooNew`];
-    /// a file open elsewhere with [`Error::Unavailable`].
+    /// a file open elsewhere with [`Error::InUse`].
     pub fn open_store(path: impl AsRef<Path>) -> Result<Self> {
         let inner = open::open_store(path.as_ref())?;
         Ok(RedbStore {

@@ -232,25 +232,25 @@ async fn a_flipped_byte_in_the_file_is_never_a_wrong_value() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_open_twice_is_unavailable() {
+async fn a_file_open_twice_is_in_use() {
     let mut dir = Dir::new();
     let path = dir.fresh();
     let first = cache(&path, 10);
     match RedbStore::open_cache(&path, 10) {
-        Err(Error::Unavailable(message)) => {
+        Err(err @ Error::InUse { .. }) => {
             assert_eq!(
-                message,
+                err.to_string(),
                 format!("cache file {} is in use by another process", path.display())
             );
         }
-        other => panic!("second open: expected Unavailable, got {other:?}"),
+        other => panic!("second open: expected InUse, got {other:?}"),
     }
     drop(first);
     let path = dir.fresh();
     let _store = RedbStore::open_store(&path).expect("open");
     assert!(matches!(
         RedbStore::open_store(&path),
-        Err(Error::Unavailable(_))
+        Err(Error::InUse { what: "store", .. })
     ));
 }
 

@@ -75,8 +75,9 @@ fn checksum(sql: &str) -> String {
         .collect()
 }
 
-/// Refuses, by reading only, a file that is not SQLite or a SQLite database of another application.
-pub(crate) async fn check_ownership(conn: &Connection, label: &str) -> Result<()> {
+/// Refuses, by reading only, a file that is not SQLite or a SQLite database of another application. Returns
+/// whether a store is there (false for an empty database).
+pub(crate) async fn check_ownership(conn: &Connection, label: &str) -> Result<bool> {
     let tables = table_names(conn, label).await?;
     if !tables.is_empty() && !tables.iter().any(|t| t == "schema_migrations") {
         return Err(Error::NotADatabase {
@@ -87,7 +88,7 @@ pub(crate) async fn check_ownership(conn: &Connection, label: &str) -> Result<()
             ),
         });
     }
-    Ok(())
+    Ok(!tables.is_empty())
 }
 
 /// Brings the database to [`SCHEMA_VERSION`] and returns its store id.

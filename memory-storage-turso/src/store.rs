@@ -94,9 +94,24 @@ pub const WAL_LIMIT_BYTES: u64 = 64 << 20;
 impl TursoStore {
     /// Opens (creating and migrating if needed) the database described by `config`.
     pub async fn open(config: &DbConfig) -> Result<TursoStore> {
+        Self::open_with(config, true).await
+    }
+
+    /// Opens the database described by `config` (migrating it if needed) only if a store is already there; fails
+    /// with [`Error::NoStore`], having created nothing, if not. For commands that only read.
+    pub async fn open_existing(config: &DbConfig) -> Result<TursoStore> {
+        Self::open_with(config, false).await
+    }
+
+    async fn open_with(config: &DbConfig, create: bool) -> Result<TursoStore> {
         let label = config.label();
         let (db, local) = match config {
-            DbConfig::Local { path } => (open_local(path).await?, true),
+            DbConfig::Local { path } => {
+                if !create && !path.exists() {
+                    return Err(Error::NoStore { path: label });
+                }
+                (open_local(path).await?, true)
+            }
             DbConfig::Remote { url, token } => {
                 let url = url.trim();
                 if !(url.starts_with("libsql://")
@@ -117,7 +132,9 @@ impl TursoStore {
         };
         let writer = connect(&db, local)?;
         // Before any pragma: switching to WAL would already write to a file that is not ours.
-        schema::check_ownership(&writer, &label).await?;
+        if !schema::check_ownership(&writer, &label).await? && !create {
+            return Err(Error::NoStore { path: label });
+        }
         configure(&writer, local, &label, true).await?;
         if local {
             // The writer gets 16 MiB of page cache (SQLite's default is 2 MiB): at 100K episodes the indexes that

@@ -141,3 +141,122 @@ async fn a_new_process_loads_the_saved_index_and_catches_up() {
     assert_eq!(ids(&third, &search).await, ids(&other, &search).await);
     assert_eq!(origin(&third).await, Origin::Store);
 }
+
+/// `n` notes in `scope`, each naming `topic` and a number.
+fn notes(scope: &Scope, topic: &str, n: usize) -> Vec<NewRecord> {
+    (0..n)
+        .map(|i| {
+            let text = format!("note {i}: the {topic} timeout {}", i % 37);
+            NewRecord::new(scope.clone(), RecordKind::Note, text)
+        })
+        .collect()
+}
+
+/// The snapshot file of `name` beside the cache at `cache`.
+fn snapshot_file(cache: &Path, name: &str) -> std::path::PathBuf {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    cache
+        .with_extension("snapshots")
+        .join(format!("{hex}.snapshot"))
+}
+
+/// The ids a search finds through the pair at (`db`, `cache`), its collection's origin, and what the database
+/// alone answers.
+async fn searched(
+    db: &Path,
+    cache: &Path,
+    search: &Search,
+) -> (Vec<RecordId>, Origin, Vec<RecordId>) {
+    let pair = pair_at(db, cache).await;
+    let cached = records(&pair);
+    let found = ids(&cached, search).await;
+    let origin = origin(&cached).await;
+    pair.close().await.expect("close");
+    let alone = Records::new(TursoStore::open(&DbConfig::local(db)).await.expect("open"));
+    (found, origin, ids(&alone, search).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_store_or_collection_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let at = |name: &str| {
+        (
+            dir.path().join(format!("{name}.db")),
+            dir.path().join(format!("{name}.redb")),
+        )
+    };
+    let (payments, ledger) = (
+        Scope::new("project:payments").expect("scope"),
+        Scope::new("project:ledger").expect("scope"),
+    );
+    let name = |s: &Scope| format!("records/{s}");
+    // Store A: payments notes about settlement. Store B: the same scope about refunds, and a ledger scope.
+    let (a_db, a_cache) = at("a");
+    let (b_db, b_cache) = at("b");
+    for (db, cache, scopes) in [
+        (&a_db, &a_cache, vec![(&payments, "settlement retry")]),
+        (
+            &b_db,
+            &b_cache,
+            vec![(&payments, "refund webhook"), (&ledger, "ledger rounding")],
+        ),
+    ] {
+        let pair = pair_at(db, cache).await;
+        let r = records(&pair);
+        for (scope, topic) in scopes {
+            r.store_many(notes(scope, topic, 2_100))
+                .await
+                .expect("store");
+            r.sync(scope).await.expect("build and save");
+            assert!(snapshot_file(cache, &name(scope)).is_file());
+        }
+        pair.close().await.expect("close");
+    }
+    let refunds = Search::new(payments.clone(), "refund webhook timeout");
+    let rounding = Search::new(ledger.clone(), "ledger rounding timeout");
+
+    // A's snapshot of the same scope copied into B's cache: B rebuilds and answers from its own records.
+    std::fs::copy(
+        snapshot_file(&a_cache, &name(&payments)),
+        snapshot_file(&b_cache, &name(&payments)),
+    )
+    .expect("copy");
+    let (found, origin, alone) = searched(&b_db, &b_cache, &refunds).await;
+    assert!(!found.is_empty());
+    assert_eq!((found, origin), (alone, Origin::Store));
+    // The rebuilt index was saved over the copy: the next process loads B's own.
+    let (found, origin, alone) = searched(&b_db, &b_cache, &refunds).await;
+    assert_eq!((found, origin), (alone, Origin::Snapshot));
+
+    // Two of B's snapshots swapped: each scope is rebuilt from its own records.
+    let (p, l) = (
+        snapshot_file(&b_cache, &name(&payments)),
+        snapshot_file(&b_cache, &name(&ledger)),
+    );
+    let swap = dir.path().join("swap");
+    std::fs::rename(&p, &swap).expect("swap");
+    std::fs::rename(&l, &p).expect("swap");
+    std::fs::rename(&swap, &l).expect("swap");
+    for search in [&refunds, &rounding] {
+        let (found, origin, alone) = searched(&b_db, &b_cache, search).await;
+        assert!(!found.is_empty());
+        assert_eq!((found, origin), (alone, Origin::Store), "{}", search.text);
+    }
+
+    // A snapshot that claims a revision the store's feed never reached is of another history.
+    let pair = pair_at(&b_db, &b_cache).await;
+    let embedder = records(&pair).embedder().clone();
+    let ahead = snapshot::take(
+        &Collection::new(embedder.dimension()),
+        embedder.id(),
+        u64::MAX,
+    );
+    pair.put_index_snapshot(&name(&payments), ahead)
+        .await
+        .expect("save");
+    pair.close().await.expect("close");
+    drop(pair);
+    let (found, origin, alone) = searched(&b_db, &b_cache, &refunds).await;
+    assert!(!found.is_empty());
+    assert_eq!((found, origin), (alone, Origin::Store));
+}

@@ -12,10 +12,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use memory_cli::{
     ingest,
-    open::{self, StoreArgs},
+    open::{self, Intent, StoreArgs},
 };
 
-use crate::{backup::open_primary, output::Format};
+use crate::output::Format;
 
 /// `memory-cli import ...`
 #[derive(Debug, Subcommand)]
@@ -56,19 +56,19 @@ pub async fn run(command: ImportCommand, store: &StoreArgs, format: Format) -> a
     match command {
         ImportCommand::Sessions(args) => {
             let logs = ingest::find_logs(&args.paths)?;
-            let primary = open_primary(&config).await?;
-            let (memory, records) = open::open_both(&config, store).await?;
+            let primary = open::primary(&config, Intent::Write).await?;
+            let (memory, records) = open::open_both(&config, store, Intent::Write).await?;
             let run =
                 ingest::import_sessions(&primary, &memory, &records, &logs, args.project, true)
                     .await;
             crate::finish(&memory, run.and_then(|run| render::run(&run, format))).await
         }
         ImportCommand::Runs { limit } => {
-            let primary = open_primary(&config).await?;
+            let primary = open::primary(&config, Intent::Read).await?;
             crate::print(render::runs(&primary.import_runs(limit).await?, format)?)
         }
         ImportCommand::Store { file } => {
-            let primary = open_primary(&config).await?;
+            let primary = open::primary(&config, Intent::Write).await?;
             let summary = if file == Path::new("-") {
                 primary
                     .import(&mut BufReader::new(io::stdin()), "standard input")

@@ -1,9 +1,10 @@
 //! A collection as a serialisable value, so a new process loads its index instead of rebuilding it from the
 //! store. The storage side picks the bytes (the redb cache uses postcard, as for its episodes).
 //!
-//! A snapshot names the embedding model and the change-feed revision it is current to; loading one checks its
-//! lengths and the references in its payload, so a foreign or inconsistent snapshot is refused (and the
-//! collection rebuilt) rather than searched. The sections are read in place and not checked one by one (a store
+//! A snapshot names the embedding model and the change-feed revision it is current to, and the store that keeps it
+//! binds it to the database and the collection it is of ([`Snapshot::bind`]); loading one checks its lengths and
+//! the references in its payload, so a foreign or inconsistent snapshot is refused (and the collection rebuilt)
+//! rather than searched. The sections are read in place and not checked one by one (a store
 //! checksums them): a row or posting list that names nothing reads as empty.
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use super::{
 use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 7;
+const FORMAT: u32 = 8;
 
 /// What loading needs of a document to file it; the rest of it is its row in [`Sections::slots`].
 #[derive(Serialize, Deserialize)]
@@ -33,6 +34,9 @@ struct SlotImage {
 #[derive(Serialize, Deserialize)]
 pub struct Snapshot {
     format: u32,
+    /// The database (its store id) and the collection the snapshot is of: set by the store that keeps it.
+    store: String,
+    collection: String,
     model: String,
     revision: Revision,
     dimension: u32,
@@ -86,6 +90,23 @@ impl Snapshot {
         self.sections = sections;
         self
     }
+
+    /// The snapshot, said to be of `collection` in the database whose store id is `store`.
+    pub fn bind(mut self, store: &str, collection: &str) -> Self {
+        self.store = store.to_string();
+        self.collection = collection.to_string();
+        self
+    }
+
+    /// Whether the snapshot was bound to `collection` of the database `store`.
+    pub fn is_of(&self, store: &str, collection: &str) -> bool {
+        self.store == store && self.collection == collection
+    }
+
+    /// The change-feed revision the snapshot is current to.
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
 }
 
 /// A snapshot of `collection`, current to `revision` of its change feed, its vectors made by `model`.
@@ -93,6 +114,8 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
     let c = collection;
     Snapshot {
         format: FORMAT,
+        store: String::new(),
+        collection: String::new(),
         model: model.to_string(),
         revision,
         dimension: c.dimension as u32,
