@@ -277,7 +277,10 @@ fn parse_json(flag: &str, text: &str) -> anyhow::Result<Json> {
 
 pub(crate) fn parse_date(flag: &str, text: &str) -> anyhow::Result<Timestamp> {
     Timestamp::parse(text.trim()).with_context(|| {
-        format!("invalid {flag} {text:?}: expected RFC 3339 (2026-11-23T14:00:00Z) or a date (2026-11-23)")
+        format!(
+            "invalid {flag} {}: expected RFC 3339 (2026-11-23T14:00:00Z) or a date (2026-11-23)",
+            memory_core::validate::quoted(text)
+        )
     })
 }
 

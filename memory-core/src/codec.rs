@@ -87,8 +87,12 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let text = String::deserialize(d)?;
-            Timestamp::parse(&text)
-                .ok_or_else(|| D::Error::custom(format!("invalid timestamp {text:?}")))
+            Timestamp::parse(&text).ok_or_else(|| {
+                D::Error::custom(format!(
+                    "invalid timestamp {}",
+                    crate::validate::quoted(&text)
+                ))
+            })
         } else {
             i64::deserialize(d).map(Timestamp)
         }

@@ -48,7 +48,7 @@ impl FromStr for EpisodeId {
             .map(EpisodeId)
             .map_err(|_| Error::InvalidId {
                 kind: "episode",
-                input: s.chars().take(80).collect(),
+                input: s.to_string(),
             })
     }
 }
@@ -147,7 +147,11 @@ macro_rules! parse_by_name {
                         let names: Vec<_> = <$ty>::ALL.iter().map(|v| v.as_str()).collect();
                         Error::validation(
                             $what,
-                            format!("{s:?} is not one of {}", names.join(", ")),
+                            format!(
+                                "{} is not one of {}",
+                                crate::validate::quoted(s),
+                                names.join(", ")
+                            ),
                         )
                     })
             }

@@ -22,7 +22,8 @@ pub enum Error {
     },
     /// An identifier could not be parsed.
     #[error(
-        "invalid {kind} id {input:?}: expected a UUID such as 0190f5c2-8a3b-7c4d-9e5f-0123456789ab"
+        "invalid {kind} id {}: expected a UUID such as 0190f5c2-8a3b-7c4d-9e5f-0123456789ab",
+        crate::validate::quoted(.input)
     )]
     InvalidId {
         /// What the id should identify (`episode`, ...).

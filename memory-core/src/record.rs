@@ -39,7 +39,7 @@ impl FromStr for RecordId {
             .map(RecordId)
             .map_err(|_| Error::InvalidId {
                 kind: "memory",
-                input: s.chars().take(80).collect(),
+                input: s.to_string(),
             })
     }
 }
@@ -105,7 +105,10 @@ impl Scope {
         {
             return Err(Error::validation(
                 "scope",
-                format!("{name:?} contains {c:?}; scopes allow letters, digits and - _ . : / @"),
+                format!(
+                    "{} contains {c:?}; scopes allow letters, digits and - _ . : / @",
+                    crate::validate::quoted(&name)
+                ),
             ));
         }
         Ok(Scope(name))

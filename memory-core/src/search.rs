@@ -123,7 +123,7 @@ impl Search {
         }
     }
 
-    /// Checks the text, the limit, the tags, the time range and the diversity.
+    /// Checks the text, the limit, the filters, the context, the time range and the diversity.
     pub fn validate(&self) -> Result<()> {
         if self.text.trim().is_empty() {
             return Err(Error::validation("query", "must not be empty"));
@@ -136,9 +136,12 @@ impl Search {
             ));
         }
         if let Some(tag) = &self.tag {
-            crate::validate::tags(std::slice::from_ref(tag))?;
+            crate::validate::tag("tag", tag)?;
         }
-        crate::validate::tags(&self.context.tags)?;
+        if let Some(domain) = &self.domain {
+            crate::validate::name("domain", domain, false)?;
+        }
+        crate::validate::query_context(&self.context)?;
         if let (Some(after), Some(before)) = (self.after, self.before)
             && after >= before
         {

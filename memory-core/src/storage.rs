@@ -76,7 +76,7 @@ impl Default for EpisodeQuery {
 }
 
 impl EpisodeQuery {
-    /// Checks the limit and the time range.
+    /// Checks the limit, the time range and the filters.
     pub fn validate(&self) -> Result<()> {
         if self.limit == 0 || self.limit > MAX_LIST_LIMIT {
             return Err(Error::validation(
@@ -92,8 +92,11 @@ impl EpisodeQuery {
                 format!("{a} is not before started_before {b}"),
             ));
         }
+        if let Some(domain) = &self.domain {
+            crate::validate::name("domain", domain, false)?;
+        }
         if let Some(tag) = &self.tag {
-            crate::validate::tags(std::slice::from_ref(tag))?;
+            crate::validate::tag("tag", tag)?;
         }
         Ok(())
     }
@@ -285,7 +288,7 @@ impl RecordQuery {
             ));
         }
         if let Some(tag) = &self.tag {
-            crate::validate::tags(std::slice::from_ref(tag))?;
+            crate::validate::tag("tag", tag)?;
         }
         Ok(())
     }

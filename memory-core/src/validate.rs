@@ -80,6 +80,44 @@ fn text(field: &str, value: &str, limit: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks one tag (a filter's, or `field` of a list): 1 to [`MAX_TAG_CHARS`] characters of `[A-Za-z0-9_.-]`.
+pub fn tag(field: &str, tag: &str) -> Result<()> {
+    let chars = tag.chars().count();
+    if chars == 0 || chars > MAX_TAG_CHARS {
+        return Err(Error::validation(
+            field,
+            format!("must be 1 to {MAX_TAG_CHARS} characters, got {chars}"),
+        ));
+    }
+    if let Some(c) = tag
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(Error::validation(
+            field,
+            format!(
+                "{} contains {c:?}; tags allow letters, digits, '-', '_' and '.'",
+                quoted(tag)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks what a query says of its task's context, as the names and tags of an episode's context are checked.
+pub fn query_context(ctx: &crate::QueryContext) -> Result<()> {
+    for (field, value) in [
+        ("domain", &ctx.domain),
+        ("language", &ctx.language),
+        ("framework", &ctx.framework),
+    ] {
+        if let Some(value) = value {
+            name(field, value, false)?;
+        }
+    }
+    tags(&ctx.tags)
+}
+
 /// Checks a tag list: at most [`MAX_TAGS`] tags, each 1 to [`MAX_TAG_CHARS`] characters of `[A-Za-z0-9_.-]`.
 pub fn tags(tags: &[String]) -> Result<()> {
     if tags.len() > MAX_TAGS {
@@ -88,24 +126,8 @@ pub fn tags(tags: &[String]) -> Result<()> {
             format!("has {} tags; the limit is {MAX_TAGS}", tags.len()),
         ));
     }
-    for (i, tag) in tags.iter().enumerate() {
-        let field = format!("tags[{i}]");
-        let chars = tag.chars().count();
-        if chars == 0 || chars > MAX_TAG_CHARS {
-            return Err(Error::validation(
-                field,
-                format!("must be 1 to {MAX_TAG_CHARS} characters, got {chars}"),
-            ));
-        }
-        if let Some(c) = tag
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(Error::validation(
-                field,
-                format!("{tag:?} contains {c:?}; tags allow letters, digits, '-', '_' and '.'"),
-            ));
-        }
+    for (i, value) in tags.iter().enumerate() {
+        tag(&format!("tags[{i}]"), value)?;
     }
     Ok(())
 }
@@ -284,3 +306,32 @@ fn prefix(err: Error, prefix: &str) -> Error {
 
 #[cfg(test)]
 mod tests;
+
+/// The most characters of an offending value a message quotes.
+pub const QUOTED_CHARS: usize = 64;
+
+/// `value` as a message quotes it: escaped, in double quotes, and cut after [`QUOTED_CHARS`] characters with its
+/// length said, so that a message about a huge value stays short.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
+/// `message` cut to about `max` bytes, keeping its start and its end (where a message says what was expected),
+/// for messages that quote values this crate did not format (a parser's).
+pub fn clipped(message: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if message.len() <= max {
+        return message.into();
+    }
+    let head = message.floor_char_boundary(max * 2 / 3);
+    let tail = message.ceil_char_boundary(message.len() - max / 3);
+    format!(
+        "{}…[{} bytes]…{}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
+    .into()
+}

@@ -36,7 +36,9 @@ impl ToolError {
             | Error::Changed { .. }
             | Error::EmbedderMismatch { .. }
             | Error::SchemaTooNew { .. }
-            | Error::Busy { .. } => ToolError(err.to_string()),
+            | Error::Busy { .. } => {
+                ToolError(memory_core::validate::clipped(&err.to_string(), 1000).into_owned())
+            }
             Error::Unavailable(detail) | Error::Unauthorized(detail) => {
                 tracing::warn!(tool, "database unavailable: {detail}");
                 ToolError(

@@ -11,6 +11,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
+    serve::ListenerExt,
 };
 use rmcp::transport::{
     StreamableHttpServerConfig, StreamableHttpService,
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     access::{Access, NotAuthenticated, Refusal},
+    jsonrpc::{self, Incoming, MAX_MESSAGE_BYTES},
     server::MemoryServer,
     wire::HealthStatus,
 };
@@ -83,9 +85,17 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("the listener's address")?;
+    // A response goes out in more than one write (the headers, then the event stream's parts): with Nagle's
+    // algorithm the later ones wait for the client's delayed acknowledgement, ~40 ms a call on keep-alive.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let stop = CancellationToken::new();
-    let mut config =
-        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(stop.child_token())
+        .with_max_request_body_bytes(MAX_MESSAGE_BYTES);
     if !addr.ip().is_loopback() {
         // rmcp accepts only loopback Host headers by default, against DNS rebinding of local servers; a server
         // bound for other machines is reached by names it cannot know, and the API key guards it instead.
@@ -107,6 +117,7 @@ pub async fn serve(
     }
     let mcp = Router::new()
         .route_service("/mcp", mcp)
+        .layer(middleware::from_fn(answer_malformed))
         .layer(middleware::from_fn_with_state(access.clone(), authorize));
     let app = Router::new()
         .route("/health/live", get(live))
@@ -169,6 +180,41 @@ async fn authorize(
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    response
+}
+
+/// Answers a POST whose body is not a message (not JSON, not JSON-RPC, too large) with the JSON-RPC error for it,
+/// as the stdio transport answers such a line; rmcp would answer with plain text, or not at all.
+async fn answer_malformed(request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let (status, answer) = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
+        Ok(bytes) => match jsonrpc::decode(&bytes) {
+            Incoming::Message(_) => {
+                return next.run(Request::from_parts(parts, bytes.into())).await;
+            }
+            Incoming::Rejected(answer) => (StatusCode::BAD_REQUEST, answer),
+        },
+        Err(err) => {
+            let length = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(MAX_MESSAGE_BYTES + 1);
+            tracing::debug!(%err, "a request body was not read whole");
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                jsonrpc::too_long(b"", length),
+            )
+        }
+    };
+    let mut response = (status, answer).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

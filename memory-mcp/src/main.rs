@@ -8,12 +8,14 @@ mod caller;
 mod error;
 mod heap;
 mod http;
+mod jsonrpc;
 mod metrics;
 mod params;
 mod prompt;
 mod resources;
 mod server;
 mod shutdown;
+mod stdio;
 mod tools;
 mod wire;
 
@@ -152,7 +154,7 @@ async fn serve_stdio(
 ) -> anyhow::Result<()> {
     let running = server
         .clone()
-        .serve(rmcp::transport::stdio())
+        .serve(stdio::transport())
         .await
         .context("the client did not complete the MCP handshake")?;
     let stop = running.cancellation_token();

@@ -46,10 +46,15 @@ pub fn parse<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String>
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
+        // serde quotes the offending value whole.
+        let inner = memory_core::validate::clipped(&inner, 300);
         if path == "." || path.is_empty() {
             format!("invalid arguments: {inner}")
         } else {
-            format!("invalid argument `{path}`: {inner}")
+            format!(
+                "invalid argument `{}`: {inner}",
+                memory_core::validate::clipped(&path, 100)
+            )
         }
     })
 }

@@ -146,7 +146,8 @@ pub async fn read(
                 _ => {
                     return Err(ErrorData::invalid_params(
                         format!(
-                            "invalid resource URI {uri:?}: the only query parameter is `scope`"
+                            "invalid resource URI {}: the only query parameter is `scope`",
+                            memory_core::validate::quoted(uri)
                         ),
                         None,
                     ));
@@ -163,8 +164,9 @@ pub async fn read(
     }
     Err(ErrorData::invalid_params(
         format!(
-            "unknown resource URI {uri:?}: expected {EPISODES}{{episode_id}} or \
-             {MEMORIES}{{memory_id}}?scope={{scope}}"
+            "unknown resource URI {}: expected {EPISODES}{{episode_id}} or \
+             {MEMORIES}{{memory_id}}?scope={{scope}}",
+            memory_core::validate::quoted(uri)
         ),
         None,
     ))

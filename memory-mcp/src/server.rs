@@ -311,7 +311,11 @@ impl MemoryServer {
                 .map(|t| t.name.to_string())
                 .collect();
             return Err(ErrorData::invalid_params(
-                format!("unknown tool {name:?}; the tools are {}", known.join(", ")),
+                format!(
+                    "unknown tool {}; the tools are {}",
+                    memory_core::validate::quoted(&name),
+                    known.join(", ")
+                ),
                 None,
             ));
         }

@@ -324,3 +324,63 @@ async fn domain_failures_are_tool_errors_with_actionable_messages() {
     let health = ok(&client, "health_check", json!({})).await;
     assert_eq!(health["status"], "ok");
 }
+
+#[tokio::test]
+async fn huge_values_are_refused_in_short_messages_that_name_the_field() {
+    let scratch = Scratch::new();
+    let client = scratch.connect().await;
+    let (mib, ten) = ("k".repeat(1 << 20), "x".repeat(10 << 20));
+    let cases = [
+        (
+            "get_episode",
+            json!({"episode_id": mib}),
+            "invalid episode id",
+        ),
+        ("get_memory", json!({"memory_id": mib}), "invalid memory id"),
+        ("list_episodes", json!({"since": ten}), "invalid since"),
+        ("list_episodes", json!({"domain": ten}), "invalid domain"),
+        (
+            "list_episodes",
+            json!({"domain": "pay\u{1}ments"}),
+            "invalid domain: contains the control character",
+        ),
+        ("list_episodes", json!({"tag": ten}), "invalid tag:"),
+        (
+            "list_episodes",
+            json!({"task_type": mib}),
+            "invalid argument `task_type`: unknown variant",
+        ),
+        (
+            "list_episodes",
+            json!({"limit": mib}),
+            "invalid argument `limit`",
+        ),
+        (
+            "query_memory",
+            json!({"query": "x", "domain": ten}),
+            "invalid domain",
+        ),
+        (
+            "query_memory",
+            json!({"query": "x", "context": {"language": mib}}),
+            "invalid language",
+        ),
+        ("search_patterns", json!({"query": ten}), "invalid query:"),
+        ("recommend_patterns", json!({"task": ten}), "invalid task:"),
+        (
+            "store_memory",
+            json!({"content": "x", "kind": mib}),
+            "invalid argument `kind`",
+        ),
+        ("list_episodes", json!({ mib.clone(): 1 }), "unknown field"),
+    ];
+    for (tool, arguments, needle) in cases {
+        let message = fails(&client, tool, arguments, needle).await;
+        assert!(
+            message.len() < 1_000,
+            "{tool}: a {} byte message",
+            message.len()
+        );
+    }
+    ok(&client, "health_check", json!({})).await;
+}

@@ -424,3 +424,64 @@ async fn sigterm_finishes_the_calls_in_flight_and_keeps_what_was_acknowledged() 
         ok(&client, "get_memory", json!({"memory_id": id})).await;
     }
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_a_message_gets_a_json_rpc_error() {
+    let scratch = Scratch::new();
+    let server = Http::start(&scratch, "127.0.0.1:0", Some(KEY)).await;
+    let raw = async |body: Vec<u8>| {
+        let response = reqwest::Client::new()
+            .post(&server.url)
+            .bearer_auth(KEY)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let status = response.status().as_u16();
+        let answer: Value = serde_json::from_str(&response.text().await.expect("body"))
+            .expect("a JSON-RPC error as JSON");
+        (
+            status,
+            answer["id"].clone(),
+            answer["error"]["code"].clone(),
+        )
+    };
+    let cases: [(&[u8], u16, Value, i64); 4] = [
+        (b"this is not JSON", 400, Value::Null, -32700),
+        (br#"{"foo":"bar"}"#, 400, Value::Null, -32600),
+        (
+            br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_episodes","arguments":{"limit":1e309}}}"#,
+            400,
+            json!(7),
+            -32700,
+        ),
+        (
+            br#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_episodes","arguments":[1]}}"#,
+            400,
+            json!(8),
+            -32602,
+        ),
+    ];
+    for (body, status, id, code) in cases {
+        assert_eq!(
+            raw(body.to_vec()).await,
+            (status, id, json!(code)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let huge = [
+        br#"{"jsonrpc":"2.0","id":9,"method":"ping","pad":""#.to_vec(),
+        vec![b'a'; 17 << 20],
+        b"\"}".to_vec(),
+    ]
+    .concat();
+    assert_eq!(raw(huge).await, (413, Value::Null, json!(-32600)));
+    // The server goes on serving sessions.
+    let client = server.client(KEY).await.expect("connect");
+    ok(&client, "list_episodes", json!({})).await;
+    client.cancel().await.expect("close");
+    server.stop().await;
+}

@@ -85,7 +85,10 @@ impl NewKey {
         if let Some(c) = self.name.chars().find(|c| c.is_control()) {
             return Err(Error::validation(
                 "name",
-                format!("{:?} contains the control character {c:?}", self.name),
+                format!(
+                    "{} contains the control character {c:?}",
+                    memory_core::validate::quoted(&self.name)
+                ),
             ));
         }
         self.limits.validate()
@@ -150,7 +153,13 @@ impl FromStr for AuditOutcome {
             .into_iter()
             .find(|o| o.as_str() == text)
             .ok_or_else(|| {
-                Error::validation("outcome", format!("{text:?} is not ok, error or denied"))
+                Error::validation(
+                    "outcome",
+                    format!(
+                        "{} is not ok, error or denied",
+                        memory_core::validate::quoted(text)
+                    ),
+                )
             })
     }
 }

@@ -77,7 +77,7 @@ impl FromStr for PatternId {
             .map(PatternId)
             .map_err(|_| Error::InvalidId {
                 kind: "pattern",
-                input: s.chars().take(80).collect(),
+                input: s.to_string(),
             })
     }
 }

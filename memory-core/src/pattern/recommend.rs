@@ -61,17 +61,17 @@ impl Recommend {
 
     /// Checks the text, the limit and the tags.
     pub fn validate(&self) -> Result<()> {
-        check_text_and_limit(&self.task, self.limit)?;
-        crate::validate::tags(&self.context.tags)
+        check_text_and_limit("task", &self.task, self.limit)?;
+        crate::validate::query_context(&self.context)
     }
 }
 
-/// Checks a query text and a result limit.
-pub(crate) fn check_text_and_limit(text: &str, limit: u32) -> Result<()> {
+/// Checks a query text (the argument `field`) and a result limit.
+pub(crate) fn check_text_and_limit(field: &str, text: &str, limit: u32) -> Result<()> {
     if text.trim().is_empty() {
-        return Err(Error::validation("task", "must not be empty"));
+        return Err(Error::validation(field, "must not be empty"));
     }
-    crate::validate::record_text("task", text)?;
+    crate::validate::record_text(field, text)?;
     if limit == 0 || limit > MAX_SEARCH_LIMIT {
         return Err(Error::validation(
             "limit",

@@ -304,7 +304,7 @@ impl Patterns {
         limit: u32,
         scope: Option<&Scope>,
     ) -> Result<Vec<Recommendation>> {
-        recommend::check_text_and_limit(text, limit)?;
+        recommend::check_text_and_limit("query", text, limit)?;
         let request = Recommend {
             kind,
             limit,

@@ -165,7 +165,12 @@ fn project_of(event: &Event) -> Result<String, String> {
         .next()
         .filter(|name| !name.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| format!("`cwd` {cwd:?} names no directory: no project (pass --project)"))
+        .ok_or_else(|| {
+            format!(
+                "`cwd` {} names no directory: no project (pass --project)",
+                crate::validate::quoted(cwd)
+            )
+        })
 }
 
 /// What else is worth keeping: the event's ids, the branch, the working directory, the model and its usage.

@@ -212,7 +212,12 @@ fn text_field<'a>(
 /// An event's `timestamp` (RFC 3339).
 fn timestamp(event: &serde_json::Map<String, serde_json::Value>) -> Result<Timestamp, String> {
     let text = text_field(event, "timestamp")?;
-    Timestamp::parse(text).ok_or_else(|| format!("`timestamp` {text:?} is not an RFC 3339 time"))
+    Timestamp::parse(text).ok_or_else(|| {
+        format!(
+            "`timestamp` {} is not an RFC 3339 time",
+            crate::validate::quoted(text)
+        )
+    })
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {

@@ -73,3 +73,24 @@ fn episode_checks_numbering_and_names_the_step() {
     let err = episode(&ep).unwrap_err();
     assert!(err.to_string().contains("steps[0].tool"), "{err}");
 }
+
+#[test]
+fn quoted_values_and_clipped_messages_stay_short() {
+    assert_eq!(quoted("payments"), "\"payments\"");
+    let long = "é".repeat(1 << 20);
+    let q = quoted(&long);
+    assert!(
+        q.starts_with("\"éé") && q.ends_with("… (2097152 bytes)"),
+        "{q}"
+    );
+    assert!(q.len() < 200);
+    let message = format!(
+        "invalid type: string \"{}\", expected u32",
+        "a".repeat(1 << 20)
+    );
+    let cut = clipped(&message, 300);
+    assert!(cut.len() < 400, "{}", cut.len());
+    assert!(cut.starts_with("invalid type: string \"aaa"));
+    assert!(cut.ends_with("aaa\", expected u32"));
+    assert_eq!(clipped("short", 300), "short");
+}

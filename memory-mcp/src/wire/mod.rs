@@ -61,7 +61,8 @@ pub fn parse_time(field: &str, text: &str) -> Result<Timestamp, Error> {
         Error::validation(
             field,
             format!(
-                "{text:?} is not a time; expected RFC 3339 (2026-11-23T14:00:00Z) or a date (2026-11-23)"
+                "{} is not a time; expected RFC 3339 (2026-11-23T14:00:00Z) or a date (2026-11-23)",
+                memory_core::validate::quoted(text)
             ),
         )
     })
