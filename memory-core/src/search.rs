@@ -199,6 +199,36 @@ pub struct Score {
     pub outcome: f64,
 }
 
+impl Score {
+    /// Why the result ranked, in one line: how well it matched the words and the meaning (each relative to the
+    /// best match, 1.00 for the best), how much of the task's context it shares, and its age.
+    pub fn why(&self) -> String {
+        let mut parts = Vec::new();
+        if self.text > 0.0 {
+            parts.push(format!("words {:.2}", self.text));
+        }
+        if self.semantic > 0.0 {
+            parts.push(format!("meaning {:.2}", self.semantic));
+        }
+        if self.context > 0.0 {
+            parts.push(format!(
+                "{:.0}% of the context shared",
+                self.context * 100.0
+            ));
+        }
+        // `recency` is 0.5 ^ (age / 30 days).
+        let days = -30.0 * self.recency.log2();
+        parts.push(if days < 1.0 {
+            "from today".to_string()
+        } else if days.is_finite() {
+            format!("{days:.0} days old")
+        } else {
+            "old".to_string()
+        });
+        parts.join(", ")
+    }
+}
+
 /// A memory record found by a search.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordHit {

@@ -180,23 +180,40 @@ async fn an_episode_is_recorded_completed_found_and_deleted() {
     let none = ok(&client, "list_episodes", json!({"status": "in_progress"})).await;
     assert_eq!(none["episodes"], json!([]));
 
-    let found = ok(
-        &client,
-        "query_memory",
-        json!({"query": "flaky settlement test", "context": {"domain": "payments-service", "language": "rust"}}),
-    )
-    .await;
-    // The learner may already have patterns of this episode: they rank beside it, so look for the episode.
-    let hit = found["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .find(|h| h["type"] == "episode")
-        .expect("the episode is found");
+    let query = json!({"query": "flaky settlement test", "context": {"domain": "payments-service", "language": "rust"}});
+    let episode_hit = |found: &Value| {
+        // The learner may already have patterns of this episode: they rank beside it, so look for the episode.
+        found["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|h| h["type"] == "episode")
+            .expect("the episode is found")
+            .clone()
+    };
+    // Compact by default: what it is, how it went and why it ranked, and the id to fetch the rest.
+    let found = ok(&client, "query_memory", query.clone()).await;
+    let hit = episode_hit(&found);
     assert_eq!(hit["id"], id);
+    assert_eq!(hit["outcome"], "success");
+    assert!(hit["score"].is_number());
+    assert!(
+        str_of(&hit, "summary").starts_with("Fix the flaky settlement test"),
+        "{hit}"
+    );
+    assert!(
+        str_of(&hit, "why").contains("100% of the context shared"),
+        "{hit}"
+    );
+    for full_only in ["episode", "components"] {
+        assert!(hit.get(full_only).is_none(), "{hit}");
+    }
+    let mut full = query.clone();
+    full["detail"] = json!("full");
+    let hit = episode_hit(&ok(&client, "query_memory", full).await);
     assert_eq!(hit["episode"]["outcome"]["kind"], "success");
     assert_eq!(hit["episode"]["step_count"], 3);
-    let score = &hit["score"];
+    let score = &hit["components"];
     for component in [
         "total",
         "text",

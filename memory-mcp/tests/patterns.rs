@@ -121,7 +121,7 @@ async fn completed_episodes_become_patterns_that_are_recommended_and_scored() {
     let queried = ok(
         &client,
         "query_memory",
-        json!({"query": "flaky async test times out", "budget_tokens": 2000}),
+        json!({"query": "flaky async test times out", "budget_tokens": 2000, "detail": "full"}),
     )
     .await;
     let patterns: Vec<&Value> = queried["results"]

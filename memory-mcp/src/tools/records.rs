@@ -147,9 +147,11 @@ impl MemoryServer {
     }
 
     /// Ask memory what is known about a task before starting it (and whenever you are stuck): past episodes
-    /// (how similar tasks went, their steps and lessons) and stored memories of the scope, ranked together, each
-    /// with its score components. Give `budget_tokens` to also get the results as one block of text that fits
-    /// that many tokens, ready to read as context.
+    /// (how similar tasks went and their lessons), stored memories of the scope and learnt patterns, ranked
+    /// together. Each result is compact: a summary line, how an episode went, why it ranked, and its id (fetch
+    /// the rest with get_episode or get_memory); `detail: full` returns every field and score component. Give
+    /// `budget_tokens` to also get the results as one block of text that fits that many tokens, ready to read as
+    /// context.
     #[tool(
         title = "Query memory",
         annotations(read_only_hint = true, open_world_hint = false)
@@ -178,7 +180,7 @@ impl MemoryServer {
             None => None,
         };
         Ok(Json(QueryResults {
-            results: hits.iter().map(QueryHit::from).collect(),
+            results: hits.iter().map(|h| QueryHit::of(h, args.detail)).collect(),
             context,
         }))
     }

@@ -1,6 +1,8 @@
 //! Arguments and results of `query_memory` and `health_check`.
 
-use memory_core::{Episode, Found, Hit, QueryContext, Scope, Search, context::Context};
+use memory_core::{
+    Episode, Found, Hit, QueryContext, Scope, Search, TaskOutcome, context::Context,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,21 @@ pub struct QueryMemory {
     /// When given, the results are also returned as one text block of at most this many tokens (cl100k, 1 to
     /// 1,000,000), best first, whole results only, ready to read as context.
     pub budget_tokens: Option<usize>,
+    /// How much of each result to return [default: compact].
+    #[serde(default)]
+    pub detail: Detail,
+}
+
+/// How much of each result `query_memory` returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// What is needed to decide: a summary line, how an episode went, why it ranked. The ids fetch the rest
+    /// (get_episode, get_memory, the pattern tools).
+    #[default]
+    Compact,
+    /// Every field of each result and every score component as well.
+    Full,
 }
 
 fn yes() -> bool {
@@ -150,63 +167,155 @@ impl From<&Episode> for EpisodeHitOut {
     }
 }
 
-/// One result of `query_memory`: an episode or a memory, with its score.
+/// The most characters of a text a compact result quotes.
+const SUMMARY_CHARS: usize = 300;
+
+/// `text` cut after `max` characters, with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
+/// One result of `query_memory`: an episode, a memory or a pattern, with its score and why.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct QueryHit {
-    /// Which of `episode`, `memory` and `pattern` is present.
+    /// Which of `episode`, `memory` and `pattern` it is.
     #[serde(rename = "type")]
     pub hit_type: HitType,
     /// The episode's, the memory's or the pattern's id.
     pub id: String,
-    /// Why it ranked here.
-    pub score: ScoreOut,
-    /// The episode, when `type` is episode.
+    /// What it ranked by; higher is better.
+    pub score: f64,
+    /// Why it ranked here, in one line.
+    pub why: String,
+    /// What it is, in a line: an episode's task and how it ended, a memory's text, a pattern's rule and record
+    /// (cut at 300 characters).
+    pub summary: String,
+    /// How an episode ended, once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeKind>,
+    /// An episode's reward (0 to 1.5), once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reward: Option<f64>,
+    /// An episode's main lessons: at most two lines of its reflection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lessons: Vec<String>,
+    /// Every score component (`detail: full`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<ScoreOut>,
+    /// The episode (`detail: full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub episode: Option<EpisodeHitOut>,
-    /// The memory, when `type` is memory.
+    /// The memory (`detail: full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryOut>,
-    /// The pattern, when `type` is pattern.
+    /// The pattern (`detail: full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<PatternOut>,
-    /// The pattern's rule, when `type` is pattern and it recurred.
+    /// The pattern's rule, when it recurred (`detail: full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heuristic: Option<HeuristicOut>,
 }
 
-impl From<&Hit> for QueryHit {
-    fn from(hit: &Hit) -> Self {
-        let score = (&hit.score).into();
+impl QueryHit {
+    /// `hit` with as much as `detail` asks for.
+    pub fn of(hit: &Hit, detail: Detail) -> Self {
+        let full = detail == Detail::Full;
+        let mut out = QueryHit {
+            hit_type: HitType::Memory,
+            id: String::new(),
+            score: (hit.score.total * 1000.0).round() / 1000.0,
+            why: hit.score.why(),
+            summary: String::new(),
+            outcome: None,
+            reward: None,
+            lessons: Vec::new(),
+            components: full.then(|| (&hit.score).into()),
+            episode: None,
+            memory: None,
+            pattern: None,
+            heuristic: None,
+        };
         match &hit.found {
-            Found::Episode { episode } => QueryHit {
-                hit_type: HitType::Episode,
-                id: episode.id.to_string(),
-                score,
-                episode: Some(episode.as_ref().into()),
-                memory: None,
-                pattern: None,
-                heuristic: None,
-            },
-            Found::Memory { record } => QueryHit {
-                hit_type: HitType::Memory,
-                id: record.id.to_string(),
-                score,
-                episode: None,
-                memory: Some(record.as_ref().into()),
-                pattern: None,
-                heuristic: None,
-            },
-            Found::Pattern { pattern, heuristic } => QueryHit {
-                hit_type: HitType::Pattern,
-                id: pattern.id.to_string(),
-                score,
-                episode: None,
-                memory: None,
-                pattern: Some(pattern.as_ref().into()),
-                heuristic: heuristic.as_ref().map(HeuristicOut::from),
-            },
+            Found::Episode { episode: e } => {
+                out.hit_type = HitType::Episode;
+                out.id = e.id.to_string();
+                out.summary = cut(&episode_summary(e), SUMMARY_CHARS);
+                out.outcome = e.outcome.as_ref().map(|o| o.kind().into());
+                out.reward = e.reward.as_ref().map(|r| (r.total * 100.0).round() / 100.0);
+                out.lessons = lessons(e);
+                out.episode = full.then(|| e.as_ref().into());
+            }
+            Found::Memory { record } => {
+                out.id = record.id.to_string();
+                out.summary = cut(
+                    record.summary.as_deref().unwrap_or(&record.content),
+                    SUMMARY_CHARS,
+                );
+                out.memory = full.then(|| record.as_ref().into());
+            }
+            Found::Pattern {
+                pattern: p,
+                heuristic,
+            } => {
+                out.hit_type = HitType::Pattern;
+                out.id = p.id.to_string();
+                let e = &p.effectiveness;
+                let rule = format!(
+                    "When {}, {} ({} of {} went well)",
+                    p.condition,
+                    p.action,
+                    e.successes,
+                    e.successes + e.failures
+                );
+                out.summary = cut(&rule, SUMMARY_CHARS);
+                out.pattern = full.then(|| p.as_ref().into());
+                out.heuristic = heuristic.as_ref().filter(|_| full).map(HeuristicOut::from);
+            }
+        }
+        out
+    }
+}
+
+/// An episode's task and how it ended, in a line.
+fn episode_summary(e: &Episode) -> String {
+    let task = cut(&e.task_description, 200);
+    match &e.outcome {
+        None => format!("{task} (in progress)"),
+        Some(outcome) => {
+            let said = match outcome {
+                TaskOutcome::Success { verdict, .. }
+                | TaskOutcome::PartialSuccess { verdict, .. } => verdict,
+                TaskOutcome::Failure { reason, .. } | TaskOutcome::Abstained { reason } => reason,
+            };
+            format!("{task} → {}: {said}", outcome.kind().as_str())
         }
     }
+}
+
+/// Two lines of an episode's reflection: what worked first for one that went well, what to improve first
+/// otherwise.
+fn lessons(e: &Episode) -> Vec<String> {
+    let Some(r) = &e.reflection else {
+        return Vec::new();
+    };
+    let went_well = matches!(
+        e.outcome,
+        Some(TaskOutcome::Success { .. } | TaskOutcome::PartialSuccess { .. })
+    );
+    let (first, second) = if went_well {
+        (&r.successes, &r.improvements)
+    } else {
+        (&r.improvements, &r.successes)
+    };
+    first
+        .iter()
+        .chain(second)
+        .take(2)
+        .map(|l| cut(l, 200))
+        .collect()
 }
 
 /// The results as one block of text that fits a token budget.
