@@ -6,6 +6,7 @@ mod errors;
 mod http;
 mod lifecycle;
 mod patterns;
+mod properties;
 mod protocol;
 mod python;
 mod resources;

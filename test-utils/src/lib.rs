@@ -1,6 +1,7 @@
 //! Shared by tests and benches: a workload generator of realistic coding-agent episodes, and the conformance
 //! suites every storage backend must pass.
 
+pub mod arbitrary;
 mod conformance;
 mod history;
 mod patterns;

@@ -260,3 +260,83 @@ async fn a_snapshot_of_another_store_or_collection_is_rebuilt_not_trusted() {
     assert!(!found.is_empty());
     assert_eq!((found, origin), (alone, Origin::Store));
 }
+
+/// A snapshot file damaged at random (cut short, bytes changed, another snapshot's bytes spliced in): a new
+/// process never panics on it and answers as the database alone does. `PROPTEST_CASES` sets how many damages run
+/// (12 by default; each opens the store and may rebuild its index).
+#[test]
+fn a_damaged_snapshot_never_gives_a_wrong_answer() {
+    use proptest::{
+        prelude::*,
+        test_runner::{Config, TestRunner},
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db, cache) = (dir.path().join("m.db"), dir.path().join("m.redb"));
+    let (payments, ledger) = (
+        Scope::new("project:payments").expect("scope"),
+        Scope::new("project:ledger").expect("scope"),
+    );
+    let file = snapshot_file(&cache, &format!("records/{payments}"));
+    let (original, other) = test_utils::block_on(async {
+        let pair = pair_at(&db, &cache).await;
+        let r = records(&pair);
+        for (scope, topic) in [
+            (&ledger, "ledger rounding"),
+            (&payments, "settlement retry"),
+        ] {
+            r.store_many(notes(scope, topic, 2_100))
+                .await
+                .expect("store");
+            r.sync(scope).await.expect("build and save");
+        }
+        pair.close().await.expect("close");
+        let other =
+            std::fs::read(snapshot_file(&cache, &format!("records/{ledger}"))).expect("read");
+        (std::fs::read(&file).expect("read"), other)
+    });
+    let search = Search::new(payments.clone(), "settlement retry timeout 17");
+    let alone = test_utils::block_on(async {
+        let alone = Records::new(TursoStore::open(&DbConfig::local(&db)).await.expect("open"));
+        ids(&alone, &search).await
+    });
+    assert!(!alone.is_empty());
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(12);
+    let damage = prop_oneof![
+        (0..original.len()).prop_map(|at| (Some(at), vec![], None)),
+        proptest::collection::vec((0..original.len(), 1u8..), 1..8)
+            .prop_map(|flips| (None, flips, None)),
+        (0..original.len(), 0..other.len()).prop_map(|(at, from)| (None, vec![], Some((at, from)))),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&damage, |(cut, flips, splice)| {
+            let mut bytes = original.clone();
+            if let Some(at) = cut {
+                bytes.truncate(at);
+            }
+            for (at, flip) in flips {
+                bytes[at] ^= flip;
+            }
+            if let Some((at, from)) = splice {
+                let n = (other.len() - from).min(bytes.len() - at);
+                bytes[at..at + n].copy_from_slice(&other[from..from + n]);
+            }
+            std::fs::write(&file, &bytes).expect("write");
+            let found = test_utils::block_on(async {
+                let pair = pair_at(&db, &cache).await;
+                let found = ids(&records(&pair), &search).await;
+                pair.close().await.expect("close");
+                found
+            });
+            prop_assert_eq!(&found, &alone);
+            Ok(())
+        })
+        .expect("every damaged snapshot answers as the database does");
+}

@@ -358,7 +358,9 @@ impl Collection {
         if terms.is_empty() || self.live == 0 {
             return Vec::new();
         }
-        let docs = self.live as f32;
+        // A replaced or deleted copy keeps its postings until compaction, so document frequencies count it; so
+        // does the number of documents, which keeps idf positive (Lucene counts deletions the same way).
+        let docs = self.slots.len() as f32;
         let avg = (self.total_len / self.live as f64).max(1e-6) as f32;
         // Rare terms first: their lists are short and their scores high.
         let mut lists: Vec<([&[Posting]; 2], f32)> = terms
@@ -558,5 +560,7 @@ impl Collection {
     }
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -44,7 +44,7 @@ fn words(text: &str, mut f: impl FnMut(&str)) {
 
 /// The stemmed terms of `text`, in order, repeats kept.
 #[cfg(test)]
-fn terms(text: &str) -> Vec<String> {
+pub(super) fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     words(text, |w| out.push(STEMMER.stem(w).into_owned()));
     out

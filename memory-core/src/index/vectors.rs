@@ -40,7 +40,11 @@ impl<T: bytemuck::Pod> Column<T> {
 
     /// The rows in `bytes`, if they are whole rows of `width` numbers of `T`, aligned for `T`.
     pub(super) fn loaded(bytes: SharedBytes, width: usize) -> Option<Self> {
-        let numbers: &[T] = bytemuck::try_cast_slice((*bytes).as_ref()).ok()?;
+        // An empty section may start anywhere (an empty vector's pointer is not aligned): it holds no row.
+        let numbers: &[T] = match (*bytes).as_ref() {
+            [] => &[],
+            b => bytemuck::try_cast_slice(b).ok()?,
+        };
         let slots = numbers.len().checked_div(width).unwrap_or(0);
         (slots * width == numbers.len()).then_some(Column {
             loaded_slots: slots,

@@ -173,7 +173,14 @@ impl SessionParser {
         } else if generic::is_event(&event) {
             generic::parse(&event, at, self.project.as_deref())?
         } else {
-            let mut keys: Vec<&str> = event.keys().map(String::as_str).take(8).collect();
+            let mut keys: Vec<String> = event
+                .keys()
+                .take(8)
+                .map(|k| match k.char_indices().nth(40) {
+                    Some((cut, _)) => format!("{}…", &k[..cut]),
+                    None => k.clone(),
+                })
+                .collect();
             keys.sort_unstable();
             return Err(format!(
                 "unknown event shape (keys: {}): neither a Claude Code event (type, sessionId) nor a generic \
