@@ -19,8 +19,10 @@ use std::{
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memory_core::{CachedStore, NewRecord, Ranking, RecordKind, Records, Scope, Search};
-use memory_storage_redb::RedbStore;
+use memory_core::{
+    CachedStore, ChangeFeed, NewRecord, Ranking, RecordKind, Records, Scope, Search,
+};
+use memory_storage_redb::{RedbStore, SnapshotDir};
 use memory_storage_turso::{DbConfig, TursoStore};
 use tokio::runtime::Runtime;
 
@@ -86,8 +88,11 @@ async fn open(path: &Path) -> Records {
     let store = TursoStore::open(&DbConfig::local(path))
         .await
         .expect("open");
-    let cache = RedbStore::open_cache(path.with_extension("cache.redb"), 20_000).expect("cache");
+    let cache_file = path.with_extension("cache.redb");
+    let snapshots = SnapshotDir::beside(&cache_file, store.store_id().await.expect("store id"));
+    let cache = RedbStore::open_cache(&cache_file, 20_000).expect("cache");
     Records::new(CachedStore::open(store, cache).await.expect("pair"))
+        .with_snapshots(std::sync::Arc::new(snapshots))
 }
 
 fn bench(c: &mut Criterion) {

@@ -9,7 +9,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Args;
 use memory_core::{CachedStore, ChangeFeed, Memory, PatternStore, Patterns, RecordStore, Records};
-use memory_storage_redb::RedbStore;
+use memory_storage_redb::{RedbStore, SnapshotDir};
 use memory_storage_turso::{DbConfig, TursoStore};
 
 use crate::{embedder::EmbedderArgs, one_line};
@@ -36,7 +36,7 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     db_token: Option<String>,
-    /// Do not use the local cache (a redb file beside the database).
+    /// Do not use the local cache: the search index's snapshots beside the database, and a server's redb file.
     #[arg(long, global = true)]
     pub no_cache: bool,
     /// The embedder the store's vectors are made with.
@@ -84,14 +84,18 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("memory").join("memory.db"))
 }
 
-/// Whether a command may create the store it names. A command that only reads fails with
-/// [`memory_core::Error::NoStore`] where there is none, and creates nothing (not even a directory).
+/// What a process opens the store for. A command that only reads fails with [`memory_core::Error::NoStore`]
+/// where there is none, and creates nothing (not even a directory). Only a server keeps the redb cache: a command
+/// reads once, and a cached read asks libSQL for its head revision first anyway, so opening the cache (and
+/// checkpointing it) would only cost a command time, and stop while a server holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
-    /// Only reads.
+    /// A command that only reads.
     Read,
-    /// Writes, creating the store if there is none.
+    /// A command that writes, creating the store if there is none.
     Write,
+    /// A long-running server: writes, and keeps the cache in front of the database.
+    Serve,
 }
 
 impl Intent {
@@ -104,7 +108,7 @@ impl Intent {
 /// The database alone (no cache), for what only it keeps: backups, exports, keys, imports and their reports.
 pub async fn primary(config: &DbConfig, intent: Intent) -> anyhow::Result<TursoStore> {
     let opened = match intent {
-        Intent::Write => TursoStore::open(config).await,
+        Intent::Write | Intent::Serve => TursoStore::open(config).await,
         Intent::Read => TursoStore::open_existing(config).await,
     };
     // Remote errors come from the HTTP client and do not say which server they were talking to.
@@ -124,11 +128,12 @@ fn both<S: ChangeFeed + RecordStore + PatternStore>(store: S) -> (Memory, Record
     (Memory::from_arc(store), records, patterns)
 }
 
-/// Opens the database and, unless `--no-cache`, the cache in front of it: the episodes façade, and the records
-/// and retrieval façade over the same store, embedding with the embedder the options choose.
+/// Opens the database and, unless `--no-cache`, the index snapshots beside it (and, to serve, the cache in front
+/// of it): the episodes façade, and the records and retrieval façade over the same store, embedding with the
+/// embedder the options choose.
 ///
-/// The cache is an optimisation: when it cannot be opened (most often because another process holds it) the
-/// command runs on the database alone after one warning line.
+/// The cache is an optimisation: when a server cannot open it (most often because another process holds it) it
+/// runs on the database alone after one warning line.
 pub async fn open_both(
     config: &DbConfig,
     args: &StoreArgs,
@@ -167,9 +172,13 @@ pub async fn open(config: &DbConfig, args: &StoreArgs, intent: Intent) -> anyhow
     let (primary, (memory, records, patterns)) = open_store(config, args.no_cache, intent).await?;
     let embedder = chosen.for_store(primary.embedding_model().await?.as_ref());
     let patterns = patterns.with_embedder(embedder.clone());
-    let records = records
+    let mut records = records
         .with_embedder(embedder)
         .with_patterns(patterns.clone());
+    if !args.no_cache {
+        let snapshots = SnapshotDir::beside(cache_path(config)?, primary.store_id().await?);
+        records = records.with_snapshots(Arc::new(snapshots));
+    }
     Ok(Opened {
         memory,
         records,
@@ -184,7 +193,7 @@ async fn open_store(
     intent: Intent,
 ) -> anyhow::Result<(TursoStore, (Memory, Records, Patterns))> {
     // Read before anything is opened, so a bad value fails without side effects.
-    let capacity = if no_cache {
+    let capacity = if no_cache || intent != Intent::Serve {
         None
     } else {
         Some(cache_capacity()?)

@@ -18,7 +18,6 @@ use crate::{
     EpisodeQuery, EpisodeStore, EpisodeSummary, ExecutionStep, MemoryRecord, RecordCache,
     RecordChange, RecordId, RecordQuery, RecordStats, RecordStore, RecordUpdate, Result, Revision,
     Scope, Stored, Versioned,
-    index::{Sections, snapshot::Snapshot},
     pattern::{Pattern, PatternChange, PatternId, PatternJob, PatternStore, PatternWrite},
 };
 
@@ -31,8 +30,6 @@ use crate::{
 pub struct CachedStore<P, C> {
     primary: P,
     cache: C,
-    /// The source's store id, which binds the cache and its index snapshots to it.
-    store_id: String,
     sync_interval: Duration,
     last_sync: Mutex<Option<Instant>>,
     last_record_sync: Mutex<Option<Instant>>,
@@ -80,16 +77,15 @@ fn mark(last: &Mutex<Option<Instant>>) {
 impl<P: ChangeFeed, C: EpisodeCache> CachedStore<P, C> {
     /// Binds `cache` to `primary` and brings it up to date (dropping whatever changed since it was last used).
     pub async fn open(primary: P, cache: C) -> Result<Self> {
-        let store_id = primary.store_id().await?;
         let store = CachedStore {
             primary,
             cache,
-            store_id,
             sync_interval: Duration::ZERO,
             last_sync: Mutex::new(None),
             last_record_sync: Mutex::new(None),
         };
-        store.cache.bind(&store.store_id).await?;
+        let id = store.primary.store_id().await?;
+        store.cache.bind(&id).await?;
         store.sync().await?;
         store.cache.checkpoint().await?;
         Ok(store)
@@ -272,8 +268,7 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> CachedStore<P, 
     }
 }
 
-/// Memory records are written through to the source and read cache-first, like episodes; the cache also keeps
-/// the search index's snapshots, so a new process loads the index instead of rebuilding it.
+/// Memory records are written through to the source and read cache-first, like episodes.
 #[async_trait]
 impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for CachedStore<P, C> {
     #[tracing::instrument(level = "debug", skip_all)]
@@ -385,28 +380,6 @@ impl<P: ChangeFeed + RecordStore, C: EpisodeCache + RecordCache> RecordStore for
     #[tracing::instrument(level = "debug", skip_all)]
     async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()> {
         self.primary.set_embedding_model(model).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn index_snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        // A file copied from another store's cache, or another collection's, is a miss.
-        let found = self.cache.snapshot(name).await?;
-        Ok(found.filter(|snapshot| {
-            let ours = snapshot.is_of(&self.store_id, name);
-            if !ours {
-                tracing::warn!(
-                    name,
-                    "index snapshot is of another store or collection; ignoring it"
-                );
-            }
-            ours
-        }))
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn put_index_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
-        let snapshot = snapshot.bind(&self.store_id, name);
-        self.cache.put_snapshot(name, snapshot).await
     }
 }
 

@@ -101,5 +101,5 @@ pub use search::{Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit,
 pub use storage::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, EpisodeCache, EpisodeQuery,
     EpisodeStore, MAX_LIST_LIMIT, RecordCache, RecordChange, RecordQuery, RecordStore, Revision,
-    Versioned,
+    SnapshotStore, Versioned,
 };

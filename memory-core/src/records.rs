@@ -8,7 +8,8 @@ use tokio::sync::Mutex;
 use crate::{
     Embedder, Embedding, EmbeddingModel, EpisodeId, Error, Found, Hit, LexicalEmbedder,
     MemoryRecord, NewRecord, PatternId, Patterns, Ranking, RecordHit, RecordId, RecordQuery,
-    RecordStats, RecordStore, RecordUpdate, Result, Scope, Score, Search, Stored, Timestamp,
+    RecordStats, RecordStore, RecordUpdate, Result, Scope, Score, Search, SnapshotStore, Stored,
+    Timestamp,
     index::{DocKey, DocView, docs},
     rank,
     retrieve::{
@@ -26,6 +27,7 @@ pub struct Records {
     episodes: Option<Arc<dyn EpisodeSource>>,
     patterns: Option<Patterns>,
     embedder: Arc<dyn Embedder>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
     index: Arc<Mutex<IndexState>>,
 }
 
@@ -42,8 +44,17 @@ impl Records {
             episodes: None,
             patterns: None,
             embedder: Arc::new(LexicalEmbedder::default()),
+            snapshots: None,
             index: Arc::default(),
         }
+    }
+
+    /// The same records, their index saved to and loaded from `snapshots` (those of the store's database), so a
+    /// new process loads it instead of rebuilding it from the store.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn SnapshotStore>) -> Self {
+        self.snapshots = Some(snapshots);
+        self.index = Arc::default();
+        self
     }
 
     /// The same records, embedded by `embedder` (with an index of its own).
@@ -82,6 +93,7 @@ impl Records {
             store: &self.store,
             episodes: self.episodes.as_ref(),
             embedder: &self.embedder,
+            snapshots: self.snapshots.as_ref(),
         }
     }
 

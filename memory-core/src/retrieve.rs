@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
-    RecordChange, RecordStore, Result, Revision, Scope, Versioned,
+    RecordChange, RecordStore, Result, Revision, Scope, SnapshotStore, Versioned,
     index::{Collection, Doc, DocKey, MemoryUse, docs, snapshot},
 };
 
@@ -287,6 +287,7 @@ pub(crate) struct Source<'a> {
     pub store: &'a Arc<dyn RecordStore>,
     pub episodes: Option<&'a Arc<dyn EpisodeSource>>,
     pub embedder: &'a Arc<dyn Embedder>,
+    pub snapshots: Option<&'a Arc<dyn SnapshotStore>>,
 }
 
 fn write(c: &Shared) -> std::sync::RwLockWriteGuard<'_, Collection> {
@@ -437,7 +438,8 @@ impl Source<'_> {
     /// to a revision the feed has reached (`head`): one from ahead of the feed is of another history. Any failure
     /// only means a rebuild.
     async fn load(&self, name: &str, head: Revision) -> Option<(Collection, Revision)> {
-        let image = match self.store.index_snapshot(name).await {
+        let snapshots = self.snapshots?;
+        let image = match crate::run_blocking(|| snapshots.snapshot(name)) {
             Ok(image) => image?,
             Err(err) => {
                 tracing::warn!(%err, name, "cannot read the index snapshot; rebuilding");
@@ -466,6 +468,9 @@ impl Source<'_> {
     /// Saves `loaded` as current to `revision`, when it is large enough to be worth it. A failure only costs a
     /// rebuild in the next process.
     async fn save(&self, name: &str, loaded: &mut Loaded, revision: Revision) {
+        let Some(snapshots) = self.snapshots else {
+            return;
+        };
         let image = {
             let c = loaded.shared.read().unwrap_or_else(|e| e.into_inner());
             if c.len() < SNAPSHOT_FROM {
@@ -473,7 +478,7 @@ impl Source<'_> {
             }
             crate::run_blocking(|| snapshot::take(&c, self.embedder.id(), revision))
         };
-        match self.store.put_index_snapshot(name, image).await {
+        match crate::run_blocking(|| snapshots.put_snapshot(name, image)) {
             Ok(kept) => {
                 loaded.unsaved = 0;
                 // Nothing changed the collection since the snapshot was taken: the state's lock is held.

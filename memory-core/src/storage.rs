@@ -214,14 +214,22 @@ pub trait EpisodeCache: Send + Sync + 'static {
 
     /// Makes the cache's state durable (it is otherwise allowed to lose recent puts in a crash).
     async fn checkpoint(&self) -> Result<()>;
+}
 
-    /// The search-index snapshot saved under `name` (see [`RecordStore::index_snapshot`]). [`Self::clear`]
-    /// drops snapshots with the episodes.
-    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
+/// Where the search index's snapshots of one database are kept, so a new process loads its index instead of
+/// rebuilding it (see [`crate::Records::with_snapshots`]). Calls block: the index makes them through
+/// [`crate::run_blocking`].
+///
+/// A keeper is of one database: it binds what it saves to that database's store id and the collection's name
+/// ([`Snapshot::bind`]), and gives back only snapshots bound to both, so a file of another store or collection is
+/// a miss.
+pub trait SnapshotStore: Send + Sync + 'static {
+    /// The snapshot saved under `name`, if one is kept that is sound and of this database and collection.
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
 
-    /// Saves a search-index snapshot under `name`, replacing the one before, and gives back its sections as kept
-    /// (see [`RecordStore::put_index_snapshot`]).
-    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>>;
+    /// Saves `snapshot` under `name`, replacing the one before. A keeper that keeps the [`Sections`] apart, to be
+    /// read in place, gives them back, and the index reads them instead of its own copies.
+    fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>>;
 }
 
 /// The memory-record side of a cache in front of a [`RecordStore`] (see [`crate::CachedStore`]). It keeps
@@ -390,21 +398,4 @@ pub trait RecordStore: Send + Sync + 'static {
 
     /// Makes `model` the store's model and deletes every vector of any other model.
     async fn set_embedding_model(&self, model: &EmbeddingModel) -> Result<()>;
-
-    /// The search-index snapshot saved under `name`, where the store keeps snapshots (a cache in front of the
-    /// source does; by default none is kept).
-    async fn index_snapshot(&self, _name: &str) -> Result<Option<Snapshot>> {
-        Ok(None)
-    }
-
-    /// Saves a search-index snapshot under `name`, replacing the one before; by default it is not kept. A store
-    /// that keeps its [`Sections`] apart, to be read in place, gives them back, and the index reads them instead
-    /// of its own copies.
-    async fn put_index_snapshot(
-        &self,
-        _name: &str,
-        _snapshot: Snapshot,
-    ) -> Result<Option<Sections>> {
-        Ok(None)
-    }
 }

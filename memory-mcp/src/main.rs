@@ -108,7 +108,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         records,
         patterns,
         primary,
-    } = open::open(&config, &args.store, open::Intent::Write)
+    } = open::open(&config, &args.store, open::Intent::Serve)
         .await
         .with_context(|| format!("opening {}", config.label()))?;
     // Patterns are learnt off the request path: completing an episode wakes the learner, which first drains what

@@ -5,25 +5,21 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use memory_core::{
-    Change, Episode, EpisodeCache, EpisodeId, Error, MemoryRecord, RecordCache, RecordChange,
-    RecordId, Result, Revision, Versioned,
-    index::{Sections, snapshot::Snapshot},
+    Change, Episode, EpisodeCache, EpisodeId, MemoryRecord, RecordCache, RecordChange, RecordId,
+    Result, Revision, Versioned,
 };
 use redb::Durability;
 
-use crate::{inner::Key, record, snapshots, store::RedbStore};
+use crate::{inner::Key, record, store::RedbStore};
 
 #[async_trait]
 impl EpisodeCache for RedbStore {
     async fn bind(&self, store_id: &str) -> Result<Revision> {
         let store_id = store_id.to_owned();
-        let path = self.path().to_owned();
         self.write(move |w| {
             if w.store_id()?.as_deref() == Some(store_id.as_bytes()) {
                 return w.applied();
             }
-            // Snapshots go first: the cache is bound to the new database only once they are gone.
-            snapshots::clear(&path)?;
             w.clear()?;
             w.set_applied(0)?;
             w.set_record_applied(0)?;
@@ -88,39 +84,11 @@ impl EpisodeCache for RedbStore {
     }
 
     async fn clear(&self, applied: Revision) -> Result<()> {
-        let path = self.path().to_owned();
         self.write(move |w| {
-            snapshots::clear(&path)?;
             w.clear()?;
             w.set_applied(applied)
         })
         .await
-    }
-
-    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
-        let Some((bytes, sections)) =
-            memory_core::run_blocking(|| snapshots::read(self.path(), name))?
-        else {
-            return Ok(None);
-        };
-        match memory_core::run_blocking(|| postcard::from_bytes::<Snapshot>(&bytes)) {
-            Ok(snapshot) => Ok(Some(snapshot.with_sections(sections))),
-            Err(err) => {
-                // A cache entry that does not decode is a miss; the index is rebuilt and saved over it.
-                tracing::warn!(name, %err, "index snapshot does not decode; ignoring it");
-                Ok(None)
-            }
-        }
-    }
-
-    async fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
-        memory_core::run_blocking(|| {
-            let bytes = postcard::to_allocvec(&snapshot).map_err(|e| Error::Storage {
-                backend: "redb",
-                detail: format!("encoding a snapshot: {e}"),
-            })?;
-            snapshots::write(self.path(), name, &bytes, snapshot.sections()).map(Some)
-        })
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -10,8 +10,9 @@
 //! - `meta`: the schema version ([`SCHEMA_VERSION`]), the role (`store` or `cache`), the revision counter, and, for
 //!   caches, the `applied` revision and the id of the source database the cache is bound to.
 //!
-//! A cache also keeps the search index's snapshots, in files beside it (`memory.cache.redb` →
-//! `memory.cache.snapshots/`), each with its own length and checksum, deleted with the cache's content.
+//! Beside a cache, [`SnapshotDir`] keeps the search index's snapshots, in files (`memory.cache.redb` →
+//! `memory.cache.snapshots/`), each with its own length and checksum and bound to one database, deleted with the
+//! cache ([`delete_cache`]).
 //!
 //! Opened with [`RedbStore::open_cache`] it keeps at most `capacity` entries and 16 MiB of them (least recently
 //! used are evicted), commits without fsync, recreates a file it cannot trust, and keeps decoded copies of the most
@@ -47,6 +48,7 @@ mod schema;
 mod snapshots;
 mod store;
 
+pub use snapshots::SnapshotDir;
 pub use store::RedbStore;
 
 /// Deletes the cache file at `path` and its snapshots, if they exist (the cache must not be open).

@@ -26,8 +26,8 @@ use std::{
 };
 
 use memory_core::{
-    Error, FNV1A64_OFFSET, Result, fnv1a64, fnv1a64_extend,
-    index::{Sections, SharedBytes},
+    Error, FNV1A64_OFFSET, Result, SnapshotStore, fnv1a64, fnv1a64_extend,
+    index::{Sections, SharedBytes, snapshot::Snapshot},
 };
 
 const MAGIC: &[u8; 8] = b"MSNAPv5\n";
@@ -37,6 +37,58 @@ const HEADER_LEN: usize = MAGIC.len() + 16 * PARTS;
 
 /// The age from which a temporary file is one a dead process left.
 const STALE: Duration = Duration::from_secs(3600);
+
+/// The index snapshots of one database, in files beside its cache file (`memory.cache.redb` →
+/// `memory.cache.snapshots/`): the [`SnapshotStore`] to give [`memory_core::Records::with_snapshots`]. Any
+/// process may read and write them, with the cache file open or not (each file is written whole and renamed into
+/// place); a file that is damaged, does not decode, or is of another store or collection is a miss.
+#[derive(Clone, Debug)]
+pub struct SnapshotDir {
+    cache: PathBuf,
+    store_id: String,
+}
+
+impl SnapshotDir {
+    /// The snapshots beside the cache file `cache`, of the database whose store id is `store_id`.
+    pub fn beside(cache: impl Into<PathBuf>, store_id: impl Into<String>) -> Self {
+        SnapshotDir {
+            cache: cache.into(),
+            store_id: store_id.into(),
+        }
+    }
+}
+
+impl SnapshotStore for SnapshotDir {
+    fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
+        let Some((bytes, sections)) = read(&self.cache, name)? else {
+            return Ok(None);
+        };
+        let snapshot = match postcard::from_bytes::<Snapshot>(&bytes) {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::warn!(name, %err, "index snapshot does not decode; ignoring it");
+                return Ok(None);
+            }
+        };
+        if !snapshot.is_of(&self.store_id, name) {
+            tracing::warn!(
+                name,
+                "index snapshot is of another store or collection; ignoring it"
+            );
+            return Ok(None);
+        }
+        Ok(Some(snapshot.with_sections(sections)))
+    }
+
+    fn put_snapshot(&self, name: &str, snapshot: Snapshot) -> Result<Option<Sections>> {
+        let snapshot = snapshot.bind(&self.store_id, name);
+        let bytes = postcard::to_allocvec(&snapshot).map_err(|e| Error::Storage {
+            backend: "redb",
+            detail: format!("encoding a snapshot: {e}"),
+        })?;
+        write(&self.cache, name, &bytes, snapshot.sections()).map(Some)
+    }
+}
 
 /// The snapshot directory of the cache at `cache`.
 pub(crate) fn dir(cache: &Path) -> PathBuf {
@@ -58,7 +110,7 @@ pub(crate) fn failed(what: &str, path: &Path, err: std::io::Error) -> Error {
 }
 
 /// The payload and the sections of snapshot `name`, if one is saved and sound.
-pub(crate) fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections)>> {
+fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections)>> {
     let path = file(cache, name);
     let mut f = match File::open(&path) {
         Ok(f) => f,
@@ -173,12 +225,7 @@ fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, Layout)>> {
 
 /// Saves `payload` and `sections` as snapshot `name`, replacing the one before, and gives back the sections as
 /// saved, mapped.
-pub(crate) fn write(
-    cache: &Path,
-    name: &str,
-    payload: &[u8],
-    sections: &Sections,
-) -> Result<Sections> {
+fn write(cache: &Path, name: &str, payload: &[u8], sections: &Sections) -> Result<Sections> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let path = file(cache, name);
     let dir = dir(cache);

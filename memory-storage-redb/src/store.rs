@@ -133,11 +133,6 @@ impl RedbStore {
         Ok(found)
     }
 
-    /// The file's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
     /// Reads one episode. A cache hit becomes the most recently used entry; a damaged record is a miss in a
     /// cache (and is deleted) and [`Error::Corrupt`] in a store.
     pub(crate) async fn read_episode(&self, id: EpisodeId) -> Result<Option<Versioned<Episode>>> {

@@ -1,10 +1,10 @@
 //! Cache behaviour beyond the conformance suite: eviction, persistence, closing.
 
 use memory_core::{
-    Change, EpisodeCache, EpisodeId, EpisodeStore, Error,
+    Change, EpisodeCache, EpisodeId, EpisodeStore, Error, SnapshotStore,
     index::{Collection, Doc, DocKey, DocMeta, snapshot},
 };
-use memory_storage_redb::RedbStore;
+use memory_storage_redb::{RedbStore, SnapshotDir};
 use test_utils::Workload;
 
 use crate::{Dir, cache, stored_ids, versioned};
@@ -252,7 +252,7 @@ async fn concurrent_fills_and_reads_stay_within_capacity() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
+async fn index_snapshots_survive_a_reopen_and_a_damaged_or_foreign_one_is_a_miss() {
     let mut dir = Dir::new();
     let path = dir.fresh();
     let mut collection = Collection::new(8);
@@ -263,26 +263,24 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         vector: Some(vec![0.5; 8]),
         meta: DocMeta::default(),
     });
+    let ours = SnapshotDir::beside(&path, "db-1");
+    assert!(ours.snapshot("episodes").expect("read").is_none());
+    let kept = ours
+        .put_snapshot("episodes", snapshot::take(&collection, "m", 9))
+        .expect("save")
+        .expect("the sections, mapped from the file");
+    let taken = snapshot::take(&collection, "m", 9);
+    let bytes = |s: &memory_core::index::SharedBytes| (**s).as_ref().to_vec();
+    assert_eq!(bytes(&kept.slots), bytes(&taken.sections().slots));
+    assert_eq!(bytes(&kept.codes), bytes(&taken.sections().codes));
+    assert_eq!(bytes(&kept.bits), bytes(&taken.sections().bits));
+    assert_eq!(bytes(&kept.postings), bytes(&taken.sections().postings));
     {
-        let c = cache(&path, 5);
-        c.bind("db-1").await.expect("bind");
-        assert!(c.snapshot("episodes").await.expect("read").is_none());
-        let kept = c
-            .put_snapshot("episodes", snapshot::take(&collection, "m", 9))
-            .await
-            .expect("save")
-            .expect("the sections, mapped from the file");
-        let taken = snapshot::take(&collection, "m", 9);
-        let bytes = |s: &memory_core::index::SharedBytes| (**s).as_ref().to_vec();
-        assert_eq!(bytes(&kept.slots), bytes(&taken.sections().slots));
-        assert_eq!(bytes(&kept.codes), bytes(&taken.sections().codes));
-        assert_eq!(bytes(&kept.bits), bytes(&taken.sections().bits));
-        assert_eq!(bytes(&kept.postings), bytes(&taken.sections().postings));
-        c.checkpoint().await.expect("checkpoint");
-    }
-    {
-        let c = cache(&path, 5);
-        let saved = c.snapshot("episodes").await.expect("read").expect("kept");
+        // Another process, the cache file open or not.
+        let saved = SnapshotDir::beside(&path, "db-1")
+            .snapshot("episodes")
+            .expect("read")
+            .expect("kept");
         let (loaded, revision) = snapshot::load(saved, "m", 8).expect("sound");
         assert_eq!((loaded.len(), revision), (1, 9));
         // Its codes, read in place from the file, are those saved.
@@ -290,17 +288,25 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         assert_eq!(hits, collection.nearest(&[0.5; 8], None, 1));
         let hits = loaded.bm25("settlement", None, 1);
         assert_eq!(hits, collection.bm25("settlement", None, 1));
-        c.close().await.expect("close");
     }
+    // Of another database, or under another collection's name, it is a miss.
+    assert!(
+        SnapshotDir::beside(&path, "db-2")
+            .snapshot("episodes")
+            .expect("read")
+            .is_none()
+    );
     // Snapshots live in files beside the cache, one per name (hex-encoded).
-    let file = path.with_extension("snapshots").join(format!(
-        "{}.snapshot",
-        "episodes"
-            .bytes()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ));
+    let name = |n: &str| -> String { n.bytes().map(|b| format!("{b:02x}")).collect() };
+    let file = path
+        .with_extension("snapshots")
+        .join(format!("{}.snapshot", name("episodes")));
     let sound = std::fs::read(&file).expect("the snapshot's file");
+    let other = path
+        .with_extension("snapshots")
+        .join(format!("{}.snapshot", name("records/s")));
+    std::fs::write(&other, &sound).expect("copy");
+    assert!(ours.snapshot("records/s").expect("read").is_none());
     for damaged in [
         sound[..sound.len() - 1].to_vec(),
         [&sound[..sound.len() - 1], &[sound[sound.len() - 1] ^ 1]].concat(),
@@ -308,25 +314,21 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         b"not a snapshot".to_vec(),
     ] {
         std::fs::write(&file, damaged).expect("damage");
-        let c = cache(&path, 5);
         assert!(
-            c.snapshot("episodes")
-                .await
+            ours.snapshot("episodes")
                 .expect("a damaged snapshot is a miss")
                 .is_none()
         );
-        c.close().await.expect("close");
     }
-    let c = cache(&path, 5);
-    c.put_snapshot("episodes", snapshot::take(&collection, "m", 10))
-        .await
+    ours.put_snapshot("episodes", snapshot::take(&collection, "m", 10))
         .expect("save");
+    // They are bound to their database on their own: a cache bound to another leaves them be.
+    let c = cache(&path, 5);
     c.bind("another-db").await.expect("bind");
-    assert!(
-        c.snapshot("episodes").await.expect("read").is_none(),
-        "binding to another database drops the snapshots"
-    );
-    assert!(!file.exists(), "and deletes their files");
+    assert!(ours.snapshot("episodes").expect("read").is_some());
+    c.close().await.expect("close");
+    memory_storage_redb::delete_cache(&path).expect("delete");
+    assert!(!file.exists(), "deleting the cache deletes them");
 
     // A temporary file left by a process that died while writing goes with the next write, once it is old.
     let dir = path.with_extension("snapshots");
@@ -341,8 +343,7 @@ async fn index_snapshots_survive_a_reopen_and_a_damaged_one_is_a_miss() {
         .open(&old)
         .and_then(|f| f.set_modified(two_hours_ago))
         .expect("age the file");
-    c.put_snapshot("episodes", snapshot::take(&collection, "m", 11))
-        .await
+    ours.put_snapshot("episodes", snapshot::take(&collection, "m", 11))
         .expect("save");
     assert!(!old.exists(), "the old temporary file is deleted");
     assert!(recent.exists(), "one that may still be written stays");

@@ -4,25 +4,37 @@
 use std::{path::Path, sync::Arc};
 
 use memory_core::{
-    CachedStore, EpisodeCache, EpisodeStore, NewRecord, Origin, RecordId, RecordKind, RecordStore,
-    RecordUpdate, Records, Scope, Search,
+    CachedStore, ChangeFeed, EpisodeStore, NewRecord, Origin, RecordId, RecordKind, RecordUpdate,
+    Records, Scope, Search, SnapshotStore,
     index::{Collection, snapshot},
 };
-use memory_storage_redb::RedbStore;
+use memory_storage_redb::{RedbStore, SnapshotDir};
 use memory_storage_turso::{DbConfig, TursoStore};
 
 type Pair = CachedStore<TursoStore, RedbStore>;
 
-async fn pair_at(db: &Path, cache: &Path) -> Arc<Pair> {
+/// The pair over the database `db` and the cache `cache`, and the snapshots beside the cache.
+struct Opened {
+    pair: Arc<Pair>,
+    snapshots: Arc<SnapshotDir>,
+}
+
+async fn pair_at(db: &Path, cache: &Path) -> Opened {
     let primary = TursoStore::open(&DbConfig::local(db))
         .await
         .expect("open libSQL");
+    let snapshots = Arc::new(SnapshotDir::beside(
+        cache,
+        primary.store_id().await.expect("id"),
+    ));
     let cache = RedbStore::open_cache(cache, 1000).expect("open cache");
-    Arc::new(CachedStore::open(primary, cache).await.expect("open pair"))
+    let pair = Arc::new(CachedStore::open(primary, cache).await.expect("open pair"));
+    Opened { pair, snapshots }
 }
 
-fn records(pair: &Arc<Pair>) -> Records {
-    Records::from_arc(pair.clone())
+/// Records over the pair, their index kept in the snapshots.
+fn records(opened: &Opened) -> Records {
+    Records::from_arc(opened.pair.clone()).with_snapshots(opened.snapshots.clone())
 }
 
 /// The origin of the one collection loaded.
@@ -68,13 +80,12 @@ async fn a_new_process_loads_the_saved_index_and_catches_up() {
         first.sync(&s).await.expect("build");
         assert_eq!(origin(&first).await, Origin::Store);
         assert!(
-            pair.cache()
+            pair.snapshots
                 .snapshot("records/project:payments")
-                .await
                 .expect("read")
                 .is_some()
         );
-        pair.close().await.expect("close");
+        pair.pair.close().await.expect("close");
         stored
     };
 
@@ -127,14 +138,14 @@ async fn a_new_process_loads_the_saved_index_and_catches_up() {
             "ranks as a rebuilt index: {text}"
         );
     }
-    pair.close().await.expect("close");
+    pair.pair.close().await.expect("close");
     drop((second, pair));
 
     // A snapshot of another model is not used: the index is rebuilt and ranks the same.
     let pair = pair_at(&db, &cache).await;
     let foreign = snapshot::take(&Collection::new(512), "another-model", u64::MAX);
-    pair.put_index_snapshot("records/project:payments", foreign)
-        .await
+    pair.snapshots
+        .put_snapshot("records/project:payments", foreign)
         .expect("save");
     let third = records(&pair);
     let search = Search::new(s.clone(), QUERIES[0]);
@@ -171,7 +182,7 @@ async fn searched(
     let cached = records(&pair);
     let found = ids(&cached, search).await;
     let origin = origin(&cached).await;
-    pair.close().await.expect("close");
+    pair.pair.close().await.expect("close");
     let alone = Records::new(TursoStore::open(&DbConfig::local(db)).await.expect("open"));
     (found, origin, ids(&alone, search).await)
 }
@@ -210,7 +221,7 @@ async fn a_snapshot_of_another_store_or_collection_is_rebuilt_not_trusted() {
             r.sync(scope).await.expect("build and save");
             assert!(snapshot_file(cache, &name(scope)).is_file());
         }
-        pair.close().await.expect("close");
+        pair.pair.close().await.expect("close");
     }
     let refunds = Search::new(payments.clone(), "refund webhook timeout");
     let rounding = Search::new(ledger.clone(), "ledger rounding timeout");
@@ -251,10 +262,10 @@ async fn a_snapshot_of_another_store_or_collection_is_rebuilt_not_trusted() {
         embedder.id(),
         u64::MAX,
     );
-    pair.put_index_snapshot(&name(&payments), ahead)
-        .await
+    pair.snapshots
+        .put_snapshot(&name(&payments), ahead)
         .expect("save");
-    pair.close().await.expect("close");
+    pair.pair.close().await.expect("close");
     drop(pair);
     let (found, origin, alone) = searched(&b_db, &b_cache, &refunds).await;
     assert!(!found.is_empty());
@@ -289,7 +300,7 @@ fn a_damaged_snapshot_never_gives_a_wrong_answer() {
                 .expect("store");
             r.sync(scope).await.expect("build and save");
         }
-        pair.close().await.expect("close");
+        pair.pair.close().await.expect("close");
         let other =
             std::fs::read(snapshot_file(&cache, &format!("records/{ledger}"))).expect("read");
         (std::fs::read(&file).expect("read"), other)
@@ -332,7 +343,7 @@ fn a_damaged_snapshot_never_gives_a_wrong_answer() {
             let found = test_utils::block_on(async {
                 let pair = pair_at(&db, &cache).await;
                 let found = ids(&records(&pair), &search).await;
-                pair.close().await.expect("close");
+                pair.pair.close().await.expect("close");
                 found
             });
             prop_assert_eq!(&found, &alone);
