@@ -102,6 +102,62 @@ fn sessions_become_episodes_and_memories_once() {
     assert!(succeeded(cli.run(&["import", "runs"])).contains("18 new, 0 duplicate"));
 }
 
+/// A Codex CLI rollout, as Codex writes it under `~/.codex/sessions/YYYY/MM/DD/`.
+fn codex_rollout() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/fixtures/codex/2026/11/30/rollout-2026-11-30T09-12-04-0199d6a2-7c1e-7b40-9f3a-5e2d8c41b6a9.jsonl",
+    )
+}
+
+#[test]
+fn a_codex_rollout_becomes_an_episode_of_its_tool_calls() {
+    let cli = Cli::new();
+    let run = import(&cli, &[&codex_rollout()]);
+    assert_eq!(run["rejected"], 0, "{run}");
+    // The prompt, 4 calls with their 4 outputs, the answer; the environment, reasoning, the terminal's copies of
+    // the messages, token counts and the turn's context carry none.
+    assert_eq!(
+        (run["new_messages"].as_u64(), run["skipped"].as_u64()),
+        (Some(10), Some(9))
+    );
+    assert_eq!(run["sessions"], 1);
+
+    let listing = cli.listing();
+    let id = ids(&listing).pop().expect("the session's episode");
+    let episode = cli.json(&["episode", "show", &id]);
+    assert!(
+        episode["task_description"]
+            .as_str()
+            .expect("task")
+            .starts_with("The balance test in ledger fails with an overflow"),
+        "{episode}"
+    );
+    assert_eq!(episode["context"]["domain"], "ledger");
+    let steps = episode["steps"].as_array().expect("steps");
+    let tools: Vec<&str> = steps
+        .iter()
+        .map(|s| s["tool"].as_str().expect("tool"))
+        .collect();
+    assert_eq!(tools, ["shell", "shell", "apply_patch", "shell"]);
+    assert!(
+        steps[0]["result"]["error"]["message"]
+            .as_str()
+            .expect("the failing run is an error")
+            .contains("overflow"),
+        "{}",
+        steps[0]
+    );
+    assert!(steps[3]["result"]["error"].is_null(), "{}", steps[3]);
+
+    // The same file again adds nothing.
+    let again = import(&cli, &[&codex_rollout()]);
+    assert_eq!(
+        (again["new_messages"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(10))
+    );
+    assert_eq!(ids(&cli.listing()).len(), 1);
+}
+
 #[test]
 fn bad_lines_and_broken_files_are_reported_and_lose_nothing() {
     let cli = Cli::new();

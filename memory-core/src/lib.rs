@@ -58,6 +58,7 @@ mod patterns;
 mod rank;
 mod record;
 mod records;
+pub mod redact;
 pub mod reflection;
 mod retrieve;
 pub mod reward;

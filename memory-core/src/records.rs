@@ -3,8 +3,6 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use tokio::sync::Mutex;
-
 use crate::{
     Embedder, Embedding, EmbeddingModel, EpisodeId, Error, Found, Hit, LexicalEmbedder,
     MemoryRecord, NewRecord, PatternId, Patterns, Ranking, RecordHit, RecordId, RecordQuery,
@@ -13,8 +11,8 @@ use crate::{
     index::{DocKey, DocView, docs},
     rank,
     retrieve::{
-        EMBED_BATCH, EpisodePages, EpisodeSource, IndexInfo, IndexState, RecordPages, Shared,
-        Source,
+        EMBED_BATCH, EpisodePages, EpisodeSource, Index, IndexInfo, IndexState, RecordPages,
+        Shared, Source,
     },
 };
 
@@ -28,7 +26,7 @@ pub struct Records {
     patterns: Option<Patterns>,
     embedder: Arc<dyn Embedder>,
     snapshots: Option<Arc<dyn SnapshotStore>>,
-    index: Arc<Mutex<IndexState>>,
+    index: Arc<Index>,
 }
 
 impl Records {

@@ -4,8 +4,14 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    ops::{Deref, DerefMut},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
+
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
@@ -35,13 +41,71 @@ fn resave_after(documents: usize) -> usize {
     (documents / 10).max(1_000)
 }
 
-/// The loaded collections and how far each change feed has been applied.
+/// The index's state behind a lock, and a count of the catch-ups on the change feeds begun so far.
+///
+/// Searches that arrive together share one catch-up: a catch-up begun after a search arrived has read every write
+/// acknowledged before it, so once it has completed the search need not read the feed again. Under load this turns
+/// one feed query per search into one per wave of searches.
+#[derive(Default)]
+pub(crate) struct Index {
+    state: Mutex<IndexState>,
+    catch_ups: AtomicU64,
+}
+
+impl Index {
+    /// The state, for a caller arriving now.
+    pub(crate) async fn lock(&self) -> Locked<'_> {
+        let arrived = self.catch_ups.load(Ordering::SeqCst);
+        Locked {
+            state: self.state.lock().await,
+            arrived,
+            catch_ups: &self.catch_ups,
+        }
+    }
+}
+
+/// The locked state, with when its holder arrived.
+pub(crate) struct Locked<'a> {
+    state: MutexGuard<'a, IndexState>,
+    arrived: u64,
+    catch_ups: &'a AtomicU64,
+}
+
+impl Locked<'_> {
+    /// Whether a feed last caught up by catch-up `done` may miss writes acknowledged before the holder arrived.
+    fn behind(&self, done: u64) -> bool {
+        done <= self.arrived
+    }
+
+    /// Numbers a catch-up about to read a feed.
+    fn begin(&self) -> u64 {
+        self.catch_ups.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+impl Deref for Locked<'_> {
+    type Target = IndexState;
+
+    fn deref(&self) -> &IndexState {
+        &self.state
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut IndexState {
+        &mut self.state
+    }
+}
+
+/// The loaded collections, how far each change feed has been applied, and by which catch-up.
 #[derive(Default)]
 pub(crate) struct IndexState {
     checked: bool,
     record_applied: Revision,
+    record_caught_up: u64,
     scopes: HashMap<Scope, Loaded>,
     episode_applied: Revision,
+    episode_caught_up: u64,
     episodes: Option<Loaded>,
 }
 
@@ -350,17 +414,22 @@ impl Source<'_> {
     }
 
     /// The collection of `scope`'s records, current with every write so far.
-    pub(crate) async fn records(&self, state: &mut IndexState, scope: &Scope) -> Result<Shared> {
+    pub(crate) async fn records(&self, state: &mut Locked<'_>, scope: &Scope) -> Result<Shared> {
         self.check_model(state).await?;
         if state.scopes.is_empty() {
             // Nothing to keep current yet: start following the feed from here.
+            let ticket = state.begin();
             state.record_applied = self.store.record_head().await?;
-        } else {
+            state.record_caught_up = ticket;
+        } else if state.behind(state.record_caught_up) {
+            let ticket = state.begin();
             let changes = self.store.record_changes(state.record_applied).await?;
             self.apply_records(&mut state.scopes, &changes).await?;
             if let Some(last) = changes.last() {
                 state.record_applied = state.record_applied.max(last.revision);
             }
+            state.record_caught_up = ticket;
+            let state = &mut **state;
             for (scope, loaded) in &mut state.scopes {
                 if loaded.unsaved >= resave_after(loaded.documents()) {
                     self.save(&records_name(scope), loaded, state.record_applied)
@@ -491,16 +560,21 @@ impl Source<'_> {
     }
 
     /// The episode collection, current with every write so far; `None` without an episode source.
-    pub(crate) async fn episodes(&self, state: &mut IndexState) -> Result<Option<Shared>> {
+    pub(crate) async fn episodes(&self, state: &mut Locked<'_>) -> Result<Option<Shared>> {
         let Some(source) = self.episodes else {
             return Ok(None);
         };
         self.check_model(state).await?;
+        let ticket = state.behind(state.episode_caught_up).then(|| state.begin());
+        let state = &mut **state;
         if let Some(loaded) = &mut state.episodes {
-            let applied = state.episode_applied;
-            state.episode_applied = self.apply_episodes(source, loaded, applied).await?;
-            if loaded.unsaved >= resave_after(loaded.documents()) {
-                self.save(EPISODES, loaded, state.episode_applied).await;
+            if let Some(ticket) = ticket {
+                let applied = state.episode_applied;
+                state.episode_applied = self.apply_episodes(source, loaded, applied).await?;
+                state.episode_caught_up = ticket;
+                if loaded.unsaved >= resave_after(loaded.documents()) {
+                    self.save(EPISODES, loaded, state.episode_applied).await;
+                }
             }
             return Ok(Some(loaded.shared.clone()));
         }
@@ -528,6 +602,9 @@ impl Source<'_> {
         };
         let shared = loaded.shared.clone();
         state.episodes = Some(loaded);
+        if let Some(ticket) = ticket {
+            state.episode_caught_up = ticket;
+        }
         Ok(Some(shared))
     }
 

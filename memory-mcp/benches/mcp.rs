@@ -6,7 +6,7 @@
 //!
 //! It also prints what criterion does not: p50 / p95 of those round trips, the server's resident memory once idle
 //! with its index loaded (built, loaded, and serving a scope without the memories), and a load test over
-//! streamable HTTP: `MEMORY_BENCH_CLIENTS` sessions (50) each making
+//! streamable HTTP by plain keep-alive clients: `MEMORY_BENCH_CLIENTS` sessions (50) each making
 //! `MEMORY_BENCH_CALLS` mixed calls (200), with errors, throughput and p50 / p95.
 //!
 //! `code` (on an empty store, the engine's compilation cached, as after a first start):
@@ -29,20 +29,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use memory_core::{Episode, EpisodeStore, NewRecord, RecordKind, Records, Scope};
 use memory_storage_turso::{DbConfig, TursoStore};
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::CallToolRequestParams,
-    service::RunningService,
-    transport::{
-        StreamableHttpClientTransport, TokioChildProcess,
-        streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
+    transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
 use test_utils::Workload;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    runtime::Runtime,
-};
+use tokio::runtime::Runtime;
+
+#[path = "mcp/http.rs"]
+mod http;
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -133,6 +128,23 @@ async fn call(client: &Client, tool: &str, arguments: Value) -> Result<Value, St
         (Some(false), Some(value)) => Ok(value),
         _ => Err(format!("{tool} failed: {:?}", result.content)),
     }
+}
+
+/// The number of results and the size of a whole `query_memory` result (as the client receives it) for `query`.
+async fn answer_size(client: &Client, query: &str) -> (usize, usize) {
+    let arguments = json!({"query": query})
+        .as_object()
+        .cloned()
+        .expect("object");
+    let result = client
+        .call_tool(CallToolRequestParams::new("query_memory").with_arguments(arguments))
+        .await
+        .expect("query");
+    let results = result
+        .structured_content
+        .as_ref()
+        .map_or(0, |v| v["results"].as_array().map_or(0, Vec::len));
+    (results, serde_json::to_string(&result).expect("json").len())
 }
 
 /// Waits until the server's search index is loaded.
@@ -392,6 +404,8 @@ fn bench(c: &mut Criterion) {
             samples.push(started.elapsed());
         }
         report(&format!("mcp: query_memory over stdio at {n}"), samples);
+        let (results, bytes) = answer_size(&client, &queries[0]).await;
+        println!("mcp: query_memory answer for {results} results: {bytes} bytes of JSON (text and structured content)");
         println!(
             "mcp: resident memory after the runs above ({} distinct queries): {}",
             queries.len(),
@@ -399,91 +413,7 @@ fn bench(c: &mut Criterion) {
         );
     });
     drop(client);
-    rt.block_on(http_load(dir.path(), &db, &ids, &queries));
-}
-
-/// Many sessions over HTTP at once, each making a mix of calls; prints errors, throughput and latency.
-async fn http_load(dir: &Path, db: &Path, ids: &[String], queries: &[String]) {
-    let clients = env_number("MEMORY_BENCH_CLIENTS", 50) as usize;
-    let calls = env_number("MEMORY_BENCH_CALLS", 200) as usize;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut cmd = command(dir, db);
-    cmd.env("RUST_LOG", "info")
-        .env("MEMORY_API_KEY", KEY)
-        .arg("--http")
-        .arg("127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("stderr")
-            .expect("the server's address");
-        if let Some(url) = line.split("serving MCP on ").nth(1) {
-            break url.trim().to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let connect = || {
-        let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(KEY);
-        ().serve(StreamableHttpClientTransport::from_config(config))
-    };
-    wait_ready(&connect().await.expect("connect")).await;
-
-    let ids = Arc::new(ids.to_vec());
-    let queries = Arc::new(queries.to_vec());
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client_index in 0..clients {
-        let session = connect().await.expect("connect");
-        let (ids, queries) = (ids.clone(), queries.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut samples, mut errors) = (Vec::with_capacity(calls), 0usize);
-            let mut episode: Option<String> = None;
-            for i in 0..calls {
-                let (tool, arguments) = match i % 10 {
-                    0..=3 => ("get_episode", json!({"episode_id": ids[(client_index + i) % ids.len()]})),
-                    4 | 5 => ("query_memory", json!({"query": queries[(client_index + i) % queries.len()]})),
-                    6 => ("store_memory", json!({"content": format!("client {client_index} call {i} note")})),
-                    7 => match &episode {
-                        Some(id) => ("add_episode_step", json!({"episode_id": id, "tool": "cargo", "action": "test"})),
-                        None => ("create_episode", json!({"task_description": format!("load {client_index}"), "domain": "bench"})),
-                    },
-                    8 => ("list_episodes", json!({"limit": 20})),
-                    _ => ("search_memories", json!({"query": queries[i % queries.len()]})),
-                };
-                let started = Instant::now();
-                match call(&session, tool, arguments).await {
-                    Ok(value) => {
-                        if tool == "create_episode" {
-                            episode = value["episode_id"].as_str().map(String::from);
-                        }
-                    }
-                    Err(_) => errors += 1,
-                }
-                samples.push(started.elapsed());
-            }
-            let _ = session.cancel().await;
-            (samples, errors)
-        }));
-    }
-    let (mut samples, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (s, e) = task.await.expect("client");
-        samples.extend(s);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "mcp: {clients} HTTP clients x {calls} mixed calls: {errors} errors, {:.0} calls/s",
-        samples.len() as f64 / elapsed.as_secs_f64()
-    );
-    report("mcp: mixed calls over HTTP", samples);
-    let _ = child.kill().await;
+    rt.block_on(http::load(dir.path(), &db, &ids, &queries));
 }
 
 criterion_group!(benches, code_bench, bench);

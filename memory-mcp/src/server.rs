@@ -42,6 +42,39 @@ use crate::{
 /// How long a health check waits for the database.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Tool calls run at once, at most; the rest wait their turn in the order they came.
+///
+/// On the embedded store a call is CPU work from start to end (SQLite runs in the process): run fifty at once
+/// on two cores and each takes fifty times as long, a search's locks are held for all of it, and the cheap calls
+/// overtake the costly ones, which then wait for every other client. Admitted in arrival order, one per core,
+/// each call finishes as fast as it can and every call waits about as long as any other. A remote store's calls
+/// mostly wait on the network, so more run at once. See [`LONGEST_TURN`] for calls that take long.
+fn turns(backend: &str) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    match backend {
+        "remote" => cores * 16,
+        _ => cores,
+    }
+}
+
+/// How long a call keeps its turn: one that takes longer (loading an index, a long `execute_code`) goes on
+/// beside the calls admitted after it, so slow calls cannot hold up the others for more than this.
+const LONGEST_TURN: Duration = Duration::from_millis(100);
+
+/// Runs `work` on a blocking thread, which drives it with the runtime's handle.
+async fn blocking<T, F>(work: F) -> T
+where
+    F: AsyncFnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || handle.block_on(work())).await {
+        Ok(value) => value,
+        // A panic stays a panic, for the caller's guard to report.
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
 /// What every session of the server shares.
 pub struct State {
     memory: Memory,
@@ -57,6 +90,7 @@ pub struct State {
     prompts: PromptRouter<MemoryServer>,
     sandbox: Option<SandboxSlot>,
     access: Option<Arc<Access>>,
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The code sandbox, made once, by the warm-up or by the first `execute_code` call, whichever comes first.
@@ -106,6 +140,7 @@ impl MemoryServer {
                     ready: tokio::sync::OnceCell::new(),
                 }),
                 access,
+                turns: Arc::new(tokio::sync::Semaphore::new(turns(backend))),
             }),
         }
     }
@@ -136,27 +171,17 @@ impl MemoryServer {
         T: Send + 'static,
     {
         let records = self.records().clone();
-        let handle = tokio::runtime::Handle::current();
-        match tokio::task::spawn_blocking(move || handle.block_on(work(&records))).await {
-            Ok(value) => value,
-            // A panic stays a panic, for the caller's guard to report.
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
+        blocking(async move || work(&records).await).await
     }
 
-    /// Runs `work` on the pattern learner on a blocking thread, as [`Self::with_records`] does for the same
-    /// reason: the learner's searches and index loads are CPU-bound too.
+    /// Runs `work` on the pattern learner on a blocking thread, as [`Self::with_records`] does.
     pub async fn with_patterns<T, F>(&self, work: F) -> T
     where
         F: AsyncFnOnce(&Patterns) -> T + Send + 'static,
         T: Send + 'static,
     {
         let patterns = self.state.patterns.clone();
-        let handle = tokio::runtime::Handle::current();
-        match tokio::task::spawn_blocking(move || handle.block_on(work(&patterns))).await {
-            Ok(value) => value,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
+        blocking(async move || work(&patterns).await).await
     }
 
     /// The code sandbox, made on first use (compiling its engine, or loading the compilation cached by an earlier
@@ -350,17 +375,26 @@ impl MemoryServer {
                 .finished(&name, Outcome::Refused, started.elapsed());
             return Ok(error_result(&message));
         }
+        // Never closed.
+        let turn = self.state.turns.clone().acquire_owned().await;
         let _in_flight = self.state.metrics.started();
         let server = self.clone();
         let span = tracing::info_span!("tool_call", tool = %name);
         let call = tokio::spawn(
             async move {
                 let _pass = pass;
-                server
+                let call = server
                     .state
                     .tools
-                    .call(ToolCallContext::new(&server, request, context))
-                    .await
+                    .call(ToolCallContext::new(&server, request, context));
+                tokio::pin!(call);
+                tokio::select! {
+                    done = &mut call => done,
+                    () = tokio::time::sleep(LONGEST_TURN) => {
+                        drop(turn);
+                        call.await
+                    }
+                }
             }
             .instrument(span),
         );

@@ -2,6 +2,7 @@
 //! architecture's dependency boundaries.
 
 mod boundaries;
+mod concurrent;
 mod crash;
 mod pair;
 mod pattern_crash;

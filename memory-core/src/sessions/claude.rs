@@ -160,17 +160,12 @@ fn result_text(content: Option<&Value>) -> Result<String, String> {
 /// The project is the last component of the working directory.
 fn project_of(event: &Event) -> Result<String, String> {
     let cwd = text_field(event, "cwd").map_err(|e| format!("{e}: no project (pass --project)"))?;
-    cwd.trim_end_matches(['/', '\\'])
-        .rsplit(['/', '\\'])
-        .next()
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            format!(
-                "`cwd` {} names no directory: no project (pass --project)",
-                crate::validate::quoted(cwd)
-            )
-        })
+    super::last_component(cwd).ok_or_else(|| {
+        format!(
+            "`cwd` {} names no directory: no project (pass --project)",
+            crate::validate::quoted(cwd)
+        )
+    })
 }
 
 /// What else is worth keeping: the event's ids, the branch, the working directory, the model and its usage.

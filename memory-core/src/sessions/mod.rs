@@ -1,13 +1,15 @@
 //! Coding-agent session logs: one message per line of JSON, parsed into [`SessionMessage`]s that keep where they
 //! came from, and turned into an episode per session ([`episode`]) and searchable records.
 //!
-//! Two forms are read, told apart line by line:
+//! Three forms are read, told apart line by line:
 //! - **Claude Code**'s project logs: events with `type` (`user`, `assistant`, …), `sessionId`, `timestamp`, `cwd`
 //!   and a `message` whose content is text or blocks (`text`, `tool_use`, `tool_result`, `thinking`).
+//! - **Codex CLI**'s rollouts: `{"timestamp", "type", "payload"}` lines (`session_meta`, `response_item`, …).
 //! - **Generic**: `{"content", "timestamp", "session_id", "project"}` with optional `component`, `level` (`error`
 //!   and `fatal` are errors) and `metadata` (an object).
 
 mod claude;
+mod codex;
 mod episode;
 mod generic;
 
@@ -141,6 +143,8 @@ pub struct SessionParser {
     file: String,
     project: Option<String>,
     tools: HashMap<String, String>,
+    codex: codex::Session,
+    secret_calls: std::collections::HashSet<String>,
 }
 
 impl SessionParser {
@@ -150,6 +154,8 @@ impl SessionParser {
             file: file.into(),
             project,
             tools: HashMap::new(),
+            codex: codex::Session::default(),
+            secret_calls: Default::default(),
         }
     }
 
@@ -168,7 +174,9 @@ impl SessionParser {
             line,
             offset,
         };
-        let line = if claude::is_event(&event) {
+        let line = if codex::is_event(&event) {
+            codex::parse(&event, at, self.project.as_deref(), &mut self.codex)?
+        } else if claude::is_event(&event) {
             claude::parse(&event, at, self.project.as_deref(), &mut self.tools)?
         } else if generic::is_event(&event) {
             generic::parse(&event, at, self.project.as_deref())?
@@ -183,11 +191,17 @@ impl SessionParser {
                 .collect();
             keys.sort_unstable();
             return Err(format!(
-                "unknown event shape (keys: {}): neither a Claude Code event (type, sessionId) nor a generic \
-                 one (content, timestamp, session_id, project)",
+                "unknown event shape (keys: {}): neither a Claude Code event (type, sessionId), a Codex one \
+                 (timestamp, type, payload) nor a generic one (content, timestamp, session_id, project)",
                 keys.join(", ")
             ));
         };
+        let mut line = line;
+        if let Line::Messages(messages) = &mut line {
+            for message in messages.iter_mut() {
+                self.keep_secrets_out(message);
+            }
+        }
         if let Line::Messages(messages) = &line
             && let Some(long) = messages
                 .iter()
@@ -201,6 +215,53 @@ impl SessionParser {
         }
         Ok(line)
     }
+}
+
+impl SessionParser {
+    /// Redacts a message's secrets ([`crate::redact`]); the result of a call that read a secret file (`.env`,
+    /// keys) keeps none of its contents.
+    fn keep_secrets_out(&mut self, message: &mut SessionMessage) {
+        match (message.role, &message.call_id) {
+            (Role::ToolUse, Some(id)) if names_secret_file(&message.content) => {
+                self.secret_calls.insert(id.clone());
+            }
+            (Role::ToolResult, Some(id)) if self.secret_calls.contains(id) => {
+                message.content = SECRET_FILE.into();
+                return;
+            }
+            _ => {}
+        }
+        if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(&message.content) {
+            message.content = redacted;
+        }
+    }
+}
+
+/// What is kept of a secret file's contents.
+pub const SECRET_FILE: &str = "[the contents of a secret file are not kept]";
+
+/// Whether a tool's input (JSON, or a command line) names a secret file in any of its words.
+pub fn names_secret_file(input: &str) -> bool {
+    fn texts<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::String(text) => out.push(text),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| texts(v, out)),
+            serde_json::Value::Object(fields) => fields.values().for_each(|v| texts(v, out)),
+            _ => {}
+        }
+    }
+    let parsed = serde_json::from_str::<serde_json::Value>(input).ok();
+    let mut found = Vec::new();
+    match &parsed {
+        Some(value) => texts(value, &mut found),
+        None => found.push(input),
+    }
+    found
+        .iter()
+        .flat_map(|text| text.split_whitespace())
+        .any(|word| {
+            crate::redact::is_secret_file(word.trim_matches(|c: char| "\"'`;|&()<>".contains(c)))
+        })
 }
 
 /// A required string field of an event.
@@ -225,6 +286,15 @@ fn timestamp(event: &serde_json::Map<String, serde_json::Value>) -> Result<Times
             crate::validate::quoted(text)
         )
     })
+}
+
+/// The last component of a working directory: the project's name.
+fn last_component(cwd: &str) -> Option<String> {
+    cwd.trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {

@@ -111,3 +111,82 @@ fn the_hash_ignores_where_a_message_was_read() {
     a.content.push('!');
     assert_ne!(a.hash(), b.hash());
 }
+
+const CODEX_META: &str = r#"{"timestamp":"2026-11-30T09:12:04.211Z","type":"session_meta","payload":{"id":"0199d6a2-7c1e-7b40-9f3a-5e2d8c41b6a9","cwd":"/home/dev/ledger","cli_version":"0.63.0"}}"#;
+const CODEX_ENV: &str = r#"{"timestamp":"2026-11-30T09:12:04.213Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context>\n<cwd>/home/dev/ledger</cwd>\n</environment_context>"}]}}"#;
+const CODEX_PROMPT: &str = r#"{"timestamp":"2026-11-30T09:12:09.540Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"Fix the overflow"}]}}"#;
+const CODEX_ECHO: &str = r#"{"timestamp":"2026-11-30T09:12:09.541Z","type":"event_msg","payload":{"type":"user_message","message":"Fix the overflow","images":[]}}"#;
+const CODEX_CALL: &str = r#"{"timestamp":"2026-11-30T09:12:12.410Z","type":"response_item","payload":{"type":"function_call","name":"shell","arguments":"{\"command\":[\"cargo\",\"test\"]}","call_id":"c1"}}"#;
+const CODEX_TEXT_OUTPUT: &str = r#"{"timestamp":"2026-11-30T09:12:19.877Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":"Exit code: 101\nWall time: 7.4 seconds\nOutput:\nattempt to add with overflow"}}"#;
+const CODEX_JSON_OUTPUT: &str = r#"{"timestamp":"2026-11-30T09:12:19.877Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":"{\"output\":\"test result: ok\",\"metadata\":{\"exit_code\":0}}"}}"#;
+
+#[test]
+fn codex_rollouts_become_messages_without_the_harness_text() {
+    let parsed = parse_all(&[
+        CODEX_META,
+        CODEX_ENV,
+        CODEX_PROMPT,
+        CODEX_ECHO,
+        CODEX_CALL,
+        CODEX_TEXT_OUTPUT,
+        CODEX_JSON_OUTPUT,
+    ]);
+    let mut parsed = parsed.into_iter();
+    for skipped in 0..2 {
+        assert!(
+            matches!(parsed.next(), Some(Ok(Line::Skipped))),
+            "line {skipped}"
+        );
+    }
+    let prompt = messages(parsed.next().unwrap());
+    assert_eq!(
+        (prompt[0].role, prompt[0].project.as_str()),
+        (Role::User, "ledger")
+    );
+    assert_eq!(prompt[0].session_id, "0199d6a2-7c1e-7b40-9f3a-5e2d8c41b6a9");
+    assert!(matches!(parsed.next(), Some(Ok(Line::Skipped))), "the echo");
+    let call = messages(parsed.next().unwrap());
+    assert_eq!(
+        (call[0].role, call[0].tool.as_deref()),
+        (Role::ToolUse, Some("shell"))
+    );
+    let failed = messages(parsed.next().unwrap());
+    assert_eq!(
+        failed[0].tool.as_deref(),
+        Some("shell"),
+        "named by its call"
+    );
+    assert!(failed[0].is_error, "exit code 101");
+    let passed = messages(parsed.next().unwrap());
+    assert!(!passed[0].is_error);
+    assert_eq!(passed[0].content, "test result: ok");
+}
+
+#[test]
+fn a_codex_rollout_without_its_meta_line_takes_the_session_from_its_name() {
+    let file = "sessions/2026/11/30/rollout-2026-11-30T09-12-04-0199d6a2-7c1e-7b40-9f3a-5e2d8c41b6a9.jsonl";
+    let mut parser = SessionParser::new(file, Some("ledger".into()));
+    let prompt = messages(parser.parse(CODEX_PROMPT, 1, 0));
+    assert_eq!(prompt[0].session_id, "0199d6a2-7c1e-7b40-9f3a-5e2d8c41b6a9");
+    let mut parser = SessionParser::new("notes.jsonl", Some("ledger".into()));
+    let err = parser.parse(CODEX_PROMPT, 1, 0).expect_err("no session");
+    assert!(err.contains("session_meta"), "{err}");
+}
+
+#[test]
+fn secrets_and_secret_files_never_leave_the_parser() {
+    let read_env = r#"{"type":"assistant","sessionId":"s1","timestamp":"2026-05-01T10:00:02Z","cwd":"/home/dev/payments","message":{"role":"assistant","content":[{"type":"tool_use","id":"t9","name":"Read","input":{"file_path":"/home/dev/payments/.env"}}]}}"#;
+    let env_contents = r#"{"type":"user","sessionId":"s1","timestamp":"2026-05-01T10:00:03Z","cwd":"/home/dev/payments","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t9","content":"STRIPE_WEBHOOK=whsec_plainvalue\nDEBUG=1"}]}}"#;
+    let leaked = r#"{"type":"user","sessionId":"s1","timestamp":"2026-05-01T10:00:04Z","cwd":"/home/dev/payments","message":{"role":"user","content":"use the key AKIAIOSFODNN7EXAMPLE <private>and my phone 555-0100</private> please"}}"#;
+    let all: Vec<SessionMessage> = parse_all(&[read_env, env_contents, leaked])
+        .into_iter()
+        .flat_map(messages)
+        .collect();
+    assert_eq!(all[1].content, SECRET_FILE);
+    assert!(!all[2].content.contains("AKIA"), "{}", all[2].content);
+    assert!(!all[2].content.contains("555-0100"), "{}", all[2].content);
+    assert!(names_secret_file(
+        r#"{"command":["bash","-lc","cat config/.env.production"]}"#
+    ));
+    assert!(!names_secret_file(r#"{"command":"cargo test"}"#));
+}
