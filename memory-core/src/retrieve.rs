@@ -4,14 +4,8 @@
 
 use std::{
     collections::HashMap,
-    ops::{Deref, DerefMut},
-    sync::{
-        Arc, RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, RwLock},
 };
-
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     ChangeFeed, Embedder, EmbeddingModel, Episode, EpisodeQuery, EpisodeStore, Error, MemoryRecord,
@@ -41,61 +35,12 @@ fn resave_after(documents: usize) -> usize {
     (documents / 10).max(1_000)
 }
 
-/// The index's state behind a lock, and a count of the catch-ups on the change feeds begun so far.
-///
-/// Searches that arrive together share one catch-up: a catch-up begun after a search arrived has read every write
-/// acknowledged before it, so once it has completed the search need not read the feed again. Under load this turns
-/// one feed query per search into one per wave of searches.
-#[derive(Default)]
-pub(crate) struct Index {
-    state: Mutex<IndexState>,
-    catch_ups: AtomicU64,
-}
+mod lock;
 
-impl Index {
-    /// The state, for a caller arriving now.
-    pub(crate) async fn lock(&self) -> Locked<'_> {
-        let arrived = self.catch_ups.load(Ordering::SeqCst);
-        Locked {
-            state: self.state.lock().await,
-            arrived,
-            catch_ups: &self.catch_ups,
-        }
-    }
-}
+pub(crate) use lock::Locked;
 
-/// The locked state, with when its holder arrived.
-pub(crate) struct Locked<'a> {
-    state: MutexGuard<'a, IndexState>,
-    arrived: u64,
-    catch_ups: &'a AtomicU64,
-}
-
-impl Locked<'_> {
-    /// Whether a feed last caught up by catch-up `done` may miss writes acknowledged before the holder arrived.
-    fn behind(&self, done: u64) -> bool {
-        done <= self.arrived
-    }
-
-    /// Numbers a catch-up about to read a feed.
-    fn begin(&self) -> u64 {
-        self.catch_ups.fetch_add(1, Ordering::SeqCst) + 1
-    }
-}
-
-impl Deref for Locked<'_> {
-    type Target = IndexState;
-
-    fn deref(&self) -> &IndexState {
-        &self.state
-    }
-}
-
-impl DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut IndexState {
-        &mut self.state
-    }
-}
+/// The index's state, behind a lock that lets searches arriving together share one catch-up.
+pub(crate) type Index = lock::Index<IndexState>;
 
 /// The loaded collections, how far each change feed has been applied, and by which catch-up.
 #[derive(Default)]
@@ -414,7 +359,11 @@ impl Source<'_> {
     }
 
     /// The collection of `scope`'s records, current with every write so far.
-    pub(crate) async fn records(&self, state: &mut Locked<'_>, scope: &Scope) -> Result<Shared> {
+    pub(crate) async fn records(
+        &self,
+        state: &mut Locked<'_, IndexState>,
+        scope: &Scope,
+    ) -> Result<Shared> {
         self.check_model(state).await?;
         if state.scopes.is_empty() {
             // Nothing to keep current yet: start following the feed from here.
@@ -560,7 +509,10 @@ impl Source<'_> {
     }
 
     /// The episode collection, current with every write so far; `None` without an episode source.
-    pub(crate) async fn episodes(&self, state: &mut Locked<'_>) -> Result<Option<Shared>> {
+    pub(crate) async fn episodes(
+        &self,
+        state: &mut Locked<'_, IndexState>,
+    ) -> Result<Option<Shared>> {
         let Some(source) = self.episodes else {
             return Ok(None);
         };

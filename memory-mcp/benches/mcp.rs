@@ -149,11 +149,18 @@ async fn answer_size(client: &Client, query: &str) -> (usize, usize) {
 
 /// Waits until the server's search index is loaded.
 async fn wait_ready(client: &Client) {
-    loop {
-        let health = call(client, "health_check", json!({}))
+    until_ready(async || {
+        call(client, "health_check", json!({}))
             .await
-            .expect("health");
-        match health["index"].as_str() {
+            .expect("health")
+    })
+    .await;
+}
+
+/// Asks `health` until the server's index is loaded.
+async fn until_ready(mut health: impl AsyncFnMut() -> Value) {
+    loop {
+        match health().await["index"].as_str() {
             Some("ready") => return,
             Some("failed") => panic!("the index failed to load"),
             _ => tokio::time::sleep(Duration::from_millis(50)).await,

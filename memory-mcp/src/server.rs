@@ -375,8 +375,12 @@ impl MemoryServer {
                 .finished(&name, Outcome::Refused, started.elapsed());
             return Ok(error_result(&message));
         }
-        // Never closed.
-        let turn = self.state.turns.clone().acquire_owned().await;
+        // Never closed. The sandbox admits its runs itself, refusing what its queue cannot hold: waiting for a
+        // turn first would only trickle runs into that queue.
+        let turn = match name.as_str() {
+            crate::tools::OWN_ADMISSION => None,
+            _ => Some(self.state.turns.clone().acquire_owned().await),
+        };
         let _in_flight = self.state.metrics.started();
         let server = self.clone();
         let span = tracing::info_span!("tool_call", tool = %name);

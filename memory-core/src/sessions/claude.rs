@@ -44,18 +44,15 @@ pub(super) fn parse(
     };
     let metadata = metadata(event, message);
     let base = SessionMessage {
-        project,
-        session_id: session_id.to_string(),
-        at: when,
-        role,
-        tool: None,
-        call_id: None,
-        component: None,
-        level: None,
-        is_error: false,
-        content: String::new(),
         metadata,
-        provenance: at,
+        ..SessionMessage::new(
+            project,
+            session_id.to_string(),
+            when,
+            role,
+            String::new(),
+            at,
+        )
     };
     let messages = match message.get("content") {
         Some(Value::String(text)) => vec![SessionMessage {

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::{Line, Provenance, Role, SessionMessage, kind_of, text_field, timestamp};
-use crate::Json;
 
 type Event = Map<String, Value>;
 
@@ -64,47 +63,58 @@ pub(super) fn parse(
         Some("response_item") => {}
         _ => return Ok(Line::Skipped),
     }
-    let Some(mut message) = item(payload, &mut session.tools)? else {
+    let Some(item) = item(payload, &mut session.tools)? else {
         return Ok(Line::Skipped);
     };
-    message.session_id = match &session.id {
+    let session_id = match &session.id {
         Some(id) => id.clone(),
         None => session_of(&at.file).ok_or(
             "a response item before the `session_meta` line, in a file whose name holds no session id",
         )?,
     };
-    message.project = project
+    let project = project
         .or(session.project.as_deref())
         .ok_or("no working directory in `session_meta`: no project (pass --project)")?
         .to_string();
-    message.at = timestamp(event)?;
-    message.provenance = at;
-    Ok(Line::Messages(vec![message]))
+    let message = SessionMessage::new(
+        project,
+        session_id,
+        timestamp(event)?,
+        item.role,
+        item.content,
+        at,
+    );
+    Ok(Line::Messages(vec![SessionMessage {
+        tool: item.tool,
+        call_id: item.call_id,
+        is_error: item.is_error,
+        ..message
+    }]))
 }
 
-/// The message a response item holds, if any, with its session, project, time and provenance left to fill.
-fn item(
-    payload: &Event,
-    tools: &mut HashMap<String, String>,
-) -> Result<Option<SessionMessage>, String> {
-    let message = |role, content: String| SessionMessage {
-        project: String::new(),
-        session_id: String::new(),
-        at: crate::Timestamp::from_micros(0),
-        role,
-        tool: None,
-        call_id: None,
-        component: None,
-        level: None,
-        is_error: false,
-        content,
-        metadata: Json::new(&Value::Object(Map::new())),
-        provenance: Provenance {
-            file: String::new(),
-            line: 0,
-            offset: 0,
-        },
-    };
+/// What a response item says: a message, a tool call or a tool's output.
+struct Item {
+    role: Role,
+    content: String,
+    tool: Option<String>,
+    call_id: Option<String>,
+    is_error: bool,
+}
+
+impl Item {
+    fn new(role: Role, content: String) -> Self {
+        Self {
+            role,
+            content,
+            tool: None,
+            call_id: None,
+            is_error: false,
+        }
+    }
+}
+
+/// What a response item holds, if it is part of the conversation.
+fn item(payload: &Event, tools: &mut HashMap<String, String>) -> Result<Option<Item>, String> {
     Ok(Some(match payload.get("type").and_then(Value::as_str) {
         Some("message") => {
             let role = match payload.get("role").and_then(Value::as_str) {
@@ -118,7 +128,7 @@ fn item(
             if text.trim().is_empty() || is_harness_text(&text) {
                 return Ok(None);
             }
-            message(role, text)
+            Item::new(role, text)
         }
         Some(kind @ ("function_call" | "custom_tool_call" | "local_shell_call")) => {
             let call_id = text_field(payload, "call_id")?.to_string();
@@ -134,20 +144,20 @@ fn item(
                 _ => ("shell".to_string(), string_or_json(payload.get("action"))),
             };
             tools.insert(call_id.clone(), name.clone());
-            SessionMessage {
+            Item {
                 tool: Some(name),
                 call_id: Some(call_id),
-                ..message(Role::ToolUse, input)
+                ..Item::new(Role::ToolUse, input)
             }
         }
         Some("function_call_output" | "custom_tool_call_output") => {
             let call_id = text_field(payload, "call_id")?.to_string();
             let (content, is_error) = output(payload.get("output"))?;
-            SessionMessage {
+            Item {
                 tool: tools.get(&call_id).cloned(),
                 call_id: Some(call_id),
                 is_error,
-                ..message(Role::ToolResult, content)
+                ..Item::new(Role::ToolResult, content)
             }
         }
         // Reasoning (often encrypted), web searches and whatever comes next: not messages.

@@ -107,6 +107,31 @@ pub struct SessionMessage {
 }
 
 impl SessionMessage {
+    /// A message of `role` saying `content`, with no tool, component, level or metadata, and not an error.
+    pub fn new(
+        project: String,
+        session_id: String,
+        at: Timestamp,
+        role: Role,
+        content: String,
+        provenance: Provenance,
+    ) -> Self {
+        Self {
+            project,
+            session_id,
+            at,
+            role,
+            tool: None,
+            call_id: None,
+            component: None,
+            level: None,
+            is_error: false,
+            content,
+            metadata: Json::empty_object(),
+            provenance,
+        }
+    }
+
     /// SHA-256 of what the message is, not where it was read: the same message imported again, from the same
     /// file or a copy, has the same hash.
     pub fn hash(&self) -> [u8; 32] {

@@ -139,17 +139,13 @@ async fn serve(dir: &Path, db: &Path) -> (tokio::process::Child, String) {
 
 /// Waits until the server's indexes are ready, so the load measures serving, not loading.
 async fn wait_ready(session: &mut Session) {
-    loop {
-        let health = session
+    super::until_ready(async || {
+        session
             .call("health_check", json!({}))
             .await
-            .expect("health");
-        match health["index"].as_str() {
-            Some("ready") => return,
-            Some("failed") => panic!("the index failed to load"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+            .expect("health")
+    })
+    .await;
 }
 
 /// Many sessions over HTTP at once, each making a mix of calls; prints errors, throughput and latency.

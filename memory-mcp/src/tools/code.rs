@@ -38,7 +38,7 @@ impl MemoryServer {
         Parameters(args): Parameters<ExecuteCode>,
         Extension(caller): Extension<Caller>,
     ) -> Result<Json<ExecutionOut>, ToolError> {
-        const TOOL: &str = "execute_code";
+        const TOOL: &str = super::OWN_ADMISSION;
         let episode = args
             .episode_id
             .as_deref()
