@@ -45,6 +45,7 @@
 
 mod blocking;
 mod cached;
+pub mod capture;
 mod codec;
 pub mod context;
 mod embed;

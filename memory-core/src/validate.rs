@@ -319,6 +319,11 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    &text[..text.floor_char_boundary(max)]
+}
+
 /// `message` cut to about `max` bytes, keeping its start and its end (where a message says what was expected),
 /// for messages that quote values this crate did not format (a parser's).
 pub fn clipped(message: &str, max: usize) -> std::borrow::Cow<'_, str> {

@@ -9,7 +9,7 @@ use super::{Role, SessionMessage};
 use crate::{
     Episode, EpisodeId, ExecutionStep, Json, NewRecord, RecordKind, Result, Scope, StepResult,
     TaskContext, TaskType,
-    validate::{MAX_NAME_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES},
+    validate::{MAX_NAME_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES, clip},
 };
 
 /// What a step keeps of a tool's result; the whole of it stays in the session's messages (`report session`).
@@ -111,7 +111,7 @@ fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
 }
 
 /// What a call did, in a line: its command, path, pattern, URL or description.
-fn action(input: &serde_json::Value) -> String {
+pub(crate) fn action(input: &serde_json::Value) -> String {
     let said = [
         "command",
         "file_path",
@@ -195,16 +195,4 @@ fn one_line(text: &str) -> String {
         .chars()
         .filter(|c| !c.is_control())
         .collect()
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-fn clip(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub(crate) use episode::action;
 pub use episode::{message_record, session_episode};
 
 use crate::{Json, Timestamp, validate::MAX_RECORD_CONTENT_BYTES};
