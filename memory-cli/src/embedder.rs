@@ -188,6 +188,14 @@ impl Embedder for LazyModel {
     }
 }
 
+/// Set by [`quiet`]: notes are not printed.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Prints no notes from here on (a hook's standard error may reach the agent's screen).
+pub fn quiet() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
 /// The lexical embedder used because nothing else was chosen or installed: the first embedding says so, once,
 /// on stderr.
 struct NotedLexical {
@@ -205,7 +213,7 @@ impl Embedder for NotedLexical {
     }
 
     fn embed(&self, texts: &[&str]) -> memory_core::Result<Vec<Vec<f32>>> {
-        if !self.noted.swap(true, Ordering::Relaxed) {
+        if !self.noted.swap(true, Ordering::Relaxed) && !QUIET.load(Ordering::Relaxed) {
             eprintln!(
                 "note: embedding with the built-in lexical embedder, which matches words rather than meaning; \
                  install {DEFAULT_MODEL} with `memory-cli model install` for semantic search (README, \

@@ -5,6 +5,8 @@ mod code;
 mod demo;
 mod episode;
 mod eval;
+mod hook;
+mod hooks;
 mod import;
 mod keys;
 mod model;
@@ -118,10 +120,19 @@ enum Command {
     Keys(keys::KeysCommand),
     /// The log of the calls made with the store's keys, newest first.
     Audit(keys::AuditArgs),
+    /// Handle one event of an agent's hooks, read as JSON from standard input (Claude Code's hooks call it):
+    /// capture the episode, print the memory to give the agent. Always exits 0; errors go to the hooks' log.
+    Hook(hook::HookArgs),
+    /// Install the hooks in Claude Code's settings, or show what they captured lately.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Hook(_) = &cli.command {
+        return hook_main(cli);
+    }
     memory_cli::log::init(cli.global.log_format, "warn");
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -137,6 +148,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A hook: on a runtime of one thread (it starts faster), logging nowhere the agent sees, exiting 0 whatever
+/// happened.
+fn hook_main(cli: Cli) -> ExitCode {
+    let Command::Hook(args) = cli.command else {
+        return ExitCode::SUCCESS;
+    };
+    memory_cli::embedder::quiet();
+    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        runtime.block_on(hook::run(args, &cli.global.store));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Runs the command and prints its result. Every argument is checked before the store is opened, so bad input
@@ -218,6 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(command) => print(keys::run(command, &global.store, format).await?),
         Command::Audit(args) => print(keys::audit(args, &global.store, format).await?),
+        Command::Hooks(command) => print(hooks::run(command, &global.store)?),
+        Command::Hook(_) => Ok(()),
     }
 }
 

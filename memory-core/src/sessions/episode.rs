@@ -154,7 +154,7 @@ pub fn message_record(message: &SessionMessage) -> Result<Option<NewRecord>> {
     {
         return Ok(None);
     }
-    let scope = Scope::new(format!("project:{}", scope_name(&message.project)))?;
+    let scope = project_scope(&message.project)?;
     let mut record = NewRecord::new(scope, RecordKind::Conversation, message.content.clone());
     record.tags = vec!["imported".into(), message.role.as_str().replace('_', "-")];
     let p = &message.provenance;
@@ -171,6 +171,11 @@ pub fn message_record(message: &SessionMessage) -> Result<Option<NewRecord>> {
     record.created_at = Some(message.at);
     record.importance = if message.is_error { 0.7 } else { 0.5 };
     Ok(Some(record))
+}
+
+/// The scope of a project's conversations and lessons: `project:<name>`.
+pub fn project_scope(project: &str) -> Result<Scope> {
+    Scope::new(format!("project:{}", scope_name(project)))
 }
 
 /// A project name as a scope allows it: letters, digits and `-_.:/@`, at most 92 characters.

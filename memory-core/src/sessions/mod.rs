@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 pub(crate) use episode::action;
-pub use episode::{message_record, session_episode};
+pub use episode::{message_record, project_scope, session_episode};
 
 use crate::{Json, Timestamp, validate::MAX_RECORD_CONTENT_BYTES};
 
@@ -315,7 +315,8 @@ fn timestamp(event: &serde_json::Map<String, serde_json::Value>) -> Result<Times
 }
 
 /// The last component of a working directory: the project's name.
-fn last_component(cwd: &str) -> Option<String> {
+/// The last directory name of a path: the project a working directory names.
+pub fn last_component(cwd: &str) -> Option<String> {
     cwd.trim_end_matches(['/', '\\'])
         .rsplit(['/', '\\'])
         .next()
