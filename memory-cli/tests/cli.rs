@@ -6,6 +6,7 @@ mod cache;
 mod code;
 mod demo;
 mod eval;
+mod hooks;
 mod human;
 mod import;
 mod keys;

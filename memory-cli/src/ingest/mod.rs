@@ -308,6 +308,12 @@ async fn build_episodes(
         if known.is_some() && !touched {
             continue;
         }
+        if let Some(id) = known
+            && captured_live(&primary, id).await?
+        {
+            // The hooks recorded this session as it happened, prompt by prompt: its episodes are already there.
+            continue;
+        }
         let messages = primary.session_messages(&project, &session).await?;
         let id = known.unwrap_or_else(EpisodeId::new);
         if let Some(episode) = sessions::session_episode(id, &messages) {
@@ -324,6 +330,15 @@ async fn build_episodes(
         let _ = batches.send(pending).await;
     }
     Ok(())
+}
+
+/// Whether episode `id` was captured by the hooks (tagged `live`) rather than imported.
+async fn captured_live(primary: &TursoStore, id: EpisodeId) -> anyhow::Result<bool> {
+    use memory_core::EpisodeStore as _;
+    Ok(primary
+        .get_episode(id)
+        .await?
+        .is_some_and(|e| e.value.context.tags.iter().any(|t| t == "live")))
 }
 
 /// Writes episodes, then remembers which session each came from.
