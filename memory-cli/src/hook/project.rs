@@ -30,7 +30,9 @@ pub fn detect(cwd: &Path) -> Project {
 
 /// The language and framework the manifests at `root` declare.
 fn stack(root: &Path) -> (Option<&'static str>, Option<&'static str>) {
-    const MANIFESTS: &[(&str, &str, &[(&str, &str)])] = &[
+    /// A manifest file, the language it means, and the frameworks its dependencies name (needle, name).
+    type Manifest = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+    const MANIFESTS: &[Manifest] = &[
         (
             "Cargo.toml",
             "rust",
