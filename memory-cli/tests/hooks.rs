@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::support::{Cli, parse_json, succeeded};
 
-/// Runs one hook event; asserts it exits 0 and prints nothing on stderr; returns stdout.
-fn hook(cli: &Cli, event: &Value) -> String {
+/// Runs `memory-cli hook` with `input` on its standard input.
+fn feed(cli: &Cli, input: &str) -> std::process::Output {
     let mut child = cli
         .command()
         .arg("--db")
@@ -20,11 +20,14 @@ fn hook(cli: &Cli, event: &Value) -> String {
         .spawn()
         .expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(event.to_string().as_bytes())
-        .expect("write");
+    stdin.write_all(input.as_bytes()).expect("write");
     drop(stdin);
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+/// Runs one hook event; asserts it exits 0 and prints nothing on stderr; returns stdout.
+fn hook(cli: &Cli, event: &Value) -> String {
+    let out = feed(cli, &event.to_string());
     assert!(out.status.success(), "{out:?}");
     assert!(
         out.stderr.is_empty(),
@@ -186,23 +189,7 @@ fn garbage_and_missing_fields_exit_zero_and_are_logged() {
         "{}",
         r#"{"session_id":"x","hook_event_name":"PostToolUse"}"#,
     ] {
-        let mut child = cli
-            .command()
-            .arg("--db")
-            .arg(&cli.db)
-            .arg("hook")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("wait");
+        let out = feed(&cli, input);
         assert!(
             out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
             "{input}: {out:?}"

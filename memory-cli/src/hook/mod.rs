@@ -21,6 +21,7 @@ use memory_cli::open::{self, Intent, StoreArgs};
 use memory_core::{
     EpisodeId, Memory, NewEpisode, TaskContext,
     capture::{self, Evidence, ToolCall},
+    validate::clip,
 };
 use memory_storage_turso::{DbConfig, TursoStore};
 use serde_json::{Map, Value, json};
@@ -104,9 +105,9 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
             (tool_use(&config, &event, &mut locked).await?, None)
         }
         "Stop" => (stop(&config, store, &event, &mut locked).await?, None),
-        "PreCompact" => (close(&config, None, &mut locked).await?, None),
+        "PreCompact" => (close_open(&config, &mut locked).await?, None),
         "SessionEnd" => {
-            let said = close(&config, None, &mut locked).await?;
+            let said = close_open(&config, &mut locked).await?;
             locked.remove()?;
             return Ok((name, said, None));
         }
@@ -146,15 +147,15 @@ async fn session_start(
     event: &Map<String, Value>,
     locked: &mut Locked,
 ) -> anyhow::Result<(String, Option<String>)> {
-    let closed = close(config, None, locked).await?;
     // What was given before a compaction or in an earlier run is no longer in the agent's context.
     locked.session.injected.clear();
     let project = project(event, locked);
     let opened = match open::open(config, store, Intent::Read).await {
         Ok(opened) => opened,
-        Err(err) if is_no_store(&err) => return Ok((format!("{closed}; no store yet"), None)),
+        Err(err) if is_no_store(&err) => return Ok(("no store yet".into(), None)),
         Err(err) => return Err(err),
     };
+    let closed = close(&opened.memory, None, locked).await;
     let block = recall::at_start(
         &opened.memory,
         &opened.patterns,
@@ -163,7 +164,7 @@ async fn session_start(
     )
     .await;
     opened.memory.close().await?;
-    let block = block?;
+    let (closed, block) = (closed?, block?);
     let said = format!("{closed}; {} for {}", given(&block), project.name);
     Ok((said, block))
 }
@@ -177,33 +178,36 @@ async fn prompt(
 ) -> anyhow::Result<(String, Option<String>)> {
     let text = field(event, "prompt").unwrap_or("").trim();
     let session_id = field(event, "session_id").unwrap_or("");
-    let closed = close(config, None, locked).await?;
     let project = project(event, locked);
     let opened = open::open(config, store, Intent::Write).await?;
-    let block = if text.is_empty() {
-        Ok(None)
-    } else {
-        recall::on_prompt(
-            &opened.records,
+    let work = async {
+        let closed = close(&opened.memory, None, locked).await?;
+        let block = if text.is_empty() {
+            None
+        } else {
+            recall::on_prompt(
+                &opened.records,
+                &project,
+                text,
+                session_id,
+                &mut locked.session,
+            )
+            .await?
+        };
+        let id = start_episode(
+            &opened.memory,
+            &opened.primary,
+            event,
             &project,
             text,
-            session_id,
-            &mut locked.session,
+            locked,
         )
-        .await
+        .await?;
+        anyhow::Ok((format!("{closed}; {}; episode {id}", given(&block)), block))
     };
-    let started = start_episode(
-        &opened.memory,
-        &opened.primary,
-        event,
-        &project,
-        text,
-        locked,
-    )
-    .await;
+    let done = work.await;
     opened.memory.close().await?;
-    let (block, id) = (block?, started?);
-    Ok((format!("{closed}; {}; episode {id}", given(&block)), block))
+    done
 }
 
 fn given(block: &Option<String>) -> String {
@@ -226,10 +230,8 @@ async fn start_episode(
     let task = if prompt.is_empty() {
         format!("work in {}", project.name)
     } else {
-        clip(
-            &memory_core::redact::redact(prompt),
-            memory_core::validate::MAX_TASK_DESCRIPTION_BYTES,
-        )
+        let task = memory_core::redact::redact(prompt);
+        clip(&task, memory_core::validate::MAX_TASK_DESCRIPTION_BYTES).to_string()
     };
     let context = TaskContext {
         domain: project.name.clone(),
@@ -276,17 +278,21 @@ async fn tool_use(
     let step = capture::step(&call);
     let store = open::primary(config, Intent::Write).await?;
     let memory = Memory::new(store.clone());
-    let id = match locked.session.episode {
-        Some(id) => id,
-        None => {
-            let project = project(event, locked);
-            start_episode(&memory, &store, event, &project, "", locked).await?
-        }
+    let work = async {
+        let id = match locked.session.episode {
+            Some(id) => id,
+            None => {
+                let project = project(event, locked);
+                start_episode(&memory, &store, event, &project, "", locked).await?
+            }
+        };
+        locked.session.evidence.observe(&step);
+        let number = memory.log_step(id, step).await?;
+        anyhow::Ok(format!("step {number} of {id}"))
     };
-    locked.session.evidence.observe(&step);
-    let number = memory.log_step(id, step).await;
+    let done = work.await;
     memory.close().await?;
-    Ok(format!("step {} of {id}", number?))
+    done
 }
 
 /// The end of a turn: completes its episode and learns from it.
@@ -296,32 +302,53 @@ async fn stop(
     event: &Map<String, Value>,
     locked: &mut Locked,
 ) -> anyhow::Result<String> {
-    let said = close(config, field(event, "last_assistant_message"), locked).await?;
-    if locked.session.episode.is_some() || said.starts_with("nothing") {
-        return Ok(said);
+    if locked.session.episode.is_none() {
+        return Ok(NOTHING_OPEN.into());
     }
     let opened = open::open(config, store, Intent::Write).await?;
-    let learnt = opened.patterns.extract_pending().await;
+    let work = async {
+        let closed = close(
+            &opened.memory,
+            field(event, "last_assistant_message"),
+            locked,
+        )
+        .await?;
+        let learnt = opened.patterns.extract_pending().await?;
+        anyhow::Ok(format!(
+            "{closed}; {} episodes learnt from",
+            learnt.episodes
+        ))
+    };
+    let done = work.await;
     opened.memory.close().await?;
-    let learnt = learnt?;
-    Ok(format!("{said}; {} episodes learnt from", learnt.episodes))
+    done
 }
+
+/// Closes what is open, opening the store only when something is (a compaction, the session's end).
+async fn close_open(config: &DbConfig, locked: &mut Locked) -> anyhow::Result<String> {
+    if locked.session.episode.is_none() {
+        return Ok(NOTHING_OPEN.into());
+    }
+    let memory = Memory::new(open::primary(config, Intent::Write).await?);
+    let closed = close(&memory, None, locked).await;
+    memory.close().await?;
+    closed
+}
+
+const NOTHING_OPEN: &str = "nothing open";
 
 /// Completes the open episode, if any, with the outcome its evidence shows.
 async fn close(
-    config: &DbConfig,
+    memory: &Memory,
     last_message: Option<&str>,
     locked: &mut Locked,
 ) -> anyhow::Result<String> {
     let Some(id) = locked.session.episode else {
-        return Ok("nothing open".into());
+        return Ok(NOTHING_OPEN.into());
     };
     let outcome = locked.session.evidence.outcome(last_message);
     let kind = outcome.kind().as_str();
-    let memory = Memory::new(open::primary(config, Intent::Write).await?);
-    let done = memory.complete_episode(id, outcome).await;
-    memory.close().await?;
-    match done {
+    match memory.complete_episode(id, outcome).await {
         // Completed by someone else (an agent through MCP): nothing to add.
         Ok(_)
         | Err(memory_core::Error::AlreadyCompleted { .. } | memory_core::Error::NotFound { .. }) => {
@@ -337,8 +364,4 @@ fn is_no_store(err: &anyhow::Error) -> bool {
         err.downcast_ref::<memory_core::Error>(),
         Some(memory_core::Error::NoStore { .. })
     )
-}
-
-fn clip(text: &str, max: usize) -> String {
-    text[..text.floor_char_boundary(max)].to_string()
 }

@@ -31,7 +31,11 @@ pub fn detect(cwd: &Path) -> Project {
 /// The language and framework the manifests at `root` declare.
 fn stack(root: &Path) -> (Option<&'static str>, Option<&'static str>) {
     /// A manifest file, the language it means, and the frameworks its dependencies name (needle, name).
-    type Manifest = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+    type Manifest = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    );
     const MANIFESTS: &[Manifest] = &[
         (
             "Cargo.toml",

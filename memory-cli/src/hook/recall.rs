@@ -129,10 +129,8 @@ fn of_session(hit: &Hit, session_id: &str) -> bool {
     let Found::Episode { episode } = &hit.found else {
         return false;
     };
-    episode
-        .metadata
-        .as_str()
-        .contains(&format!("\"session_id\":\"{session_id}\""))
+    serde_json::from_str::<serde_json::Value>(episode.metadata.as_str())
+        .is_ok_and(|metadata| metadata["session_id"] == session_id)
 }
 
 /// The item of a hit, with the line saying why it is there.
