@@ -3,6 +3,7 @@
 mod backup;
 mod bad_input;
 mod cache;
+mod claude_code;
 mod code;
 mod demo;
 mod eval;
