@@ -268,3 +268,121 @@ fn the_plugin_runs_the_hooks_install_writes() {
     );
     assert_eq!(again["hooks"]["Stop"].as_array().expect("stop").len(), 1);
 }
+
+#[test]
+fn codex_and_cursor_hooks_install_beside_the_users_own() {
+    let cli = Cli::new();
+    std::fs::create_dir_all(cli.path().join(".codex")).expect("dir");
+    std::fs::write(
+        cli.path().join(".codex/config.toml"),
+        "model = \"gpt-5\"\n\n[features]\nweb_search = true\n",
+    )
+    .expect("config");
+    succeeded(cli.raw(&["hooks", "install", "--agent", "codex"]));
+    let codex: Value = parse_json(
+        &std::fs::read_to_string(cli.path().join(".codex/hooks.json")).expect("hooks.json"),
+    );
+    let events: Vec<&String> = codex["hooks"].as_object().expect("hooks").keys().collect();
+    assert_eq!(
+        events,
+        ["PostToolUse", "SessionStart", "Stop", "UserPromptSubmit"]
+    );
+    let config = std::fs::read_to_string(cli.path().join(".codex/config.toml")).expect("config");
+    assert_eq!(
+        config,
+        "model = \"gpt-5\"\n\n[features]\ncodex_hooks = true\nweb_search = true\n"
+    );
+    succeeded(cli.raw(&["hooks", "install", "--agent", "codex"]));
+    let again = std::fs::read_to_string(cli.path().join(".codex/config.toml")).expect("config");
+    assert_eq!(again, config);
+
+    let path = cli.path().join(".cursor/hooks.json");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "hooks": {"stop": [{"command": "./notify.sh"}]}}"#,
+    )
+    .expect("write");
+    succeeded(cli.raw(&["hooks", "install", "--agent", "cursor"]));
+    let cursor: Value = parse_json(&std::fs::read_to_string(&path).expect("hooks.json"));
+    assert_eq!(cursor["version"], 1);
+    let stop = cursor["hooks"]["stop"].as_array().expect("stop");
+    assert_eq!(stop.len(), 2, "{cursor}");
+    assert_eq!(stop[0]["command"], "./notify.sh");
+    assert!(
+        stop[1]["command"]
+            .as_str()
+            .expect("command")
+            .ends_with(" hook")
+    );
+    let status = succeeded(cli.run(&["hooks", "status"]));
+    assert!(
+        status.contains("hooks.json: 4 of 4 events hooked"),
+        "{status}"
+    );
+    assert!(
+        status.contains("hooks.json: 7 of 7 events hooked"),
+        "{status}"
+    );
+}
+
+#[test]
+fn cursor_events_become_an_episode_and_its_session_start_is_given_it() {
+    let cli = Cli::new();
+    let project = cli.path().join("payments");
+    std::fs::create_dir_all(&project).expect("project");
+    let cursor = |name: &str, conversation: &str, fields: Value| {
+        let mut event = json!({
+            "hook_event_name": name, "conversation_id": conversation,
+            "generation_id": "g-1", "workspace_roots": [project], "cursor_version": "1.7.0",
+        });
+        for (k, v) in fields.as_object().expect("fields") {
+            event[k] = v.clone();
+        }
+        hook(&cli, &event)
+    };
+    assert_eq!(cursor("sessionStart", "c-1", json!({})), "");
+    let prompt = json!({"prompt": "The retry test in payments times out"});
+    assert_eq!(cursor("beforeSubmitPrompt", "c-1", prompt), "");
+    cursor(
+        "postToolUseFailure",
+        "c-1",
+        json!({"tool_name": "Shell", "tool_input": {"command": "cargo test retry"},
+               "error_message": "Exit code 101: test retry timed out"}),
+    );
+    cursor(
+        "postToolUse",
+        "c-1",
+        json!({"tool_name": "Shell", "tool_input": {"command": "cargo test retry"},
+               "tool_output": "test result: ok. 1 passed"}),
+    );
+    cursor(
+        "stop",
+        "c-1",
+        json!({"status": "completed", "loop_count": 0}),
+    );
+    let listing = cli.listing();
+    let episodes = listing.as_array().expect("episodes");
+    assert_eq!(episodes.len(), 1, "{listing}");
+    let id = episodes[0]["id"].as_str().expect("id");
+    let episode = cli.json(&["episode", "show", id]);
+    assert_eq!(
+        episode["task_description"],
+        "The retry test in payments times out"
+    );
+    assert_eq!(episode["steps"].as_array().expect("steps").len(), 2);
+    assert!(
+        episode["steps"][0]["result"]["error"].is_object(),
+        "{episode}"
+    );
+    assert!(episode["outcome"]["success"].is_object(), "{episode}");
+    assert_eq!(episode["metadata"]["session_id"], "c-1");
+    let given = parse_json(&cursor("sessionStart", "c-2", json!({})));
+    assert!(
+        given["additional_context"]
+            .as_str()
+            .expect("context")
+            .contains(id),
+        "{given}"
+    );
+}

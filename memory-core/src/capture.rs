@@ -89,11 +89,11 @@ enum Said {
 /// A response's text: a string as it is; a shell's `stdout` and `stderr`; a file's content; else its JSON.
 fn response_text(response: &Value) -> Said {
     let Value::Object(fields) = response else {
-        return Said::Output(match response {
-            Value::String(text) => text.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        });
+        return match response {
+            Value::String(text) => text_said(text),
+            Value::Null => Said::Output(String::new()),
+            other => Said::Output(other.to_string()),
+        };
     };
     let field = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or("");
     if fields.contains_key("stdout") || fields.contains_key("stderr") {
@@ -124,6 +124,20 @@ fn response_text(response: &Value) -> Said {
         .or_else(|| fields.get("content"))
         .and_then(Value::as_str);
     Said::Output(content.map_or_else(|| response.to_string(), str::to_string))
+}
+
+/// A response given as text: a failure when it opens with a non-zero exit code, as a shell tool's output does
+/// (Codex: `Exit code: 1`, Claude Code's errors: `Exit code 1`).
+fn text_said(text: &str) -> Said {
+    let code = text
+        .strip_prefix("Exit code")
+        .map(|rest| rest.trim_start_matches(':').trim_start())
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit() && c != '-').next())
+        .and_then(|code| code.parse::<i64>().ok());
+    match code {
+        Some(code) if code != 0 => Said::Failed(text.to_string()),
+        _ => Said::Output(text.to_string()),
+    }
 }
 
 /// A check an agent ran: tests, a build or a linter.

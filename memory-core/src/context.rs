@@ -38,6 +38,14 @@ pub struct Context {
     pub omitted: Vec<String>,
 }
 
+/// Loads the tokenizer on another thread (it takes ~15 ms), so that a short-lived process that will count tokens
+/// does other work meanwhile instead of waiting for it then.
+pub fn load_tokenizer_in_background() {
+    std::thread::spawn(|| {
+        tiktoken_rs::cl100k_base_singleton();
+    });
+}
+
 /// The number of cl100k tokens in `text`.
 pub fn count_tokens(text: &str) -> usize {
     tiktoken_rs::cl100k_base_singleton()

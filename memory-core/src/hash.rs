@@ -16,25 +16,6 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     fnv1a64_extend(FNV1A64_OFFSET, bytes)
 }
 
-/// FNV-1a as a [`std::hash::Hasher`], for tables of small values hashed through their `Hash`.
-pub(crate) struct Fnv1a64(u64);
-
-impl Default for Fnv1a64 {
-    fn default() -> Self {
-        Fnv1a64(FNV1A64_OFFSET)
-    }
-}
-
-impl std::hash::Hasher for Fnv1a64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fnv1a64_extend(self.0, bytes);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,20 +168,6 @@ async fn until_ready(mut health: impl AsyncFnMut() -> Value) {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{name}: p50 {:.3} ms, p95 {:.3} ms over {} calls",
-        percentile(&samples, 0.5).as_secs_f64() * 1e3,
-        percentile(&samples, 0.95).as_secs_f64() * 1e3,
-        samples.len()
-    );
-}
-
 /// The process's resident memory, with its anonymous and file-backed parts (the index's mapped snapshot
 /// sections are file-backed: the kernel's to keep or drop, and shared with every process mapping them).
 fn resident(pid: u32) -> String {
@@ -282,7 +268,7 @@ fn code_bench(c: &mut Criterion) {
             hello(&client).await;
             samples.push(started.elapsed());
         }
-        report("mcp: execute_code console.log(1+1) over stdio", samples);
+        test_utils::report_latencies("mcp: execute_code console.log(1+1) over stdio", samples);
         let mut samples = Vec::new();
         for _ in 0..20 {
             let started = Instant::now();
@@ -291,7 +277,7 @@ fn code_bench(c: &mut Criterion) {
             samples.push(started.elapsed());
             client.cancel().await.expect("close");
         }
-        report(
+        test_utils::report_latencies(
             "mcp: process start to first execute_code answered (engine cached)",
             samples,
         );
@@ -397,7 +383,7 @@ fn bench(c: &mut Criterion) {
             .expect("get");
             samples.push(started.elapsed());
         }
-        report(&format!("mcp: get_episode over stdio at {n}"), samples);
+        test_utils::report_latencies(&format!("mcp: get_episode over stdio at {n}"), samples);
         let mut samples = Vec::new();
         for i in 0..200 {
             let started = Instant::now();
@@ -410,7 +396,7 @@ fn bench(c: &mut Criterion) {
             .expect("query");
             samples.push(started.elapsed());
         }
-        report(&format!("mcp: query_memory over stdio at {n}"), samples);
+        test_utils::report_latencies(&format!("mcp: query_memory over stdio at {n}"), samples);
         let (results, bytes) = answer_size(&client, &queries[0]).await;
         println!("mcp: query_memory answer for {results} results: {bytes} bytes of JSON (text and structured content)");
         println!(

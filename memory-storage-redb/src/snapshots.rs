@@ -2,11 +2,11 @@
 //! per name. They are large and always written whole, so they stay out of the redb file, whose pages a cache
 //! verifies on every open: in it they made each start read hundreds of megabytes.
 //!
-//! A file is `MAGIC`, then the lengths and FNV-1a 64 checksums (u64 LE each) of the postcard payload and of the
+//! A file is `MAGIC`, then the lengths and CRC-32 checksums (u64 LE each) of the postcard payload and of the
 //! index's [`Sections`] (the documents' rows, the vectors' codes and sign planes, the posting lists), then the
 //! parts, each section at an
-//! offset that is a multiple of 8. Reading checks every checksum (reading the sections through a small buffer),
-//! decodes the payload and maps the sections, which the index reads in place: a search reads a few thousand
+//! offset that is a multiple of 8. Reading checks every checksum (the sections where they are mapped), decodes the
+//! payload and gives the index the mapped sections, which it reads in place: a search reads a few thousand
 //! documents' codes and rows and the lists of its words, so most stays on disk, and the pages read are the kernel's to
 //! keep or drop (and shared by every process on the same cache).
 //! It is written to a temporary file and renamed over the old one, so a reader sees a whole snapshot or none
@@ -26,11 +26,11 @@ use std::{
 };
 
 use memory_core::{
-    Error, FNV1A64_OFFSET, Result, SnapshotStore, fnv1a64, fnv1a64_extend,
+    Error, Result, SnapshotStore,
     index::{Sections, SharedBytes, snapshot::Snapshot},
 };
 
-const MAGIC: &[u8; 8] = b"MSNAPv5\n";
+const MAGIC: &[u8; 8] = b"MSNAPv6\n";
 /// The parts of a file: the payload and the sections.
 const PARTS: usize = 5;
 const HEADER_LEN: usize = MAGIC.len() + 16 * PARTS;
@@ -118,12 +118,22 @@ fn read(cache: &Path, name: &str) -> Result<Option<(Vec<u8>, Sections)>> {
         Err(err) => return Err(failed("reading", &path, err)),
     };
     let read = sound(&mut f).map_err(|e| failed("reading", &path, e))?;
-    let Some((payload, layout)) = read else {
+    let damaged = || {
         tracing::warn!(path = %path.display(), "index snapshot is damaged; ignoring it");
-        return Ok(None);
+        Ok(None)
     };
-    let sections = map(&f, &layout).map_err(|e| failed("mapping", &path, e))?;
-    Ok(Some((payload, sections)))
+    let Some(Sound {
+        payload,
+        layout,
+        sums,
+    }) = read
+    else {
+        return damaged();
+    };
+    match map(&f, &layout, Some(&sums)).map_err(|e| failed("mapping", &path, e))? {
+        Some(sections) => Ok(Some((payload, sections))),
+        None => damaged(),
+    }
 }
 
 /// Where the parts of a snapshot file are: the payload, the rows, the codes, the sign planes and the postings,
@@ -151,11 +161,19 @@ impl Layout {
     }
 }
 
-/// The sections of the snapshot file `f`, mapped.
-fn map(f: &File, layout: &Layout) -> std::io::Result<Sections> {
-    let section = |(offset, len): (u64, u64), advice| -> std::io::Result<SharedBytes> {
+/// The sections of the snapshot file `f`, mapped; with `sums` (the header's checksums, the payload's first),
+/// none if a section's bytes do not have its checksum.
+fn map(
+    f: &File,
+    layout: &Layout,
+    sums: Option<&[u64; PARTS]>,
+) -> std::io::Result<Option<Sections>> {
+    let section = |i: usize, advice| -> std::io::Result<Option<SharedBytes>> {
+        let (offset, len) = layout.0[i];
         if len == 0 {
-            return Ok(Arc::new(Vec::new()));
+            let empty: SharedBytes = Arc::new(Vec::new());
+            let sound = sums.is_none_or(|sums| checksum(&[]) == sums[i]);
+            return Ok(sound.then_some(empty));
         }
         // SAFETY: the file is never changed once written: a snapshot is written to a temporary file and renamed
         // into place, replaced by renaming another over it and deleted by unlinking it, none of which changes the
@@ -168,20 +186,36 @@ fn map(f: &File, layout: &Layout) -> std::io::Result<Sections> {
                 .len(len as usize)
                 .map(f)?
         };
+        if let Some(sums) = sums {
+            // Checked in place, read ahead in order; the advice for searching comes after.
+            let _ = map.advise(memmap2::Advice::Sequential);
+            if checksum(&map) != sums[i] {
+                return Ok(None);
+            }
+        }
         let _ = map.advise(advice);
-        Ok(Arc::new(map))
+        Ok(Some(Arc::new(map)))
     };
-    Ok(Sections {
-        slots: section(layout.0[1], memmap2::Advice::Normal)?,
+    let (Some(slots), Some(codes), Some(bits), Some(postings)) = (
+        section(1, memmap2::Advice::Normal)?,
         // A search reads codes here and there: read ahead nothing.
-        codes: section(layout.0[2], memmap2::Advice::Random)?,
-        bits: section(layout.0[3], memmap2::Advice::Normal)?,
-        postings: section(layout.0[4], memmap2::Advice::Normal)?,
-    })
+        section(2, memmap2::Advice::Random)?,
+        section(3, memmap2::Advice::Normal)?,
+        section(4, memmap2::Advice::Normal)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Sections {
+        slots,
+        codes,
+        bits,
+        postings,
+    }))
 }
 
-/// The payload of the snapshot file `f` and where its parts are, if its header, lengths and checksums agree.
-fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, Layout)>> {
+/// The payload of the snapshot file `f` and where its parts are, if its header and lengths agree and the
+/// payload's checksum is right (the sections' are checked where they are mapped, by [`map`]).
+fn sound(f: &mut File) -> std::io::Result<Option<Sound>> {
     let size = f.metadata()?.len();
     let mut header = [0u8; HEADER_LEN];
     if size < HEADER_LEN as u64 {
@@ -198,29 +232,31 @@ fn sound(f: &mut File) -> std::io::Result<Option<(Vec<u8>, Layout)>> {
     if !header.starts_with(MAGIC) || layout.end() != size {
         return Ok(None);
     }
+    let sums: [u64; PARTS] = std::array::from_fn(|i| field(2 * i + 1));
+    let (offset, len) = layout.0[0];
+    f.seek(SeekFrom::Start(offset))?;
     let mut payload = Vec::new();
-    for (i, &(offset, len)) in layout.0.iter().enumerate() {
-        f.seek(SeekFrom::Start(offset))?;
-        let mut part = (&mut *f).take(len);
-        let sum = if i == 0 {
-            part.read_to_end(&mut payload)?;
-            fnv1a64(&payload)
-        } else {
-            // Read through a small buffer: the sections are mapped, not copied.
-            let (mut sum, mut buffer) = (FNV1A64_OFFSET, vec![0u8; 1 << 20]);
-            loop {
-                match part.read(&mut buffer)? {
-                    0 => break,
-                    n => sum = fnv1a64_extend(sum, &buffer[..n]),
-                }
-            }
-            sum
-        };
-        if sum != field(2 * i + 1) {
-            return Ok(None);
-        }
+    (&mut *f).take(len).read_to_end(&mut payload)?;
+    if checksum(&payload) != sums[0] {
+        return Ok(None);
     }
-    Ok(Some((payload, layout)))
+    Ok(Some(Sound {
+        payload,
+        layout,
+        sums,
+    }))
+}
+
+/// A snapshot file whose header and payload are sound: the payload, where the parts are and their checksums.
+struct Sound {
+    payload: Vec<u8>,
+    layout: Layout,
+    sums: [u64; PARTS],
+}
+
+/// The checksum of a part: CRC-32 (IEEE), as a u64 field of the header.
+fn checksum(bytes: &[u8]) -> u64 {
+    u64::from(crc32fast::hash(bytes))
 }
 
 /// Saves `payload` and `sections` as snapshot `name`, replacing the one before, and gives back the sections as
@@ -246,7 +282,7 @@ fn write(cache: &Path, name: &str, payload: &[u8], sections: &Sections) -> Resul
     let mut header = MAGIC.to_vec();
     for part in parts {
         header.extend_from_slice(&(part.len() as u64).to_le_bytes());
-        header.extend_from_slice(&fnv1a64(part).to_le_bytes());
+        header.extend_from_slice(&checksum(part).to_le_bytes());
     }
     let layout = Layout::of(parts.map(|p| p.len() as u64)).expect("lengths of parts in memory");
     // Mapped from the file written, before it is renamed: the name may be another process's snapshot by then.
@@ -262,7 +298,7 @@ fn write(cache: &Path, name: &str, payload: &[u8], sections: &Sections) -> Resul
                 f.seek(SeekFrom::Start(offset))?;
                 f.write_all(part)?;
             }
-            map(&f, &layout)
+            map(&f, &layout, None).map(|sections| sections.expect("sections unchecked"))
         });
     let renamed = mapped.and_then(|mapped| std::fs::rename(&temporary, &path).map(|()| mapped));
     renamed.map_err(|e| {

@@ -4,6 +4,7 @@
 //! memory back on standard output. It never fails the agent: whatever goes wrong is logged to the hooks' log file
 //! and the hook exits 0 with nothing to add.
 
+mod agents;
 mod log;
 mod project;
 mod recall;
@@ -84,7 +85,7 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
         .take(MAX_EVENT_BYTES)
         .read_to_string(&mut text)
         .context("reading the event from standard input")?;
-    let Value::Object(event) =
+    let Value::Object(mut event) =
         serde_json::from_str::<Value>(&text).context("the event is not JSON")?
     else {
         bail!("the event is not a JSON object");
@@ -95,12 +96,18 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
             .context("no event named: pass one or send `hook_event_name`")?
             .to_string(),
     };
+    let (name, agent) = agents::normalize(&name, &mut event);
+    let recall = agents::takes_context(agent, &name);
     let session_id = field(&event, "session_id").context("the event has no `session_id`")?;
+    if recall {
+        // What is given back is measured in tokens; the store and its index load meanwhile.
+        memory_core::context::load_tokenizer_in_background();
+    }
     let mut locked = Locked::open(dir, session_id)?;
     let config = open::db_config(store)?;
     let (said, output) = match name.as_str() {
         "SessionStart" => session_start(&config, store, &event, &mut locked).await?,
-        "UserPromptSubmit" => prompt(&config, store, &event, &mut locked).await?,
+        "UserPromptSubmit" => prompt(&config, store, &event, recall, &mut locked).await?,
         "PostToolUse" | "PostToolUseFailure" => {
             (tool_use(&config, &event, &mut locked).await?, None)
         }
@@ -114,10 +121,7 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
         other => (format!("{other}: nothing to do"), None),
     };
     locked.save()?;
-    let output = output.map(|context| {
-        json!({"hookSpecificOutput": {"hookEventName": name, "additionalContext": context}})
-            .to_string()
-    });
+    let output = output.and_then(|context| agents::output(agent, &name, &context));
     Ok((name, said, output))
 }
 
@@ -174,6 +178,7 @@ async fn prompt(
     config: &DbConfig,
     store: &StoreArgs,
     event: &Map<String, Value>,
+    recall: bool,
     locked: &mut Locked,
 ) -> anyhow::Result<(String, Option<String>)> {
     let text = field(event, "prompt").unwrap_or("").trim();
@@ -182,7 +187,7 @@ async fn prompt(
     let opened = open::open(config, store, Intent::Write).await?;
     let work = async {
         let closed = close(&opened.memory, None, locked).await?;
-        let block = if text.is_empty() {
+        let block = if text.is_empty() || !recall {
             None
         } else {
             recall::on_prompt(

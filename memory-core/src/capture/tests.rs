@@ -38,6 +38,14 @@ fn failures_exit_codes_and_interruptions_are_not_successes() {
     assert_eq!(step(&call("Bash", &input, &code)).result.kind(), "error");
     let cut = json!({"stdout": "", "stderr": "", "interrupted": true});
     assert_eq!(step(&call("Bash", &input, &cut)).result.kind(), "timeout");
+    // Codex gives a shell call's response as text.
+    let codex = json!("Exit code: 101\nWall time: 2.1 seconds\nOutput:\nerror: could not compile");
+    assert_eq!(step(&call("Bash", &input, &codex)).result.kind(), "error");
+    let passed = json!("Exit code: 0\nWall time: 0.4 seconds\nOutput:\ntest result: ok");
+    assert_eq!(
+        step(&call("Bash", &input, &passed)).result.kind(),
+        "success"
+    );
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! 100K episodes, tens of thousands of distinct sets over a few dozen distinct strings), so a collection keeps each
 //! distinct set once as numbers, each string once ([`Strings`]), and a document holds its set's number.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher as _, Hash};
 
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
 use super::strings::Strings;
-use crate::{OutcomeKind, RecordKind, TaskType, hash::Fnv1a64};
+use crate::{OutcomeKind, RecordKind, TaskType};
 
 /// A document's labels, as given to the index and as saved.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,6 +44,26 @@ struct Fixed {
     names: [u32; 4],
 }
 
+/// A collection's label sets as a snapshot saves them: each name once, each set as numbers of names (decoding
+/// tens of thousands of sets of strings cost more than the rest of a snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct SavedLabels {
+    names: Vec<String>,
+    sets: Vec<SavedSet>,
+    /// The sets' tags, back to back.
+    tags: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SavedSet {
+    kind: Option<RecordKind>,
+    task_type: Option<TaskType>,
+    outcome: Option<OutcomeKind>,
+    names: [u32; 4],
+    /// How many of the saved tags are its own.
+    tags: u32,
+}
+
 /// A distinct label set.
 #[derive(Clone, Copy, Debug)]
 struct Set {
@@ -65,9 +85,7 @@ pub(super) struct LabelSets {
 }
 
 fn hash(fixed: &Fixed, tags: &[u32]) -> u64 {
-    let mut h = Fnv1a64::default();
-    (fixed, tags).hash(&mut h);
-    h.finish()
+    foldhash::fast::FixedState::with_seed(0).hash_one((fixed, tags))
 }
 
 /// The numbers of `set`'s tags, of all sets' `tags`.
@@ -153,21 +171,69 @@ impl LabelSets {
         self.sets.len()
     }
 
-    /// The sets, by number (to be saved).
-    pub(super) fn to_vec(&self) -> Vec<Labels> {
-        (0..self.sets.len() as u32)
-            .map(|id| self.get(id).to_labels())
-            .collect()
+    /// The sets as a snapshot saves them.
+    pub(super) fn to_saved(&self) -> SavedLabels {
+        SavedLabels {
+            names: self.names.iter().map(str::to_string).collect(),
+            sets: self
+                .sets
+                .iter()
+                .map(|set| SavedSet {
+                    kind: set.fixed.kind,
+                    task_type: set.fixed.task_type,
+                    outcome: set.fixed.outcome,
+                    names: set.fixed.names,
+                    tags: set.tags_len,
+                })
+                .collect(),
+            tags: self.tags.clone(),
+        }
     }
 
-    /// The sets of `saved`, numbered in order; `None` if one is saved twice.
-    pub(super) fn from_vec(saved: &[Labels]) -> Option<Self> {
+    /// The sets `saved` holds, numbered in order; `None` if a name or a set is saved twice or a number names
+    /// nothing.
+    pub(super) fn from_saved(saved: &SavedLabels) -> Option<Self> {
         let mut sets = LabelSets::default();
-        for (i, labels) in saved.iter().enumerate() {
-            if sets.intern(labels)? as usize != i {
+        for (i, name) in saved.names.iter().enumerate() {
+            if sets.names.intern(name)? as usize != i {
                 return None;
             }
         }
+        let known = |n: u32| (n as usize) < saved.names.len();
+        let mut start = 0usize;
+        for s in &saved.sets {
+            let end = start.checked_add(s.tags as usize)?;
+            let tags = saved.tags.get(start..end)?;
+            if !s.names.iter().all(|&n| n == NONE || known(n)) || !tags.iter().all(|&n| known(n)) {
+                return None;
+            }
+            let fixed = Fixed {
+                kind: s.kind,
+                task_type: s.task_type,
+                outcome: s.outcome,
+                names: s.names,
+            };
+            let h = hash(&fixed, tags);
+            let same = |&id: &u32| {
+                let set = &sets.sets[id as usize];
+                set.fixed == fixed && tags_of(&sets.tags, set) == tags
+            };
+            if sets.table.find(h, same).is_some() {
+                return None;
+            }
+            let id = u32::try_from(sets.sets.len()).ok()?;
+            sets.sets.push(Set {
+                fixed,
+                tags_start: u32::try_from(start).ok()?,
+                tags_len: s.tags,
+            });
+            sets.tags.extend_from_slice(tags);
+            let (all, all_tags) = (&sets.sets, &sets.tags);
+            sets.table
+                .insert_unique(h, id, |&id| rehash(all, all_tags, id));
+            start = end;
+        }
+        (start == saved.tags.len()).then_some(())?;
         sets.shrink_to_fit();
         Some(sets)
     }
@@ -326,8 +392,16 @@ mod tests {
         sets.retain(&mut ids);
         assert_eq!((ids, sets.len()), ([0, 0, 1], 2));
         assert_eq!(sets.get(0).to_labels(), labels("c", &["c"]));
-        let saved = sets.to_vec();
-        assert_eq!(LabelSets::from_vec(&saved).unwrap().to_vec(), saved);
-        assert!(LabelSets::from_vec(&[saved[0].clone(), saved[0].clone()]).is_none());
+        let saved = sets.to_saved();
+        assert_eq!(LabelSets::from_saved(&saved).unwrap().to_saved(), saved);
+        let mut twice = saved.clone();
+        twice.sets.push(twice.sets[0].clone());
+        twice
+            .tags
+            .extend(saved.tags[..saved.sets[0].tags as usize].to_vec());
+        assert!(LabelSets::from_saved(&twice).is_none());
+        let mut unknown = saved.clone();
+        unknown.sets[0].names[0] = saved.names.len() as u32;
+        assert!(LabelSets::from_saved(&unknown).is_none());
     }
 }

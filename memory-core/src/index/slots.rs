@@ -1,14 +1,13 @@
 //! The documents' rows and the key table that finds them.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher as _;
 
 use super::{Collection, DocKey, DocMeta, DocView};
-use crate::{EpisodeId, RecordId, Revision, Timestamp, hash::Fnv1a64};
+use crate::{EpisodeId, RecordId, Revision, Timestamp};
 
+/// The hash the key table files a key under (the table is rebuilt on every load, never saved).
 pub(super) fn key_hash(key: &DocKey) -> u64 {
-    let mut h = Fnv1a64::default();
-    key.hash(&mut h);
-    h.finish()
+    foldhash::fast::FixedState::with_seed(0).hash_one(key)
 }
 
 /// A document as its collection keeps it: a fixed 48-byte row, so that a snapshot's rows are read in place.

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Collection, DEAD, DocKey, LabelSets, Labels, SharedBytes, key_hash, postings::Postings,
-    text::Vocabulary, vectors::Column, words,
+    Collection, DEAD, DocKey, LabelSets, SharedBytes, key_hash, labels::SavedLabels,
+    postings::Postings, text::Vocabulary, vectors::Column, words,
 };
 use crate::Revision;
 
 /// Bumped whenever the layout below or the meaning of a stored field changes.
-const FORMAT: u32 = 8;
+const FORMAT: u32 = 9;
 
 /// What loading needs of a document to file it; the rest of it is its row in [`Sections::slots`].
 #[derive(Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct Snapshot {
     revision: Revision,
     dimension: u32,
     slots: Vec<SlotImage>,
-    labels: Vec<Labels>,
+    labels: SavedLabels,
     /// The vocabulary's stems, by term.
     stems: Vec<String>,
     /// The rows, codes, sign planes and postings: kept apart from the rest (see [`Snapshot::sections`]).
@@ -127,7 +127,7 @@ pub fn take(collection: &Collection, model: &str, revision: Revision) -> Snapsho
                 has_vector: c.searchable[i],
             })
             .collect(),
-        labels: c.labels.to_vec(),
+        labels: c.labels.to_saved(),
         stems: c.vocabulary.stems(),
         sections: Sections {
             slots: Arc::new(c.slots.to_bytes()),
@@ -181,7 +181,7 @@ pub fn load(
         .iter()
         .map(|b| f32::from_le_bytes(*b))
         .collect();
-    c.labels = LabelSets::from_vec(&image.labels).ok_or("a label set is saved twice")?;
+    c.labels = LabelSets::from_saved(&image.labels).ok_or("the label sets are unsound")?;
     // Filed by the keys decoded here, so that loading reads none of the rows.
     let keys = &image.slots;
     let rehash = |&j: &u32| key_hash(&keys[j as usize].key);

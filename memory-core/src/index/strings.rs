@@ -22,7 +22,8 @@ pub(super) struct Strings {
 }
 
 fn hash(s: &str) -> u64 {
-    crate::fnv1a64(s.as_bytes())
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0).hash_one(s)
 }
 
 /// The hash of the string numbered `id`, for the table to move it.

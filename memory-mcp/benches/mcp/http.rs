@@ -13,7 +13,7 @@ use std::{
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{KEY, command, env_number, report};
+use super::{KEY, command, env_number};
 
 /// One MCP session over one keep-alive connection.
 struct Session {
@@ -197,9 +197,9 @@ pub async fn load(dir: &Path, db: &Path, ids: &[String], queries: &[String]) {
         "mcp: {clients} HTTP clients x {calls} mixed calls: {errors} errors, {:.0} calls/s",
         all.len() as f64 / elapsed.as_secs_f64()
     );
-    report("mcp: mixed calls over HTTP", all);
+    test_utils::report_latencies("mcp: mixed calls over HTTP", all);
     for (tool, samples) in by_tool {
-        report(&format!("mcp:   {tool} over HTTP"), samples);
+        test_utils::report_latencies(&format!("mcp:   {tool} over HTTP"), samples);
     }
     let _ = child.kill().await;
 }
