@@ -9,8 +9,14 @@ use crate::support::{Cli, parse_json, succeeded};
 
 /// Runs `memory-cli hook` with `input` on its standard input.
 fn feed(cli: &Cli, input: &str) -> std::process::Output {
+    feed_with(cli, input, &[])
+}
+
+/// The same, with the variables `env` set.
+fn feed_with(cli: &Cli, input: &str, env: &[(&str, &str)]) -> std::process::Output {
     let mut child = cli
         .command()
+        .envs(env.iter().copied())
         .arg("--db")
         .arg(&cli.db)
         .arg("hook")
@@ -385,4 +391,60 @@ fn cursor_events_become_an_episode_and_its_session_start_is_given_it() {
             .contains(id),
         "{given}"
     );
+}
+
+#[test]
+fn excluded_tools_and_paths_are_not_recorded() {
+    let cli = Cli::new();
+    let private = cli.path().join("private");
+    let exclude = format!("secrets,{}", private.display());
+    let env = [
+        ("MEMORY_HOOKS_EXCLUDE_TOOLS", "WebFetch"),
+        ("MEMORY_HOOKS_EXCLUDE_PATHS", exclude.as_str()),
+    ];
+    let run = |session: &str, cwd: &std::path::Path, name: &str, fields: Value| {
+        let mut event = json!({"session_id": session, "cwd": cwd, "hook_event_name": name});
+        for (k, v) in fields.as_object().expect("fields") {
+            event[k] = v.clone();
+        }
+        let out = feed_with(&cli, &event.to_string(), &env);
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    };
+    let project = cli.path().join("payments");
+    run(
+        "s1",
+        &project,
+        "UserPromptSubmit",
+        json!({"prompt": "Rotate the API keys"}),
+    );
+    let calls = [
+        json!({"tool_name": "Read", "tool_input": {"file_path": project.join("secrets/keys.txt")}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "cat secrets/keys.txt"}}),
+        json!({"tool_name": "WebFetch", "tool_input": {"url": "https://example.com"}}),
+        json!({"tool_name": "Bash", "tool_input": {"command": "cargo test keys"},
+               "tool_response": {"stdout": "test result: ok", "stderr": ""}}),
+    ];
+    for call in calls {
+        run("s1", &project, "PostToolUse", call);
+    }
+    run("s1", &project, "Stop", json!({}));
+    run(
+        "s2",
+        &private,
+        "UserPromptSubmit",
+        json!({"prompt": "Private work"}),
+    );
+    run(
+        "s2",
+        &private,
+        "PostToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let listing = cli.listing();
+    let episodes = listing.as_array().expect("episodes");
+    assert_eq!(episodes.len(), 1, "{listing}");
+    let episode = cli.json(&["episode", "show", episodes[0]["id"].as_str().expect("id")]);
+    let steps = episode["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 1, "{episode}");
+    assert_eq!(steps[0]["action"], "cargo test keys");
 }

@@ -40,6 +40,48 @@ pub struct HookArgs {
     /// The event (`SessionStart`, `UserPromptSubmit`, `PostToolUse`, `PostToolUseFailure`, `Stop`,
     /// `PreCompact`, `SessionEnd`); by default the payload's `hook_event_name`.
     event: Option<String>,
+    /// Tools whose calls are not recorded (comma-separated names, e.g. `WebFetch,Read`).
+    #[arg(long, env = "MEMORY_HOOKS_EXCLUDE_TOOLS", value_delimiter = ',')]
+    exclude_tools: Vec<String>,
+    /// Paths under which nothing is recorded: a session in one captures nothing, a tool call naming one is not
+    /// a step (comma-separated; relative ones are taken from the session's directory).
+    #[arg(long, env = "MEMORY_HOOKS_EXCLUDE_PATHS", value_delimiter = ',')]
+    exclude_paths: Vec<String>,
+}
+
+impl HookArgs {
+    /// Whether the settings keep `event` out of the store: its directory, its tool or a path it names is excluded.
+    fn excludes(&self, event: &Map<String, Value>) -> Option<String> {
+        let cwd = Path::new(field(event, "cwd").unwrap_or(""));
+        let paths: Vec<PathBuf> = self
+            .exclude_paths
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| cwd.join(p))
+            .collect();
+        let under = |path: &str| paths.iter().any(|p| cwd.join(path).starts_with(p));
+        if paths.iter().any(|p| cwd.starts_with(p)) {
+            return Some(format!("{} is excluded", cwd.display()));
+        }
+        let tool = field(event, "tool_name")?;
+        if self.exclude_tools.iter().any(|t| t.trim() == tool) {
+            return Some(format!("tool {tool} is excluded"));
+        }
+        let input = event.get("tool_input")?;
+        let named = ["file_path", "path", "notebook_path"]
+            .iter()
+            .filter_map(|k| input.get(*k).and_then(Value::as_str))
+            .any(under);
+        let in_command = input
+            .get("command")
+            .and_then(Value::as_str)
+            .is_some_and(|c| {
+                c.split_whitespace()
+                    .any(|w| under(w.trim_matches(['\'', '"'])))
+            });
+        (named || in_command).then(|| format!("a path of the {tool} call is excluded"))
+    }
 }
 
 /// Handles one event; prints what the agent should be given, if anything. Never returns an error.
@@ -90,13 +132,16 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
     else {
         bail!("the event is not a JSON object");
     };
-    let name = match args.event {
-        Some(name) => name,
+    let name = match &args.event {
+        Some(name) => name.clone(),
         None => field(&event, "hook_event_name")
             .context("no event named: pass one or send `hook_event_name`")?
             .to_string(),
     };
     let (name, agent) = agents::normalize(&name, &mut event);
+    if let Some(why) = args.excludes(&event) {
+        return Ok((name, format!("not recorded: {why}"), None));
+    }
     let recall = agents::takes_context(agent, &name);
     let session_id = field(&event, "session_id").context("the event has no `session_id`")?;
     if recall {
