@@ -6,6 +6,7 @@
 //! - `session_start`: a new session in the project: its lessons and recent episodes.
 //!
 //! Criterion's figures are per process; p50 and p95 of every timed process are printed after each group.
+//! `MEMORY_BENCH_DIR` keeps the store in that directory (and reuses it) for profiling a single hook afterwards.
 //! `cargo bench -p memory-cli --bench hooks` (release).
 
 use std::{
@@ -80,19 +81,22 @@ const PROMPTS: &[&str] = &[
 ];
 
 fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (home, db) = (dir.path(), dir.path().join("memory.db"));
-    let project = dir.path().join("payments-service");
-    std::fs::create_dir(&project).expect("project");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let kept = std::env::var_os("MEMORY_BENCH_DIR").map(std::path::PathBuf::from);
+    let home = kept.as_deref().unwrap_or(temp.path());
+    let db = home.join("memory.db");
+    let project = home.join("payments-service");
+    std::fs::create_dir_all(&project).expect("project");
     std::fs::write(
         project.join("Cargo.toml"),
         "[package]\nname = \"payments-service\"\n",
     )
     .expect("manifest");
     let n = episodes();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(populate(&db, n));
-    drop(runtime);
+    if !db.exists() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(populate(&db, n));
+    }
     let event = |session: &str, name: &str, fields: Value| {
         let mut event = json!({
             "session_id": session,

@@ -36,14 +36,9 @@ fn pattern_item(p: &Pattern, h: Option<&Heuristic>, score: (&'static str, String
         ("effectiveness", format!("{:.2}", e.score)),
         score,
     ];
-    let mut body = format!("{}\nWhen: {}\nDo: {}", p.description, p.condition, p.action);
+    let mut body = p.lesson();
     if let Some(h) = h {
-        body.push_str(&format!(
-            "\nConfidence: {:.2} ({} of {} outcomes went well)",
-            h.confidence,
-            h.successes,
-            h.successes + h.failures
-        ));
+        body.push_str(&format!("\nConfidence: {:.2}", h.confidence));
     }
     for task in p.tasks.iter().take(2) {
         body.push_str(&format!("\nSeen in: {task}"));

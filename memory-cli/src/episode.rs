@@ -154,9 +154,8 @@ pub struct ListArgs {
     /// Only this task type.
     #[arg(long = "type", value_name = "TASK_TYPE", value_parser = |s: &str| s.parse::<TaskType>())]
     task_type: Option<TaskType>,
-    /// Only episodes with this tag.
-    #[arg(long)]
-    tag: Option<String>,
+    #[command(flatten)]
+    tags: crate::records::TagsArg,
     /// Only episodes a tenant of the HTTP server recorded in this scope.
     #[arg(long, value_parser = |s: &str| Scope::new(s.trim()))]
     scope: Option<Scope>,
@@ -385,7 +384,7 @@ impl ListArgs {
         let query = EpisodeQuery {
             domain: self.domain,
             task_type: self.task_type,
-            tag: self.tag,
+            tags: self.tags.tags(),
             outcome: self.outcome,
             completed: self.status.map(|s| matches!(s, ListStatus::Completed)),
             started_after: self.since.map(|d| parse_date("--since", &d)).transpose()?,

@@ -74,7 +74,7 @@ fn kind(s: &str) -> Result<PatternKind, Error> {
 enum PatternCommand {
     /// List patterns, best stored score first.
     List {
-        /// Only this kind: tool_sequence, decision_point, error_recovery or context_pattern.
+        /// Only this kind: tool_sequence, decision_point, error_recovery, context_pattern or strategy.
         #[arg(long, value_parser = kind)]
         kind: Option<PatternKind>,
         /// Only patterns seen in at least this many episodes.

@@ -102,10 +102,7 @@ fn row(p: &Pattern) -> String {
 }
 
 fn heuristic_row(h: &Heuristic) -> String {
-    format!(
-        "{:.2}  {:>3}/{:<3}  when {} → {}  ({})\n",
-        h.confidence, h.successes, h.failures, h.condition, h.action, h.pattern
-    )
+    format!("{:.2}  {}  ({})\n", h.confidence, h.rule, h.pattern)
 }
 
 fn ranked(found: &[Recommendation]) -> String {
@@ -117,7 +114,7 @@ fn ranked(found: &[Recommendation]) -> String {
             r.score.total,
             r.pattern.id,
             r.pattern.kind.as_str(),
-            r.pattern.description,
+            r.pattern.lesson(),
             r.why
         ));
     }
@@ -128,9 +125,11 @@ fn show(p: &Pattern, heuristic: Option<&Heuristic>) -> String {
     let e = &p.effectiveness;
     let c = &p.context;
     let mut out = format!(
-        "pattern      {}\nkind         {}\ndescription  {}\ncondition    {}\naction       {}\nsignature    {}\n",
+        "pattern      {}\nkind         {}\nlesson       {}\ndescription  {}\ncondition    {}\naction       {}\n\
+         signature    {}\n",
         p.id,
         p.kind.as_str(),
+        p.lesson(),
         p.description,
         p.condition,
         p.action,
@@ -168,10 +167,7 @@ fn show(p: &Pattern, heuristic: Option<&Heuristic>) -> String {
         p.updated_at
     ));
     if let Some(h) = heuristic {
-        out.push_str(&format!(
-            "heuristic    when {} → {} (confidence {:.2})\n",
-            h.condition, h.action, h.confidence
-        ));
+        out.push_str(&format!("confidence   {:.2}\n", h.confidence));
     }
     out.push_str("\nevidence (newest first)\n");
     for ev in p.evidence.iter().rev() {

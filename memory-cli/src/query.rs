@@ -14,10 +14,14 @@ use crate::{
 /// Arguments of `query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// What the agent is about to do or wants to know, in plain words.
+    /// What the agent is about to do or wants to know, in plain words; without it, the newest memories and
+    /// episodes that pass the filters.
+    #[arg(default_value = "")]
     text: String,
     #[command(flatten)]
     filters: Filters,
+    #[command(flatten)]
+    narrow: crate::records::Narrow,
     #[command(flatten)]
     ranking: RankingArg,
     /// Most cl100k tokens the block may take.
@@ -38,10 +42,10 @@ pub struct Query {
 impl QueryArgs {
     /// Parses and checks every argument, without touching the store.
     pub fn plan(self) -> anyhow::Result<Query> {
-        let search = Search {
+        let search = self.narrow.apply(Search {
             episodes: true,
             ..self.filters.search(self.text, self.limit, &self.ranking)?
-        };
+        })?;
         // An empty item list still checks the budget's range.
         context::assemble(&[], self.budget)?;
         Ok(Query {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use memory_core::{
     Json, MemoryRecord, NewRecord, Ranking, RecordHit, RecordId, RecordKind, RecordQuery,
-    RecordStats, RecordUpdate, Records, Scope, Search, Stored,
+    RecordStats, RecordUpdate, Records, Scope, Search, Sort, Stored, Tags,
 };
 use serde::Serialize;
 
@@ -114,9 +114,63 @@ pub struct Filters {
     /// Only this kind.
     #[arg(long, value_parser = |s: &str| s.parse::<RecordKind>())]
     kind: Option<RecordKind>,
-    /// Only memories with this tag.
-    #[arg(long)]
-    tag: Option<String>,
+    #[command(flatten)]
+    tags: TagsArg,
+}
+
+/// `--tag` (repeatable) and `--all-tags`, which list, search and query share.
+#[derive(Debug, Args)]
+pub struct TagsArg {
+    /// Only results with this tag; repeat it for several (any of them, or all with --all-tags).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only results with every --tag given.
+    #[arg(long, requires = "tags")]
+    all_tags: bool,
+}
+
+impl TagsArg {
+    /// The filter.
+    pub fn tags(self) -> Tags {
+        Tags {
+            tags: self.tags,
+            all: self.all_tags,
+        }
+    }
+}
+
+/// What `memory search` and `query` add to the filters: a time range, a minimum importance and the order.
+#[derive(Debug, Args)]
+pub struct Narrow {
+    /// Only results from this time on (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only results from before this time.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only memories at least this important (0 to 1; an episode counts 0.5).
+    #[arg(long, value_name = "X")]
+    min_importance: Option<f64>,
+    /// relevance (best first) or newest (the best, newest first; without text, the newest).
+    #[arg(long, default_value = "relevance", value_parser = |s: &str| s.parse::<Sort>())]
+    sort: Sort,
+}
+
+impl Narrow {
+    /// `search` narrowed.
+    pub fn apply(self, search: Search) -> anyhow::Result<Search> {
+        let date =
+            |flag, d: Option<String>| d.map(|d| crate::episode::parse_date(flag, &d)).transpose();
+        let search = Search {
+            after: date("--since", self.since)?,
+            before: date("--until", self.until)?,
+            min_importance: self.min_importance,
+            sort: self.sort,
+            ..search
+        };
+        search.validate()?;
+        Ok(search)
+    }
 }
 
 /// How `memory search` and `query` rank.
@@ -133,7 +187,7 @@ impl Filters {
     pub fn search(self, text: String, limit: u32, ranking: &RankingArg) -> anyhow::Result<Search> {
         let search = Search {
             kind: self.kind,
-            tag: self.tag,
+            tags: self.tags.tags(),
             limit,
             ranking: ranking.ranking,
             ..Search::new(scope(&self.scope)?, text)
@@ -159,10 +213,13 @@ pub struct ListArgs {
 /// Arguments of `memory search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// What to look for, in plain words.
+    /// What to look for, in plain words; without it, the newest memories that pass the filters.
+    #[arg(default_value = "")]
     text: String,
     #[command(flatten)]
     filters: Filters,
+    #[command(flatten)]
+    narrow: Narrow,
     #[command(flatten)]
     ranking: RankingArg,
     /// Most results (1 to 100).
@@ -259,7 +316,7 @@ impl RecordCommand {
             RecordCommand::List(args) => {
                 let query = RecordQuery {
                     kind: args.filters.kind,
-                    tag: args.filters.tag,
+                    tags: args.filters.tags.tags(),
                     offset: args.offset,
                     limit: args.limit,
                     ..RecordQuery::new(scope(&args.filters.scope)?)
@@ -268,7 +325,8 @@ impl RecordCommand {
                 Action::List(query)
             }
             RecordCommand::Search(args) => {
-                Action::Search(args.filters.search(args.text, args.limit, &args.ranking)?)
+                let search = args.filters.search(args.text, args.limit, &args.ranking)?;
+                Action::Search(args.narrow.apply(search)?)
             }
             RecordCommand::Stats { scope } => {
                 let scope = scope.map(|s| Scope::new(s.trim())).transpose()?;

@@ -68,7 +68,7 @@ fn episodes_are_queued_extracted_recommended_and_scored() {
     let extracted = cli.json(&["pattern", "extract"]);
     assert_eq!(extracted["episodes"], 4);
     assert_eq!(
-        extracted["created"], 4,
+        extracted["created"], 5,
         "one pattern per kind: {extracted:#}"
     );
     assert_eq!(cli.json(&["pattern", "extract"])["episodes"], 0);
@@ -76,7 +76,7 @@ fn episodes_are_queued_extracted_recommended_and_scored() {
     let pattern = recovery(&cli);
     let id = pattern["id"].as_str().expect("id").to_string();
     assert_eq!(pattern["support"], 4);
-    assert_eq!(pattern["action"], "`edit`, then `cargo test`");
+    assert_eq!(pattern["action"], "edit `settle.rs`, then `cargo test`");
     let evidence: Vec<&str> = pattern["evidence"]
         .as_array()
         .expect("evidence")
@@ -90,9 +90,10 @@ fn episodes_are_queued_extracted_recommended_and_scored() {
     let shown = cli.text(&["pattern", "show", &id]);
     assert!(shown.contains("support      4 episode(s)"), "{shown}");
     assert!(
-        shown.contains("heuristic    when `cargo test` fails"),
+        shown.contains("lesson       When `cargo test` fails"),
         "{shown}"
     );
+    assert!(shown.contains("(4 of 4 went well)"), "{shown}");
 
     let found = cli.json(&[
         "pattern",
@@ -137,14 +138,14 @@ fn episodes_are_queued_extracted_recommended_and_scored() {
         .expect("score");
     assert!(after < before, "{after} < {before}");
     let decayed = cli.json(&["pattern", "decay"]);
-    assert_eq!(decayed["patterns"], 4);
+    assert_eq!(decayed["patterns"], 5);
     let text = cli.text(&["pattern", "decay"]);
-    assert!(text.contains("of 4 pattern score(s) brought to"), "{text}");
+    assert!(text.contains("of 5 pattern score(s) brought to"), "{text}");
 
     // A new failure of the same kind joins the pattern.
     flaky_fix(&cli, 5, "failure");
     let extracted = cli.json(&["pattern", "extract"]);
-    assert_eq!(extracted["merged"], 4, "{extracted:#}");
+    assert_eq!(extracted["merged"], 5, "{extracted:#}");
     let grown = recovery(&cli);
     assert_eq!(grown["support"], 5);
     assert_eq!(grown["effectiveness"]["failures"], 2);

@@ -219,9 +219,10 @@ fn bad_memory_input_is_refused_and_changes_nothing() {
             "limit",
         ),
         (
-            vec!["memory", "search", "--scope", "s1", "  "],
-            "invalid query",
+            vec!["memory", "search", "--scope", "s1", "--min-importance", "2"],
+            "invalid min_importance",
         ),
+
         (
             vec!["memory", "search", "--scope", "s1", "x", "--limit", "101"],
             "limit",
@@ -319,8 +320,21 @@ fn query_prints_the_best_memories_within_the_budget() {
         cli.run(&["query", "--scope", "project:payments", "--budget", "0", "x"]),
         "invalid budget",
     );
+    // No text browses: the newest memories of the scope, here in a tag.
+    let newest = cli.json(&["query", "--scope", "project:payments", "--limit", "3"]);
+    assert_eq!(
+        newest["included"].as_array().map(Vec::len),
+        Some(3),
+        "{newest:#}"
+    );
     failed(
-        cli.run(&["query", "--scope", "project:payments", " "]),
-        "invalid query",
+        cli.run(&[
+            "query",
+            "--scope",
+            "project:payments",
+            "--since",
+            "yesterday",
+        ]),
+        "invalid --since",
     );
 }

@@ -261,6 +261,12 @@ fn declines(message: &str) -> bool {
 /// Whether a command runs tests, a build or a linter: the kind of its last part that does (`cd x && cargo test`
 /// is a test; `cargo build && cargo test` too).
 pub fn check_kind(command: &str) -> Option<&'static str> {
+    check(command).map(|(kind, _)| kind)
+}
+
+/// The kind of check a command runs (its last part that runs one) and the command as known (`cargo test`,
+/// `python -m pytest`).
+pub fn check(command: &str) -> Option<(&'static str, &'static str)> {
     const KINDS: &[(&str, &[&str])] = &[
         (
             "test",
@@ -350,8 +356,8 @@ pub fn check_kind(command: &str) -> Option<&'static str> {
             KINDS.iter().find_map(|(kind, starts)| {
                 starts
                     .iter()
-                    .any(|s| part == *s || part.starts_with(&format!("{s} ")))
-                    .then_some(*kind)
+                    .find(|s| part == **s || part.starts_with(&format!("{s} ")))
+                    .map(|s| (*kind, *s))
             })
         })
         .next_back()

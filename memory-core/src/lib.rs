@@ -99,9 +99,11 @@ pub use record::{
 };
 pub use records::{Records, Reembedded};
 pub use retrieve::{EpisodeSource, IndexInfo, Origin};
-pub use search::{Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit, Score, Search};
+pub use search::{
+    Found, Hit, MAX_SEARCH_LIMIT, QueryContext, Ranking, RecordHit, Score, Search, Sort,
+};
 pub use storage::{
     Appended, Change, ChangeFeed, Embedding, EmbeddingModel, EpisodeCache, EpisodeQuery,
-    EpisodeStore, MAX_LIST_LIMIT, RecordCache, RecordChange, RecordQuery, RecordStore, Revision,
-    SnapshotStore, Versioned,
+    EpisodeStore, MAX_FILTER_TAGS, MAX_LIST_LIMIT, RecordCache, RecordChange, RecordQuery,
+    RecordStore, Revision, SnapshotStore, Tags, Versioned,
 };

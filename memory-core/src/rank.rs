@@ -70,7 +70,10 @@ pub(crate) fn keep(search: &Search, doc: &DocView<'_>) -> bool {
         && (search.task_type.is_none() || labels.task_type() == search.task_type)
         && (search.outcome.is_none() || labels.outcome() == search.outcome)
         && !(is_record && search.episodes_only())
-        && search.tag.as_ref().is_none_or(|t| labels.has_tag(t))
+        && search.tags.matches(|t| labels.has_tag(t))
+        && search
+            .min_importance
+            .is_none_or(|min| doc.importance >= min as f32)
         && search.after.is_none_or(|t| doc.time >= t)
         && search.before.is_none_or(|t| doc.time < t)
         && (!search.confined || is_record || labels.scope() == Some(search.scope.as_str()))
@@ -103,6 +106,46 @@ pub(crate) fn candidates(limit: u32) -> usize {
     (limit as usize * 5).max(50)
 }
 
+/// The components of a document's score besides relevance: recency, importance, context match and outcome.
+fn signals(search: &Search, doc: &DocView<'_>, now: Timestamp, score: &mut Score) {
+    let age_days = (now.as_micros() - doc.time.as_micros()).max(0) as f64 / 86_400e6;
+    score.recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
+    score.importance = f64::from(doc.importance);
+    score.context = context_match(search, doc);
+    score.outcome = doc
+        .reward
+        .map_or(0.5, |r| (f64::from(r) / 1.5).clamp(0.0, 1.0));
+}
+
+/// The newest `limit` documents of `collection` that pass the search's filters (a search with no text), each
+/// scored by its recency alone.
+pub(crate) fn browse(
+    collection: &Collection,
+    search: &Search,
+    now: Timestamp,
+) -> Vec<(u32, Score)> {
+    let filter = |doc: &DocView<'_>| keep(search, doc);
+    let keep: Option<&crate::index::Keep<'_>> = search.has_filters().then_some(&filter);
+    collection
+        .newest(keep, search.limit as usize)
+        .into_iter()
+        .map(|slot| {
+            let mut score = Score::default();
+            signals(search, &collection.doc(slot).1, now, &mut score);
+            score.total = score.recency;
+            (slot, score)
+        })
+        .collect()
+}
+
+/// Puts `ranked` in the search's order: by relevance as it is, or newest first (by recency, which only time
+/// decides).
+pub(crate) fn sort<K>(ranked: &mut [(K, Score)], sort: crate::Sort) {
+    if sort == crate::Sort::Newest {
+        ranked.sort_by(|a, b| b.1.recency.total_cmp(&a.1.recency));
+    }
+}
+
 /// Scores the union of the `lexical` and `semantic` lists of `collection` and returns the best `limit`, after
 /// dropping near-duplicates and, when `search.diversity` > 0, reordering by maximal marginal relevance.
 pub(crate) fn rank(
@@ -131,13 +174,7 @@ pub(crate) fn rank(
         .into_iter()
         .map(|(slot, mut score)| {
             let (_, meta) = collection.doc(slot);
-            let age_days = (now.as_micros() - meta.time.as_micros()).max(0) as f64 / 86_400e6;
-            score.recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
-            score.importance = f64::from(meta.importance);
-            score.context = context_match(search, &meta);
-            score.outcome = meta
-                .reward
-                .map_or(0.5, |r| (f64::from(r) / 1.5).clamp(0.0, 1.0));
+            signals(search, &meta, now, &mut score);
             score.total = weights.text * score.text
                 + weights.semantic * score.semantic
                 + weights.recency * score.recency

@@ -249,7 +249,7 @@ impl Records {
 
     /// The query's embedding, unless the ranking is BM25 alone.
     fn query_vector(&self, search: &Search) -> Result<Option<Vec<f32>>> {
-        if search.ranking == Ranking::Bm25 {
+        if search.ranking == Ranking::Bm25 || search.browses() {
             return Ok(None);
         }
         Ok(self
@@ -266,12 +266,13 @@ impl Records {
             let mut state = self.index.lock().await;
             self.source().records(&mut state, &search.scope).await?
         };
-        let ranked = ranked(
+        let mut ranked = ranked(
             &collection,
             search,
             vector.as_deref(),
             self.embedder.semantic_weight(),
         );
+        rank::sort(&mut ranked, search.sort);
         let hits = self.query_hits(ranked, search, HashMap::new()).await?;
         Ok(hits
             .into_iter()
@@ -334,6 +335,7 @@ impl Records {
             ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
             ranked.truncate(search.limit as usize);
         }
+        rank::sort(&mut ranked, search.sort);
         self.query_hits(ranked, search, patterns).await
     }
 
@@ -414,6 +416,12 @@ pub(crate) fn ranked_in(
     vector: Option<&[f32]>,
     semantic_weight: f64,
 ) -> Vec<(DocKey, Score)> {
+    if search.browses() {
+        return rank::browse(c, search, Timestamp::now())
+            .into_iter()
+            .map(|(slot, score)| (c.doc(slot).0, score))
+            .collect();
+    }
     let filter = |doc: &DocView<'_>| rank::keep(search, doc);
     let keep: Option<&crate::index::Keep<'_>> = search.has_filters().then_some(&filter);
     let n = rank::candidates(search.limit);

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::{
-    Episode, Error, Heuristic, MemoryRecord, OutcomeKind, Pattern, RecordKind, Result, Scope,
+    Episode, Error, Heuristic, MemoryRecord, OutcomeKind, Pattern, RecordKind, Result, Scope, Tags,
     TaskType, Timestamp,
 };
 
@@ -40,6 +40,32 @@ impl Ranking {
 
 crate::episode::parse_by_name!(Ranking, "ranking");
 
+/// The order of a search's results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best first.
+    #[default]
+    Relevance,
+    /// The best results, newest first; without query text, the newest that pass the filters.
+    Newest,
+}
+
+impl Sort {
+    /// Every order, in declaration order.
+    pub const ALL: [Sort; 2] = [Sort::Relevance, Sort::Newest];
+
+    /// The snake_case name used in JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Newest => "newest",
+        }
+    }
+}
+
+crate::episode::parse_by_name!(Sort, "sort");
+
 /// The task a search is made for: results from the same domain, language, framework and tags rank higher.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct QueryContext {
@@ -71,7 +97,7 @@ pub struct Search {
     /// Whether episodes and patterns are confined to `scope` too (a tenant's search: only those recorded in
     /// it); otherwise every episode and pattern is searched.
     pub confined: bool,
-    /// What to look for, in plain words.
+    /// What to look for, in plain words; blank browses: the newest results that pass the filters.
     pub text: String,
     /// Results to return, 1 to [`MAX_SEARCH_LIMIT`].
     pub limit: u32,
@@ -81,8 +107,12 @@ pub struct Search {
     pub episodes: bool,
     /// Only records of this kind (episodes are left out when set).
     pub kind: Option<RecordKind>,
-    /// Only results carrying this tag.
-    pub tag: Option<String>,
+    /// Only results carrying these tags (any, or all).
+    pub tags: Tags,
+    /// Only results at least this important, 0 to 1 (a memory's importance; an episode's is 0.5).
+    pub min_importance: Option<f64>,
+    /// The order of the results.
+    pub sort: Sort,
     /// Only episodes of this domain (records are left out when set).
     pub domain: Option<String>,
     /// Only episodes of this task type (records are left out when set).
@@ -112,7 +142,9 @@ impl Search {
             ranking: Ranking::default(),
             episodes: false,
             kind: None,
-            tag: None,
+            tags: Tags::default(),
+            min_importance: None,
+            sort: Sort::default(),
             domain: None,
             task_type: None,
             outcome: None,
@@ -123,20 +155,30 @@ impl Search {
         }
     }
 
+    /// Whether it has no query text: it lists the newest results that pass the filters.
+    pub fn browses(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
     /// Checks the text, the limit, the filters, the context, the time range and the diversity.
     pub fn validate(&self) -> Result<()> {
-        if self.text.trim().is_empty() {
-            return Err(Error::validation("query", "must not be empty"));
+        if !self.browses() {
+            crate::validate::record_text("query", &self.text)?;
         }
-        crate::validate::record_text("query", &self.text)?;
         if self.limit == 0 || self.limit > MAX_SEARCH_LIMIT {
             return Err(Error::validation(
                 "limit",
                 format!("must be 1 to {MAX_SEARCH_LIMIT}, got {}", self.limit),
             ));
         }
-        if let Some(tag) = &self.tag {
-            crate::validate::tag("tag", tag)?;
+        self.tags.validate()?;
+        if let Some(min) = self.min_importance
+            && !(0.0..=1.0).contains(&min)
+        {
+            return Err(Error::validation(
+                "min_importance",
+                format!("must be from 0 to 1, got {min}"),
+            ));
         }
         if let Some(domain) = &self.domain {
             crate::validate::name("domain", domain, false)?;
@@ -163,7 +205,8 @@ impl Search {
     pub(crate) fn has_filters(&self) -> bool {
         self.confined
             || self.kind.is_some()
-            || self.tag.is_some()
+            || !self.tags.is_empty()
+            || self.min_importance.is_some()
             || self.episodes_only()
             || self.after.is_some()
             || self.before.is_some()

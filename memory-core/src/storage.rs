@@ -33,6 +33,55 @@ pub struct Appended {
 /// Most rows one listing returns.
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
+/// Most tags one filter names.
+pub const MAX_FILTER_TAGS: usize = 20;
+
+/// The tags a result must carry: any of them (the default) or, with `all`, every one; none: no condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tags {
+    /// The tags.
+    pub tags: Vec<String>,
+    /// Whether every tag must be carried, not just one.
+    pub all: bool,
+}
+
+impl Tags {
+    /// Results carrying `tag`.
+    pub fn one(tag: impl Into<String>) -> Self {
+        Tags {
+            tags: vec![tag.into()],
+            all: false,
+        }
+    }
+
+    /// Whether it sets no condition.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// Whether something whose tags `has` answers passes.
+    pub fn matches(&self, has: impl Fn(&str) -> bool) -> bool {
+        match self.all {
+            _ if self.tags.is_empty() => true,
+            true => self.tags.iter().all(|t| has(t)),
+            false => self.tags.iter().any(|t| has(t)),
+        }
+    }
+
+    /// Checks each tag and their number.
+    pub fn validate(&self) -> Result<()> {
+        if self.tags.len() > MAX_FILTER_TAGS {
+            return Err(Error::validation(
+                "tags",
+                format!("at most {MAX_FILTER_TAGS} tags, got {}", self.tags.len()),
+            ));
+        }
+        self.tags
+            .iter()
+            .try_for_each(|tag| crate::validate::tag("tag", tag))
+    }
+}
+
 /// Filters and paging for [`EpisodeStore::list_episodes`]. Results are newest first (start time, then id).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpisodeQuery {
@@ -40,8 +89,8 @@ pub struct EpisodeQuery {
     pub domain: Option<String>,
     /// Only this task type.
     pub task_type: Option<TaskType>,
-    /// Only episodes carrying this tag.
-    pub tag: Option<String>,
+    /// Only episodes carrying these tags (any, or all).
+    pub tags: Tags,
     /// Only episodes that ended this way.
     pub outcome: Option<OutcomeKind>,
     /// Only completed (`Some(true)`) or in-progress (`Some(false)`) episodes.
@@ -63,7 +112,7 @@ impl Default for EpisodeQuery {
         EpisodeQuery {
             domain: None,
             task_type: None,
-            tag: None,
+            tags: Tags::default(),
             outcome: None,
             completed: None,
             started_after: None,
@@ -95,10 +144,7 @@ impl EpisodeQuery {
         if let Some(domain) = &self.domain {
             crate::validate::name("domain", domain, false)?;
         }
-        if let Some(tag) = &self.tag {
-            crate::validate::tag("tag", tag)?;
-        }
-        Ok(())
+        self.tags.validate()
     }
 
     /// True when `summary` passes every filter (paging aside).
@@ -108,9 +154,8 @@ impl EpisodeQuery {
             .is_none_or(|d| &summary.context.domain == d)
             && self.task_type.is_none_or(|t| summary.task_type == t)
             && self
-                .tag
-                .as_ref()
-                .is_none_or(|t| summary.context.tags.contains(t))
+                .tags
+                .matches(|t| summary.context.tags.iter().any(|c| c == t))
             && self.outcome.is_none_or(|o| summary.outcome == Some(o))
             && self
                 .completed
@@ -267,8 +312,8 @@ pub struct RecordQuery {
     pub scope: Scope,
     /// Only this kind.
     pub kind: Option<RecordKind>,
-    /// Only records carrying this tag.
-    pub tag: Option<String>,
+    /// Only records carrying these tags (any, or all).
+    pub tags: Tags,
     /// Rows to skip.
     pub offset: u32,
     /// Rows to return, 1 to [`MAX_LIST_LIMIT`].
@@ -281,7 +326,7 @@ impl RecordQuery {
         RecordQuery {
             scope,
             kind: None,
-            tag: None,
+            tags: Tags::default(),
             offset: 0,
             limit: 20,
         }
@@ -295,10 +340,7 @@ impl RecordQuery {
                 format!("must be 1 to {MAX_LIST_LIMIT}, got {}", self.limit),
             ));
         }
-        if let Some(tag) = &self.tag {
-            crate::validate::tag("tag", tag)?;
-        }
-        Ok(())
+        self.tags.validate()
     }
 }
 

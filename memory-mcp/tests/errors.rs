@@ -287,8 +287,8 @@ async fn domain_failures_are_tool_errors_with_actionable_messages() {
     fails(
         &client,
         "search_memories",
-        json!({"query": ""}),
-        "invalid query: must not be empty",
+        json!({"query": "", "min_importance": 2.0}),
+        "invalid min_importance: must be from 0 to 1, got 2",
     )
     .await;
     fails(
@@ -344,7 +344,7 @@ async fn huge_values_are_refused_in_short_messages_that_name_the_field() {
             json!({"domain": "pay\u{1}ments"}),
             "invalid domain: contains the control character",
         ),
-        ("list_episodes", json!({"tag": ten}), "invalid tag:"),
+        ("list_episodes", json!({"tags": [ten]}), "invalid tag:"),
         (
             "list_episodes",
             json!({"task_type": mib}),

@@ -270,12 +270,6 @@ fn list_sql(query: &EpisodeQuery) -> (String, Vec<Value>) {
     if let Some(task_type) = query.task_type {
         bind("task_type = ?", Value::Text(task_type.as_str().into()));
     }
-    if let Some(tag) = &query.tag {
-        bind(
-            "id IN (SELECT episode_id FROM episode_tags WHERE tag = ?)",
-            Value::Text(tag.clone()),
-        );
-    }
     if let Some(outcome) = query.outcome {
         bind("outcome_kind = ?", Value::Text(outcome.as_str().into()));
     }
@@ -284,6 +278,14 @@ fn list_sql(query: &EpisodeQuery) -> (String, Vec<Value>) {
     }
     if let Some(before) = query.started_before {
         bind("start_time < ?", Value::Integer(before.as_micros()));
+    }
+    if !query.tags.is_empty() {
+        clauses.push(crate::sql::tagged(
+            "id",
+            "SELECT episode_id FROM episode_tags",
+            &query.tags,
+            &mut params,
+        ));
     }
     match query.completed {
         Some(true) => clauses.push("end_time IS NOT NULL".into()),

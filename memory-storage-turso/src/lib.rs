@@ -26,6 +26,7 @@ mod rollup;
 mod rows;
 mod schema;
 pub mod sessions;
+mod sql;
 mod store;
 mod vectors;
 

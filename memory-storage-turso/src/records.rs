@@ -87,18 +87,20 @@ fn filter(
     params: &mut Vec<Value>,
     table: &str,
     kind: Option<RecordKind>,
-    tag: Option<&str>,
+    tags: &memory_core::Tags,
 ) {
     if let Some(kind) = kind {
         params.push(Value::Text(kind.as_str().into()));
         sql.push_str(&format!(" AND {table}kind = ?{}", params.len()));
     }
-    if let Some(tag) = tag {
-        params.push(Value::Text(tag.into()));
-        sql.push_str(&format!(
-            " AND {table}id IN (SELECT record_id FROM memory_record_tags WHERE tag = ?{})",
-            params.len()
-        ));
+    if !tags.is_empty() {
+        let clause = crate::sql::tagged(
+            &format!("{table}id"),
+            "SELECT record_id FROM memory_record_tags",
+            tags,
+            params,
+        );
+        sql.push_str(&format!(" AND {clause}"));
     }
 }
 
@@ -449,7 +451,7 @@ impl RecordStore for TursoStore {
         query.validate()?;
         let mut sql = format!("SELECT {COLUMNS} FROM memory_records WHERE scope = ?1");
         let mut params = vec![Value::Text(query.scope.to_string())];
-        filter(&mut sql, &mut params, "", query.kind, query.tag.as_deref());
+        filter(&mut sql, &mut params, "", query.kind, &query.tags);
         params.push(Value::Integer(i64::from(query.limit)));
         params.push(Value::Integer(i64::from(query.offset)));
         sql.push_str(&format!(

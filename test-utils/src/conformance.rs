@@ -236,7 +236,23 @@ async fn listing_filters_and_pages(store: &impl EpisodeStore) {
             ..Default::default()
         },
         EpisodeQuery {
-            tag: Some("async".into()),
+            tags: memory_core::Tags::one("async"),
+            ..Default::default()
+        },
+        EpisodeQuery {
+            tags: memory_core::Tags {
+                tags: vec!["async".into(), "ci".into()],
+                all: false,
+            },
+            limit: 100,
+            ..Default::default()
+        },
+        EpisodeQuery {
+            tags: memory_core::Tags {
+                tags: vec!["async".into(), "ci".into()],
+                all: true,
+            },
+            limit: 100,
             ..Default::default()
         },
         EpisodeQuery {
@@ -322,7 +338,7 @@ async fn import_round_trips_and_replaces(store: &impl EpisodeStore) {
     );
     let tagged = store
         .list_episodes(&EpisodeQuery {
-            tag: Some("reimported".into()),
+            tags: memory_core::Tags::one("reimported"),
             ..Default::default()
         })
         .await

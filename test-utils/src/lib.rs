@@ -4,6 +4,7 @@
 pub mod arbitrary;
 mod conformance;
 mod history;
+pub mod lessons;
 mod patterns;
 pub mod recall;
 mod records;

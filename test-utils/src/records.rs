@@ -123,7 +123,7 @@ async fn search(store: impl RecordStore) {
             .collect();
         assert_eq!(found, vec![backoff], "{ranking:?}: kind filter");
         let tagged = Search {
-            tag: Some("testing".into()),
+            tags: memory_core::Tags::one("testing"),
             ..query("retries clock")
         };
         let found: Vec<_> = records
@@ -473,7 +473,7 @@ async fn updates_and_deletes(store: &impl RecordStore) {
         Some(updated)
     );
     let by_old_tag = RecordQuery {
-        tag: Some("review".into()),
+        tags: memory_core::Tags::one("review"),
         ..RecordQuery::new(a.scope.clone())
     };
     assert!(
@@ -553,7 +553,7 @@ async fn listing_and_stats(store: &impl RecordStore) {
     assert_eq!(decisions.len(), 4);
     let page = store
         .list_records(&RecordQuery {
-            tag: Some("even".into()),
+            tags: memory_core::Tags::one("even"),
             offset: 2,
             limit: 3,
             ..RecordQuery::new(scope.clone())
@@ -566,6 +566,29 @@ async fn listing_and_stats(store: &impl RecordStore) {
         .cloned()
         .collect();
     assert_eq!(page, even[2..5].to_vec(), "tag filter with paging");
+    let tagged = |tags: &[&str], all: bool| RecordQuery {
+        tags: memory_core::Tags {
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            all,
+        },
+        limit: 100,
+        ..RecordQuery::new(scope.clone())
+    };
+    let any = store
+        .list_records(&tagged(&["even", "nowhere"], false))
+        .await
+        .expect("list");
+    assert_eq!(any, even, "any of several tags");
+    let every = store
+        .list_records(&tagged(&["even", "nowhere"], true))
+        .await
+        .expect("list");
+    assert!(every.is_empty(), "all of several tags: {every:?}");
+    let both = store
+        .list_records(&tagged(&["even"], true))
+        .await
+        .expect("list");
+    assert_eq!(both, even, "all of one tag");
 
     let stats = store.record_stats(Some(&scope)).await.expect("stats");
     assert_eq!(stats.total, 12);

@@ -27,7 +27,95 @@ where
 {
     follows_the_other_writer(pair().await).await;
     episodes_and_context(pair().await).await;
+    structured(pair().await).await;
     another_embedder_is_refused(pair().await).await;
+}
+
+/// Several tags (any or all), a minimum importance, a time range, newest first, and browsing with no text.
+async fn structured<S: ChangeFeed + RecordStore>((a, _): (S, S)) {
+    let records = Records::new(a);
+    let s = scope("project:payments");
+    let mut stored = Vec::new();
+    for (text, tags, importance) in [
+        (
+            "We decided to keep retries at three",
+            &["decision", "retries"][..],
+            0.9,
+        ),
+        (
+            "Retries back off exponentially from 100 ms",
+            &["retries"][..],
+            0.4,
+        ),
+        ("We decided to settle in UTC", &["decision"][..], 0.8),
+        ("The settlement job runs hourly", &[][..], 0.2),
+    ] {
+        let mut new = NewRecord::new(s.clone(), RecordKind::Decision, text);
+        new.tags = tags.iter().map(|t| t.to_string()).collect();
+        new.importance = importance;
+        stored.push(records.store(new).await.expect("store").id);
+        // Distinct times, oldest first.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let tags = |tags: &[&str], all: bool| memory_core::Tags {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        all,
+    };
+    let browse = |search: Search| Search {
+        limit: 10,
+        ..search
+    };
+    let newest = ids(&records, &browse(Search::new(s.clone(), ""))).await;
+    let mut expected = stored.clone();
+    expected.reverse();
+    assert_eq!(newest, expected, "no text: the newest first");
+    let any = Search {
+        tags: tags(&["decision", "retries"], false),
+        ..browse(Search::new(s.clone(), ""))
+    };
+    assert_eq!(
+        ids(&records, &any).await,
+        vec![stored[2], stored[1], stored[0]]
+    );
+    let all = Search {
+        tags: tags(&["decision", "retries"], true),
+        ..any.clone()
+    };
+    assert_eq!(ids(&records, &all).await, vec![stored[0]]);
+    let important = Search {
+        min_importance: Some(0.8),
+        ..browse(Search::new(s.clone(), ""))
+    };
+    assert_eq!(ids(&records, &important).await, vec![stored[2], stored[0]]);
+    let since = records.get(&s, stored[2]).await.expect("get").created_at;
+    let words = |text: &str| Search {
+        ranking: memory_core::Ranking::Bm25,
+        ..browse(Search::new(s.clone(), text))
+    };
+    let recent = Search {
+        after: Some(since),
+        ..words("decided")
+    };
+    assert_eq!(ids(&records, &recent).await, vec![stored[2]]);
+    let relevant = browse(Search::new(s.clone(), "we decided retries three"));
+    assert_eq!(ids(&records, &relevant).await.first(), Some(&stored[0]));
+    let by_time = Search {
+        sort: memory_core::Sort::Newest,
+        ..words("decided")
+    };
+    assert_eq!(
+        ids(&records, &by_time).await,
+        vec![stored[2], stored[0]],
+        "the matches, newest first"
+    );
+    let bad = Search {
+        min_importance: Some(1.5),
+        ..browse(Search::new(s.clone(), ""))
+    };
+    assert!(matches!(
+        records.search(&bad).await,
+        Err(Error::Validation { .. })
+    ));
 }
 
 async fn follows_the_other_writer<S: ChangeFeed + RecordStore>((a, b): (S, S)) {
@@ -69,7 +157,7 @@ async fn follows_the_other_writer<S: ChangeFeed + RecordStore>((a, b): (S, S)) {
     };
     a.update(&s, first, &update).await.expect("update");
     let tagged = Search {
-        tag: Some("accounting".into()),
+        tags: memory_core::Tags::one("accounting"),
         ..search("ledger")
     };
     assert_eq!(ids(&b, &tagged).await, vec![first], "b sees a's update");

@@ -117,7 +117,7 @@ async fn a_new_process_loads_the_saved_index_and_catches_up() {
     );
     assert_eq!(origin(&second).await, Origin::Snapshot);
     let tagged = Search {
-        tag: Some("ledger".into()),
+        tags: memory_core::Tags::one("ledger"),
         ..Search::new(s.clone(), "note")
     };
     assert_eq!(

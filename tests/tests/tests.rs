@@ -4,6 +4,7 @@
 mod boundaries;
 mod concurrent;
 mod crash;
+mod lessons;
 mod pair;
 mod pattern_crash;
 mod patterns;

@@ -424,6 +424,25 @@ impl Collection {
         top(scored, n)
     }
 
+    /// The newest `n` live documents passing `keep`, newest first (then by slot).
+    pub fn newest(&self, keep: Option<&Keep<'_>>, n: usize) -> Vec<u32> {
+        let mut found: Vec<(i64, u32)> = (0..self.lengths.len() as u32)
+            .filter(|&slot| self.lengths[slot as usize] != DEAD)
+            .filter_map(|slot| {
+                let (_, doc) = self.doc(slot);
+                keep.is_none_or(|keep| keep(&doc))
+                    .then_some((-doc.time.as_micros(), slot))
+            })
+            .collect();
+        if found.len() > n && n > 0 {
+            found.select_nth_unstable(n - 1);
+            found.truncate(n);
+        }
+        found.sort_unstable();
+        found.truncate(n);
+        found.into_iter().map(|(_, slot)| slot).collect()
+    }
+
     /// The best `n` live documents passing `keep` by cosine similarity to `query` (L2-normalised), best first:
     /// a sign pass over every document, then the int8 pass over its shortlist.
     pub fn nearest(&self, query: &[f32], keep: Option<&Keep<'_>>, n: usize) -> Vec<(u32, f32)> {

@@ -6,11 +6,13 @@
 //! - per failed step (the first five), a **decision point**: the failure and the step the agent took next;
 //! - per failed step that was recovered (the first five), an **error recovery**: the failure, the successful
 //!   steps after it, and the step of the same tool that then succeeded (or else the next successful step);
-//! - a **context pattern**: the task's type, domain, language, framework and tags with the approach taken.
+//! - a **context pattern**: the task's type, domain, language, framework and tags with the approach taken;
+//! - a **strategy**: what made the difference (`lesson.rs`), the changes before the last check and that check,
+//!   in the words of the task and of the error they answered.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Evidence, PatternContext, PatternKind};
+use super::{Evidence, PatternContext, PatternKind, lesson};
 use crate::{Episode, ExecutionStep, Scope, StepResult, TaskContext, TaskType};
 
 /// Most candidates of one kind per episode.
@@ -25,6 +27,8 @@ const MAX_CLASS_CHARS: usize = 80;
 const MAX_TASK_CHARS: usize = 300;
 /// Most words of the error class in a signature.
 const MAX_CLASS_WORDS: usize = 8;
+/// Longest task quoted in a strategy's condition, in characters.
+const MAX_CONDITION_TASK_CHARS: usize = 100;
 
 /// A pattern as read off one episode, before clustering merges it with the same pattern of other episodes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,23 +53,11 @@ pub struct Candidate {
     pub scope: Option<Scope>,
 }
 
-/// How a step is known in patterns: its tool, and the first word of its action when that is a plain word of
-/// three or more lowercase letters (a subcommand): `cargo` + `test --package x` is `cargo test`, `edit` +
-/// `src/lib.rs` is `edit`, `pytest` + `-x tests/` is `pytest`.
+/// How a step is known in patterns: a shell's command by its check or subcommand (`Bash` + `cd x && npm test` is
+/// `npm test`), another tool with the first word of its action when that is a subcommand (`cargo` + `test
+/// --package x` is `cargo test`, `edit` + `src/lib.rs` is `edit`, `pytest` + `-x tests/` is `pytest`).
 pub fn step_label(step: &ExecutionStep) -> String {
-    let tool = step.tool.trim();
-    match step.action.split_whitespace().next() {
-        Some(word)
-            if (3..=24).contains(&word.len())
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
-                && !word.starts_with('-') =>
-        {
-            format!("{tool} {word}")
-        }
-        _ => tool.to_string(),
-    }
+    lesson::label(step)
 }
 
 /// The candidates of a completed episode (none for one in progress).
@@ -121,8 +113,12 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         .filter(|&i| !steps[i].result.is_success())
         .collect();
     for &i in failures.iter().take(MAX_PER_KIND) {
-        let Some(next) = labels.get(i + 1) else {
-            break;
+        // What the agent did next, looking around aside.
+        let Some(next) = (i + 1..steps.len())
+            .find(|&j| !lesson::looks(&steps[j]))
+            .map(|j| &labels[j])
+        else {
+            continue;
         };
         let (condition, mut signature) = failure(&steps[i], &labels[i]);
         signature.insert(0, format!("after:{}", labels[i]));
@@ -140,26 +136,36 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
     for (i, fixed) in recoveries(steps).into_iter().take(MAX_PER_KIND) {
         let (condition, mut signature) = failure(&steps[i], &labels[i]);
         signature.insert(0, format!("fail:{}", labels[i]));
-        let mut fix: Vec<&String> = Vec::new();
+        let mut fix: Vec<usize> = Vec::new();
         for j in i + 1..fixed {
-            if steps[j].result.is_success() && fix.last() != Some(&&labels[j]) {
-                fix.push(&labels[j]);
+            let label = |k: &usize| &labels[*k];
+            if steps[j].result.is_success()
+                && lesson::changes(&steps[j])
+                && fix.last().map(label) != Some(&labels[j])
+            {
+                fix.push(j);
             }
         }
         fix.truncate(MAX_FIX);
-        signature.extend(fix.iter().map(|l| format!("fix:{l}")));
+        signature.extend(fix.iter().map(|&j| format!("fix:{}", labels[j])));
         signature.push(format!("then:{}", labels[fixed]));
         let action = if fix.is_empty() {
             format!("retry `{}`", labels[fixed])
         } else {
-            let fix: Vec<String> = fix.iter().map(|l| format!("`{l}`")).collect();
+            let fix: Vec<String> = fix
+                .iter()
+                .map(|&j| lesson::change_text(&steps[j]))
+                .collect();
             format!("{}, then `{}`", fix.join(", "), labels[fixed])
         };
         out.push(candidate(
             PatternKind::ErrorRecovery,
             condition.clone(),
             action.clone(),
-            format!("When {condition}, recover with {action}"),
+            format!(
+                "When {condition}, recover with {}",
+                lesson::without_file_names(&action)
+            ),
             signature,
         ));
     }
@@ -176,9 +182,46 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         PatternKind::ContextPattern,
         condition.clone(),
         action.clone(),
-        format!("In a {condition}: {action}"),
+        format!("In {} {condition}: {action}", article(&condition)),
         signature,
     ));
+
+    let counts = super::outcome_counts(outcome.kind()).is_some();
+    if let Some(decisive) = lesson::decisive(steps).filter(|_| counts) {
+        let task = lesson::normalise(&episode.task_description);
+        let mut condition = format!(
+            "a task like \"{}\"",
+            lesson::clip(&task, MAX_CONDITION_TASK_CHARS)
+        );
+        // The same move is a lesson of its stack: what works in Go may not in Python.
+        let mut signature = decisive.signature();
+        signature.extend(context.languages.iter().map(|v| format!("lang:{v}")));
+        signature.extend(context.frameworks.iter().map(|v| format!("fw:{v}")));
+        if let Some(i) = decisive.answered {
+            let (failed, tokens) = failure(&steps[i], &labels[i]);
+            condition.push_str(&format!(" and {failed}"));
+            signature.extend(tokens.into_iter().filter(|t| t.starts_with("err:")));
+        }
+        let action = decisive.action();
+        let stack: Vec<&str> = context
+            .languages
+            .iter()
+            .chain(&context.frameworks)
+            .map(String::as_str)
+            .collect();
+        let general = lesson::without_file_names(&action);
+        let description = match stack.is_empty() {
+            true => general,
+            false => format!("{general} ({})", stack.join(", ")),
+        };
+        out.push(candidate(
+            PatternKind::Strategy,
+            condition,
+            action,
+            description,
+            signature,
+        ));
+    }
     out
 }
 
@@ -248,7 +291,7 @@ fn error_class(text: &str) -> String {
 }
 
 /// Each failed step (by index) that was recovered, with the index of the step that recovered it: the next
-/// successful step of the same tool, or else the next successful step.
+/// successful step of the same tool, or else the next successful step (looking around is no recovery).
 fn recoveries(steps: &[ExecutionStep]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -258,9 +301,11 @@ fn recoveries(steps: &[ExecutionStep]) -> Vec<(usize, usize)> {
             continue;
         }
         let after = i + 1;
+        let done = |j: &usize| steps[*j].result.is_success() && !lesson::looks(&steps[*j]);
         let same_tool = (after..steps.len())
-            .find(|&j| steps[j].result.is_success() && steps[j].tool == steps[i].tool);
-        let any = (after..steps.len()).find(|&j| steps[j].result.is_success());
+            .filter(done)
+            .find(|&j| steps[j].tool == steps[i].tool);
+        let any = (after..steps.len()).find(done);
         match same_tool.or(any) {
             Some(fixed) => {
                 out.push((i, fixed));
@@ -286,9 +331,12 @@ fn context_of(task_type: TaskType, c: &TaskContext) -> PatternContext {
     }
 }
 
-/// "debugging task in payments-service (rust, tokio; tags flaky-test)".
+/// "debugging task in payments-service (rust, tokio; tags flaky-test)"; a task of no known type is a "task".
 fn context_text(task_type: TaskType, c: &TaskContext) -> String {
-    let mut text = format!("{task_type} task");
+    let mut text = match task_type {
+        TaskType::Other => "task".to_string(),
+        _ => format!("{task_type} task"),
+    };
     if !c.domain.is_empty() {
         text.push_str(&format!(" in {}", c.domain));
     }
@@ -309,6 +357,14 @@ fn context_text(task_type: TaskType, c: &TaskContext) -> String {
         text.push_str(&format!(" ({inner})"));
     }
     text
+}
+
+/// "a" or "an", as the word it comes before is said.
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
 }
 
 fn context_signature(c: &PatternContext) -> Vec<String> {

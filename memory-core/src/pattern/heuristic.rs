@@ -21,6 +21,8 @@ pub struct Heuristic {
     pub condition: String,
     /// What to do.
     pub action: String,
+    /// The rule in one sentence ([`Pattern::lesson`]).
+    pub rule: String,
     /// The Wilson lower bound (95%) of `successes / (successes + failures)`.
     pub confidence: f64,
     /// Outcomes that went well.
@@ -43,6 +45,7 @@ impl Heuristic {
             kind: pattern.kind,
             condition: pattern.condition.clone(),
             action: pattern.action.clone(),
+            rule: pattern.lesson(),
             confidence: wilson_lower_bound(
                 f64::from(e.successes),
                 f64::from(e.successes) + f64::from(e.failures),

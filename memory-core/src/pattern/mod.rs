@@ -21,6 +21,7 @@ mod extract;
 pub(crate) mod heuristic;
 pub(crate) mod index;
 pub(crate) mod learn;
+mod lesson;
 mod range;
 pub(crate) mod recommend;
 mod store;
@@ -95,15 +96,19 @@ pub enum PatternKind {
     /// The task's context (type, domain, language, framework, tags) with the approach taken: which contexts go
     /// with success.
     ContextPattern,
+    /// What made the difference: the changes made before the last check (test, build, lint) and that check,
+    /// normalised, e.g. "add `tokio::time::pause()` to the test, then run `cargo test`".
+    Strategy,
 }
 
 impl PatternKind {
     /// Every kind, in declaration order.
-    pub const ALL: [PatternKind; 4] = [
+    pub const ALL: [PatternKind; 5] = [
         PatternKind::ToolSequence,
         PatternKind::DecisionPoint,
         PatternKind::ErrorRecovery,
         PatternKind::ContextPattern,
+        PatternKind::Strategy,
     ];
 
     /// The snake_case name used in JSON, SQL and the CLI.
@@ -113,6 +118,7 @@ impl PatternKind {
             PatternKind::DecisionPoint => "decision_point",
             PatternKind::ErrorRecovery => "error_recovery",
             PatternKind::ContextPattern => "context_pattern",
+            PatternKind::Strategy => "strategy",
         }
     }
 }
@@ -296,6 +302,23 @@ impl Pattern {
         self.evidence.insert(at, evidence);
         if self.evidence.len() > MAX_EVIDENCE {
             self.evidence.remove(0);
+        }
+    }
+
+    /// The pattern as a rule to act on: "When <condition>, <action> (18 of 18 went well)", or, when more of its
+    /// outcomes went badly than well, "Avoid: <action>, when <condition> (0 of 6 went well)".
+    pub fn lesson(&self) -> String {
+        let e = &self.effectiveness;
+        let outcomes = e.successes + e.failures;
+        let counts = if outcomes == 0 {
+            "no outcome yet".to_string()
+        } else {
+            format!("{} of {outcomes} went well", e.successes)
+        };
+        if e.failures > e.successes {
+            format!("Avoid: {}, when {} ({counts})", self.action, self.condition)
+        } else {
+            format!("When {}, {} ({counts})", self.condition, self.action)
         }
     }
 

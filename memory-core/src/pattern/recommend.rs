@@ -1,7 +1,10 @@
 //! Ranking patterns for a task: relevance (BM25 and embedding similarity over the pattern collection), context
 //! match, effectiveness decayed to now, and recency. Every result says why it ranked.
 //!
-//! `total = 0.45 relevance + 0.20 context + 0.30 effectiveness + 0.05 recency`, each in [0, 1]:
+//! `total = 0.45 advice · relevance + 0.20 context + 0.30 effectiveness + 0.05 recency`, each in [0, 1]:
+//! - advice: how directly the kind of pattern answers a task with what to do: 1 for a strategy (the decisive
+//!   changes and check), 0.85 for an error recovery, 0.7 for a tool sequence, a decision point or a context
+//!   pattern, which describe how work went more than what to do;
 //! - relevance: `(1 − w) · BM25 / best BM25 + w · cosine / best cosine`, `w` the embedder's semantic weight;
 //! - context: the share of the request's task type, domain, language, framework and tags that the pattern was
 //!   seen with;
@@ -26,6 +29,14 @@ const RELEVANCE: f64 = 0.45;
 const CONTEXT: f64 = 0.20;
 const EFFECTIVENESS: f64 = 0.30;
 const RECENCY: f64 = 0.05;
+/// How directly a kind of pattern says what to do.
+fn advice(kind: PatternKind) -> f64 {
+    match kind {
+        PatternKind::Strategy => 1.0,
+        PatternKind::ErrorRecovery => 0.85,
+        PatternKind::ToolSequence | PatternKind::DecisionPoint | PatternKind::ContextPattern => 0.7,
+    }
+}
 /// Days for recency to halve.
 const RECENCY_HALF_LIFE_DAYS: f64 = 30.0;
 
@@ -225,7 +236,7 @@ pub(crate) fn recommend(
                 as f64
                 / 86_400e6;
             let recency = 0.5f64.powf(age_days / RECENCY_HALF_LIFE_DAYS);
-            let total = RELEVANCE * relevance
+            let total = RELEVANCE * advice(pattern.kind) * relevance
                 + CONTEXT * context
                 + EFFECTIVENESS * effectiveness
                 + RECENCY * recency;

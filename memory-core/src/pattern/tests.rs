@@ -80,7 +80,10 @@ fn a_recovered_failure_gives_every_kind() {
 
     let recovery = of_kind(&found, PatternKind::ErrorRecovery);
     assert_eq!(recovery.len(), 1);
-    assert_eq!(recovery[0].action, "`edit`, then `cargo test`");
+    assert_eq!(
+        recovery[0].action,
+        "edit `settle.rs`: paused the clock, then `cargo test`"
+    );
     assert!(
         recovery[0]
             .signature

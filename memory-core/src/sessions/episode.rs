@@ -110,7 +110,8 @@ fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
         .collect()
 }
 
-/// What a call did, in a line: its command, path, pattern, URL or description.
+/// What a call did, in a line: its command, path, pattern, URL or description; an edit's path with the first line
+/// it adds (`src/retry.rs: + tokio::time::pause();`).
 pub(crate) fn action(input: &serde_json::Value) -> String {
     let said = [
         "command",
@@ -123,8 +124,49 @@ pub(crate) fn action(input: &serde_json::Value) -> String {
     ]
     .iter()
     .find_map(|key| input.get(key).and_then(|v| v.as_str()))
-    .unwrap_or("");
-    clip(&one_line(said), 200).to_string()
+    .map(str::to_string)
+    .or_else(|| {
+        // A command as a list of words (Codex's `["bash", "-lc", "cargo test"]`): the script it runs.
+        let words: Vec<&str> = input
+            .get("command")?
+            .as_array()?
+            .iter()
+            .filter_map(|w| w.as_str())
+            .collect();
+        match words.as_slice() {
+            [shell, flag, script] if shell.ends_with("sh") && flag.starts_with('-') => {
+                Some(script.to_string())
+            }
+            _ => Some(words.join(" ")),
+        }
+    })
+    .unwrap_or_default();
+    let mut line = one_line(&said);
+    if let Some(added) = added_line(input) {
+        line = format!("{line}: + {added}");
+    }
+    clip(&line, 200).to_string()
+}
+
+/// The first line an edit adds that the text it replaces did not have: of `new_string` (Claude Code's `Edit`) or
+/// of each of `edits` (`MultiEdit`).
+fn added_line(input: &serde_json::Value) -> Option<String> {
+    let edits: Vec<&serde_json::Value> = match input.get("edits").and_then(|e| e.as_array()) {
+        Some(edits) => edits.iter().collect(),
+        None => vec![input],
+    };
+    edits.into_iter().find_map(|edit| {
+        let new = edit.get("new_string")?.as_str()?;
+        let old = edit
+            .get("old_string")
+            .and_then(|o| o.as_str())
+            .unwrap_or("");
+        let before: std::collections::HashSet<&str> = old.lines().map(str::trim).collect();
+        new.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !before.contains(l))
+            .map(|l| clip(l, 100).to_string())
+    })
 }
 
 /// A generic log: each event about a component.

@@ -87,7 +87,7 @@ impl MemoryServer {
     ) -> Result<Json<SearchResults>, ToolError> {
         const TOOL: &str = "search_memories";
         let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
-        let search = args.search(scope);
+        let search = args.search(scope).in_tool(TOOL)?;
         let hits = self
             .with_records(async move |records| records.search(&search).await)
             .await
@@ -163,7 +163,7 @@ impl MemoryServer {
     ) -> Result<Json<QueryResults>, ToolError> {
         const TOOL: &str = "query_memory";
         let scope = self.scope(&caller, args.scope.as_deref(), TOOL)?;
-        let mut search = args.search(scope);
+        let mut search = args.search(scope).in_tool(TOOL)?;
         search.confined = caller.confined_to().is_some();
         // Checked before searching, so a bad budget costs nothing.
         if let Some(budget) = args.budget_tokens {

@@ -305,8 +305,12 @@ pub struct ListEpisodes {
     pub domain: Option<String>,
     /// Only this kind of work.
     pub task_type: Option<TaskType>,
-    /// Only episodes with this tag.
-    pub tag: Option<String>,
+    /// Only episodes with one of these tags (all of them with `all_tags`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Whether an episode must carry every tag of `tags` [default: false].
+    #[serde(default)]
+    pub all_tags: bool,
     /// Only episodes that ended this way.
     pub outcome: Option<OutcomeKind>,
     /// Only completed or only in-progress episodes.
@@ -343,7 +347,10 @@ impl ListEpisodes {
         Ok(EpisodeQuery {
             domain: self.domain,
             task_type: self.task_type.map(Into::into),
-            tag: self.tag,
+            tags: memory_core::Tags {
+                tags: self.tags,
+                all: self.all_tags,
+            },
             outcome: self.outcome.map(Into::into),
             completed: self.status.map(|s| s == EpisodeStatus::Completed),
             started_after: since,

@@ -21,6 +21,8 @@ mirror! {
         ErrorRecovery,
         /// A task's context with the approach taken: which contexts go with success.
         ContextPattern,
+        /// What made the difference: the changes made before the last check, and that check.
+        Strategy,
     }
 }
 
@@ -63,6 +65,9 @@ pub struct PatternOut {
     pub condition: String,
     /// What to do.
     pub action: String,
+    /// The pattern as a rule to act on, with its outcome counts: "When …, … (18 of 18 went well)" or
+    /// "Avoid: …, when … (0 of 6 went well)".
+    pub lesson: String,
     /// The contexts it was seen in.
     pub context: PatternContextOut,
     /// Tasks of the episodes it was seen in (a few).
@@ -95,6 +100,7 @@ impl From<&Pattern> for PatternOut {
             description: p.description.clone(),
             condition: p.condition.clone(),
             action: p.action.clone(),
+            lesson: p.lesson(),
             context: PatternContextOut {
                 task_types: c.task_types.iter().map(|t| (*t).into()).collect(),
                 domains: c.domains.clone(),
@@ -131,6 +137,8 @@ pub struct HeuristicOut {
     pub condition: String,
     /// What to do.
     pub action: String,
+    /// The rule in one sentence, with its outcome counts.
+    pub rule: String,
     /// The Wilson lower bound (95%) of its success share, 0 to 1.
     pub confidence: f64,
     /// Outcomes that went well.
@@ -144,6 +152,7 @@ impl From<&Heuristic> for HeuristicOut {
         HeuristicOut {
             condition: h.condition.clone(),
             action: h.action.clone(),
+            rule: h.rule.clone(),
             confidence: h.confidence,
             successes: h.successes,
             failures: h.failures,

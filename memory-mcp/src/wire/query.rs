@@ -1,14 +1,15 @@
 //! Arguments and results of `query_memory` and `health_check`.
 
 use memory_core::{
-    Episode, Found, Hit, QueryContext, Scope, Search, TaskOutcome, context::Context,
+    Episode, Error, Found, Hit, QueryContext, Scope, Search, TaskOutcome, context::Context,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ContextOut, EpisodeStatus, HeuristicOut, MemoryOut, OutcomeKind, OutcomeOut, PatternOut,
-    Ranking, RecordKind, ReflectionOut, ScoreOut, TaskType, default_search_limit, time,
+    ContextOut, EpisodeStatus, HeuristicOut, MemoryOut, Narrowing, OutcomeKind, OutcomeOut,
+    PatternOut, Ranking, RecordKind, ReflectionOut, ScoreOut, Sort, TaskType, default_search_limit,
+    time,
 };
 
 /// Arguments of `query_memory`.
@@ -16,7 +17,9 @@ use super::{
 #[serde(deny_unknown_fields)]
 pub struct QueryMemory {
     /// What you are about to do or want to know, in plain words, e.g. "fix the flaky settlement test in
-    /// payments-service".
+    /// payments-service". Empty or absent: the newest results that pass the filters ("what did we decide last
+    /// week": `since` and `kind: decision`).
+    #[serde(default)]
     pub query: String,
     /// The scope whose memories are searched [default: the server's scope]. Episodes belong to no scope and are
     /// searched whatever it is.
@@ -32,8 +35,21 @@ pub struct QueryMemory {
     pub include_episodes: bool,
     /// Only memories of this kind (episodes are then left out).
     pub kind: Option<RecordKind>,
-    /// Only results carrying this tag.
-    pub tag: Option<String>,
+    /// Only results carrying one of these tags (all of them with `all_tags`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Whether a result must carry every tag of `tags` [default: false].
+    #[serde(default)]
+    pub all_tags: bool,
+    /// Only results from this time on (a memory's storing, an episode's start; RFC 3339, or YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Only results from before this time.
+    pub until: Option<String>,
+    /// Only results at least this important, 0 to 1 (a memory's importance; an episode counts 0.5).
+    pub min_importance: Option<f64>,
+    /// The order: relevance, or newest (the best results newest first) [default: relevance].
+    #[serde(default)]
+    pub sort: Sort,
     /// Only episodes of this domain (memories are then left out).
     pub domain: Option<String>,
     /// Only episodes of this kind of work (memories are then left out).
@@ -83,8 +99,8 @@ pub struct QueryContextArg {
 }
 
 impl QueryMemory {
-    /// The search this describes, in `scope`.
-    pub fn search(&self, scope: Scope) -> Search {
+    /// The search this describes, in `scope`, checked.
+    pub fn search(&self, scope: Scope) -> Result<Search, Error> {
         let context = self
             .context
             .as_ref()
@@ -94,18 +110,25 @@ impl QueryMemory {
                 framework: c.framework.clone(),
                 tags: c.tags.clone(),
             });
-        Search {
+        let narrowing = Narrowing {
+            tags: self.tags.clone(),
+            all_tags: self.all_tags,
+            since: self.since.clone(),
+            until: self.until.clone(),
+            min_importance: self.min_importance,
+            sort: self.sort,
+        };
+        narrowing.apply(Search {
             limit: self.limit,
             ranking: self.ranking.into(),
             episodes: self.include_episodes,
             kind: self.kind.map(Into::into),
-            tag: self.tag.clone(),
             domain: self.domain.clone(),
             task_type: self.task_type.map(Into::into),
             outcome: self.outcome.map(Into::into),
             context,
             ..Search::new(scope, self.query.clone())
-        }
+        })
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use memory_core::{Json, MemoryRecord, NewRecord, RecordHit, RecordStats, Scope, Score, Search};
+use memory_core::{
+    Error, Json, MemoryRecord, NewRecord, RecordHit, RecordStats, Scope, Score, Search,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +26,54 @@ mirror! {
         /// Anything else worth keeping.
         #[default]
         Note,
+    }
+}
+
+mirror! {
+    /// The order of search results.
+    #[derive(Default)]
+    Sort = memory_core::Sort {
+        /// Best first.
+        #[default]
+        Relevance,
+        /// The best results, newest first; without query text, the newest that pass the filters.
+        Newest,
+    }
+}
+
+/// The time range, tags, importance and order a search is narrowed by.
+pub struct Narrowing {
+    /// Only results carrying these tags.
+    pub tags: Vec<String>,
+    /// Whether every tag must be carried.
+    pub all_tags: bool,
+    /// Only results from this time on.
+    pub since: Option<String>,
+    /// Only results from before this time.
+    pub until: Option<String>,
+    /// Only results at least this important.
+    pub min_importance: Option<f64>,
+    /// The order.
+    pub sort: Sort,
+}
+
+impl Narrowing {
+    /// `search` narrowed, checked.
+    pub fn apply(self, search: Search) -> Result<Search, Error> {
+        let time = |field, t: Option<String>| t.map(|t| super::parse_time(field, &t)).transpose();
+        let search = Search {
+            tags: memory_core::Tags {
+                tags: self.tags,
+                all: self.all_tags,
+            },
+            after: time("since", self.since)?,
+            before: time("until", self.until)?,
+            min_importance: self.min_importance,
+            sort: self.sort.into(),
+            ..search
+        };
+        search.validate()?;
+        Ok(search)
     }
 }
 
@@ -174,14 +224,29 @@ impl From<&MemoryRecord> for MemoryOut {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchMemories {
-    /// What to look for, in plain words: a question, a task, names or error messages.
+    /// What to look for, in plain words: a question, a task, names or error messages. Empty or absent: the
+    /// newest memories that pass the filters.
+    #[serde(default)]
     pub query: String,
     /// The scope to search [default: the server's scope].
     pub scope: Option<String>,
     /// Only memories of this kind.
     pub kind: Option<RecordKind>,
-    /// Only memories with this tag.
-    pub tag: Option<String>,
+    /// Only memories with one of these tags (all of them with `all_tags`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Whether a memory must carry every tag of `tags` [default: false].
+    #[serde(default)]
+    pub all_tags: bool,
+    /// Only memories stored at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    pub since: Option<String>,
+    /// Only memories stored before this time.
+    pub until: Option<String>,
+    /// Only memories at least this important, 0 to 1.
+    pub min_importance: Option<f64>,
+    /// The order: relevance, or newest (the best results newest first) [default: relevance].
+    #[serde(default)]
+    pub sort: Sort,
     /// Most results, 1 to 100 [default: 10].
     #[serde(default = "default_search_limit")]
     pub limit: u32,
@@ -196,15 +261,22 @@ pub fn default_search_limit() -> u32 {
 }
 
 impl SearchMemories {
-    /// The search this describes, in `scope`.
-    pub fn search(self, scope: Scope) -> Search {
-        Search {
+    /// The search this describes, in `scope`, checked.
+    pub fn search(self, scope: Scope) -> Result<Search, Error> {
+        let narrowing = Narrowing {
+            tags: self.tags,
+            all_tags: self.all_tags,
+            since: self.since,
+            until: self.until,
+            min_importance: self.min_importance,
+            sort: self.sort,
+        };
+        narrowing.apply(Search {
             kind: self.kind.map(Into::into),
-            tag: self.tag,
             limit: self.limit,
             ranking: self.ranking.into(),
             ..Search::new(scope, self.query)
-        }
+        })
     }
 }
 
