@@ -222,7 +222,6 @@ fn bad_memory_input_is_refused_and_changes_nothing() {
             vec!["memory", "search", "--scope", "s1", "--min-importance", "2"],
             "invalid min_importance",
         ),
-
         (
             vec!["memory", "search", "--scope", "s1", "x", "--limit", "101"],
             "limit",

@@ -258,6 +258,11 @@ fn declines(message: &str) -> bool {
     .any(|p| start.contains(p))
 }
 
+/// Words a shell line puts before the command it runs.
+const SHELL_WORDS: &[&str] = &[
+    "do", "then", "else", "time", "sudo", "exec", "nice", "command", "env", "!", "{", "(",
+];
+
 /// Whether a command runs tests, a build or a linter: the kind of its last part that does (`cd x && cargo test`
 /// is a test; `cargo build && cargo test` too).
 pub fn check_kind(command: &str) -> Option<&'static str> {
@@ -348,9 +353,10 @@ pub fn check(command: &str) -> Option<(&'static str, &'static str)> {
     command
         .split(['&', ';', '|', '\n'])
         .filter_map(|part| {
+            // Assignments and the shell's own words before the command (`do cargo test`, `time make`).
             let words: Vec<&str> = part
                 .split_whitespace()
-                .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+                .skip_while(|w| (w.contains('=') && !w.starts_with('-')) || SHELL_WORDS.contains(w))
                 .collect();
             let part = words.join(" ");
             KINDS.iter().find_map(|(kind, starts)| {

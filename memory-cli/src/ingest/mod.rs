@@ -16,7 +16,7 @@ use std::{
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use memory_core::{
-    Embedding, Episode, EpisodeId, Memory, MemoryRecord, NewRecord, Records,
+    Embedding, Episode, EpisodeId, Memory, MemoryRecord, NewRecord, Records, Timestamp,
     sessions::{self, SessionMessage},
 };
 use memory_storage_turso::{
@@ -316,7 +316,7 @@ async fn build_episodes(
         }
         let messages = primary.session_messages(&project, &session).await?;
         let id = known.unwrap_or_else(EpisodeId::new);
-        if let Some(episode) = sessions::session_episode(id, &messages) {
+        if let Some(episode) = sessions::session_episode(id, &messages, Timestamp::now()) {
             pending.push((project, session, episode));
         }
         if pending.len() == EPISODES_PER_WRITE

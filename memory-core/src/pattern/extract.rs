@@ -114,21 +114,23 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         .collect();
     for &i in failures.iter().take(MAX_PER_KIND) {
         // What the agent did next, looking around aside.
-        let Some(next) = (i + 1..steps.len())
-            .find(|&j| !lesson::looks(&steps[j]))
-            .map(|j| &labels[j])
-        else {
+        let Some(j) = (i + 1..steps.len()).find(|&j| !lesson::looks(&steps[j])) else {
             continue;
         };
+        let next = &labels[j];
         let (condition, mut signature) = failure(&steps[i], &labels[i]);
         signature.insert(0, format!("after:{}", labels[i]));
         signature.push(format!("next:{next}"));
-        let action = format!("`{next}`");
+        // A change says what it did; clustering compares the steps by their labels.
+        let action = match lesson::changes(&steps[j]) {
+            true => lesson::change_text(&steps[j]),
+            false => format!("`{next}`"),
+        };
         out.push(candidate(
             PatternKind::DecisionPoint,
             condition.clone(),
-            action.clone(),
-            format!("When {condition}, the next step was {action}"),
+            action,
+            format!("When {condition}, the next step was `{next}`"),
             signature,
         ));
     }
@@ -265,13 +267,35 @@ fn failure(step: &ExecutionStep, label: &str) -> (String, Vec<String>) {
     (condition, signature)
 }
 
-/// What kind of error a message reports: its first non-blank line, lowercased, each run of digits as `#`,
-/// whitespace collapsed, at most 80 characters. "Timed out after 5400 ms" and "timed out after 12 ms" are one class.
+/// What kind of error a message reports: its first line that says so (an error, a panic, a failure, a time-out…),
+/// else its first non-blank line, lowercased, each run of digits as `#`, whitespace collapsed, at most 80
+/// characters. "Timed out after 5400 ms" and "timed out after 12 ms" are one class.
 fn error_class(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
+    const SAYS_ERROR: &[&str] = &[
+        "error",
+        "panic",
+        "fail",
+        "timed out",
+        "timeout",
+        "exception",
+        "not found",
+        "cannot",
+        "denied",
+        "refused",
+        "race",
+        "fatal",
+        "invalid",
+        "mismatch",
+        "undefined",
+        "overflow",
+    ];
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let line = lines()
+        .find(|l| {
+            let l = l.to_lowercase();
+            SAYS_ERROR.iter().any(|w| l.contains(w))
+        })
+        .or_else(|| lines().next())
         .unwrap_or("");
     let mut out = String::new();
     let mut last = ' ';
@@ -360,7 +384,7 @@ fn context_text(task_type: TaskType, c: &TaskContext) -> String {
 }
 
 /// "a" or "an", as the word it comes before is said.
-fn article(word: &str) -> &'static str {
+pub(crate) fn article(word: &str) -> &'static str {
     match word.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
         _ => "a",

@@ -268,18 +268,29 @@ fn check_text(step: &ExecutionStep) -> String {
     let command = command(step);
     let part = last_part(&command);
     let label = command_label(part);
+    // Long flags say how it ran (`--test-threads=1`); a short one's value, if it takes one, is not known.
     let flags = part
         .split_whitespace()
-        .skip(label.split_whitespace().count())
-        .filter(|w| w.starts_with('-') && *w != "--")
+        .filter(|w| w.starts_with("--") && w.len() > 2)
         .map(normalise);
     let words: Vec<String> = std::iter::once(label).chain(flags).collect();
     clip(&words.join(" "), MAX_STEP_CHARS)
 }
 
-/// The part of a command line that ran last: `cd x && cargo test` is `cargo test`.
+/// The part of a command line that matters: the last that runs a check (`for f in a b; do cargo test; done` is
+/// `do cargo test`), else the last (`cd x && make` is `make`).
 fn last_part(command: &str) -> &str {
-    command.rsplit(['&', ';', '|']).next().unwrap_or("").trim()
+    let parts = || {
+        command
+            .split(['&', ';', '|', '\n'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+    };
+    parts()
+        .filter(|p| crate::capture::check(p).is_some())
+        .next_back()
+        .or_else(|| parts().next_back())
+        .unwrap_or("")
 }
 
 /// How a command is known: the check it runs (`python -m pytest`), else its first word and subcommand
@@ -290,7 +301,7 @@ fn command_label(part: &str) -> String {
     }
     let mut words = part
         .split_whitespace()
-        .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+        .skip_while(|w| (w.contains('=') && !w.starts_with('-')) || *w == "do" || *w == "then");
     let first = words.next().unwrap_or("");
     match words.next() {
         Some(sub) if is_subcommand(sub) => format!("{first} {sub}"),

@@ -315,10 +315,23 @@ impl Pattern {
         } else {
             format!("{} of {outcomes} went well", e.successes)
         };
+        // A tool sequence's or a context pattern's condition is a kind of task ("debugging task in payments").
+        let when = match self.kind {
+            PatternKind::ToolSequence | PatternKind::ContextPattern => {
+                format!(
+                    "in {} {}",
+                    extract::article(&self.condition),
+                    self.condition
+                )
+            }
+            _ => format!("when {}", self.condition),
+        };
         if e.failures > e.successes {
-            format!("Avoid: {}, when {} ({counts})", self.action, self.condition)
+            format!("Avoid: {}, {when} ({counts})", self.action)
         } else {
-            format!("When {}, {} ({counts})", self.condition, self.action)
+            let mut when = when;
+            when[..1].make_ascii_uppercase();
+            format!("{when}, {} ({counts})", self.action)
         }
     }
 

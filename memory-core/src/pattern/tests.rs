@@ -76,7 +76,7 @@ fn a_recovered_failure_gives_every_kind() {
         decision[0].condition,
         "`cargo test` fails with \"settle_retries timed out after # ms\""
     );
-    assert_eq!(decision[0].action, "`edit`");
+    assert_eq!(decision[0].action, "edit `settle.rs`: paused the clock");
 
     let recovery = of_kind(&found, PatternKind::ErrorRecovery);
     assert_eq!(recovery.len(), 1);

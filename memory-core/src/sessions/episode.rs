@@ -8,18 +8,29 @@ use serde_json::json;
 use super::{Role, SessionMessage};
 use crate::{
     Episode, EpisodeId, ExecutionStep, Json, NewRecord, RecordKind, Result, Scope, StepResult,
-    TaskContext, TaskType,
+    TaskContext, Timestamp,
+    capture::{self, Evidence},
+    reflection, reward,
     validate::{MAX_NAME_BYTES, MAX_STEPS, MAX_TASK_DESCRIPTION_BYTES, clip},
 };
+
+/// A session with no message for this long has ended: its episode is completed.
+pub const SESSION_ENDED_AFTER_MINUTES: u32 = 30;
 
 /// What a step keeps of a tool's result; the whole of it stays in the session's messages (`report session`).
 const RESULT_EXCERPT_BYTES: usize = 4 * 1024;
 /// The largest tool input kept as a step's parameters; a larger one is summarised by its size.
 const PARAMETERS_BYTES: usize = 8 * 1024;
 
-/// The episode of a session from its messages, in order. The outcome is unknown: session logs do not say how a
-/// task ended, so the episode stays open.
-pub fn session_episode(id: EpisodeId, messages: &[SessionMessage]) -> Option<Episode> {
+/// The episode of a session from its messages, in order. A session whose last message is at least
+/// [`SESSION_ENDED_AFTER_MINUTES`] older than `now` is over: its episode is completed with the outcome its steps
+/// show, as the hooks infer it at the end of a turn (the last test, build or lint; an error left unanswered; the
+/// agent declining), with its reward and reflection. A newer one stays open, and is rebuilt when it grows.
+pub fn session_episode(
+    id: EpisodeId,
+    messages: &[SessionMessage],
+    now: Timestamp,
+) -> Option<Episode> {
     let first = messages.first()?;
     let task = messages
         .iter()
@@ -53,7 +64,8 @@ pub fn session_episode(id: EpisodeId, messages: &[SessionMessage]) -> Option<Epi
     for (i, step) in steps.iter_mut().enumerate() {
         step.step_number = i as u32 + 1;
     }
-    let mut episode = Episode::new(task, TaskType::Other, context);
+    let task_type = capture::task_type(&task);
+    let mut episode = Episode::new(task, task_type, context);
     episode.id = id;
     episode.start_time = first.at;
     episode.steps = steps;
@@ -64,6 +76,22 @@ pub fn session_episode(id: EpisodeId, messages: &[SessionMessage]) -> Option<Epi
         "tool_calls": total_steps,
         "imported_from": first.provenance.file,
     }));
+    let last = messages.last().map_or(first.at, |m| m.at);
+    if now.micros_since(last) >= SESSION_ENDED_AFTER_MINUTES as u64 * 60_000_000 {
+        let mut evidence = Evidence::default();
+        episode.steps.iter().for_each(|step| evidence.observe(step));
+        let said = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Assistant && !m.content.trim().is_empty())
+            .map(|m| m.content.as_str());
+        let outcome = evidence.outcome(said);
+        let end = last.max(episode.start_time);
+        episode.reward = Some(reward::compute(&episode, &outcome, end));
+        episode.reflection = Some(reflection::reflect(&episode, &outcome, end));
+        episode.outcome = Some(outcome);
+        episode.end_time = Some(end);
+    }
     Some(episode)
 }
 
@@ -90,8 +118,9 @@ fn tool_steps(messages: &[SessionMessage]) -> Vec<ExecutionStep> {
                     message: "the log holds no result for this call".into(),
                 },
             };
-            let input: serde_json::Value =
-                serde_json::from_str(&call.content).unwrap_or_else(|_| json!({}));
+            // A custom tool's input is its text (Codex's `apply_patch`: the patch).
+            let input: serde_json::Value = serde_json::from_str(&call.content)
+                .unwrap_or_else(|_| serde_json::Value::String(call.content.clone()));
             let parameters = if !input.is_object() || call.content.len() > PARAMETERS_BYTES {
                 json!({"input_bytes": call.content.len()})
             } else {
@@ -141,11 +170,34 @@ pub(crate) fn action(input: &serde_json::Value) -> String {
         }
     })
     .unwrap_or_default();
+    if let Some(patch) = input.as_str() {
+        return clip(&patch_line(patch), 200).to_string();
+    }
     let mut line = one_line(&said);
     if let Some(added) = added_line(input) {
         line = format!("{line}: + {added}");
     }
     clip(&line, 200).to_string()
+}
+
+/// A patch in a line: its first file and the first line it adds (`src/balance.rs: + pub fn total(…) -> u64 {`);
+/// any other text, its first line.
+fn patch_line(patch: &str) -> String {
+    let file = patch.lines().find_map(|l| {
+        ["*** Update File: ", "*** Add File: ", "+++ b/", "+++ "]
+            .iter()
+            .find_map(|p| l.strip_prefix(p))
+    });
+    let added = patch
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .map(|l| l[1..].trim())
+        .find(|l| !l.is_empty());
+    match (file, added) {
+        (Some(file), Some(added)) => format!("{}: + {}", file.trim(), clip(added, 100)),
+        (Some(file), None) => file.trim().to_string(),
+        _ => one_line(patch),
+    }
 }
 
 /// The first line an edit adds that the text it replaces did not have: of `new_string` (Claude Code's `Edit`) or

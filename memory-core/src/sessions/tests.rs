@@ -43,12 +43,34 @@ fn claude_code_events_become_messages_with_their_tools() {
 }
 
 #[test]
+fn a_session_quiet_for_half_an_hour_is_completed_with_the_outcome_its_steps_show() {
+    let all: Vec<SessionMessage> = parse_all(&[USER, CALL, RESULT])
+        .into_iter()
+        .flat_map(messages)
+        .collect();
+    let last = all.last().expect("messages").at;
+    let later = crate::Timestamp::from_micros(last.as_micros() + 31 * 60_000_000);
+    let episode = session_episode(EpisodeId::new(), &all, later).expect("an episode");
+    // Its only check, `cargo test settle`, failed.
+    assert!(
+        matches!(&episode.outcome, Some(crate::TaskOutcome::Failure { reason, .. }) if reason.contains("cargo test settle")),
+        "{:?}",
+        episode.outcome
+    );
+    assert_eq!(episode.end_time, Some(last));
+    assert!(episode.reward.is_some() && episode.reflection.is_some());
+    assert_eq!(episode.task_type, crate::TaskType::Debugging);
+    crate::validate::episode(&episode).expect("valid");
+}
+
+#[test]
 fn a_session_becomes_an_episode_with_its_calls_as_steps() {
     let all: Vec<SessionMessage> = parse_all(&[USER, CALL, RESULT])
         .into_iter()
         .flat_map(messages)
         .collect();
-    let episode = session_episode(EpisodeId::new(), &all).expect("an episode");
+    let episode = session_episode(EpisodeId::new(), &all, all[0].at).expect("an episode");
+    assert!(episode.outcome.is_none(), "a session just seen may go on");
     assert_eq!(episode.task_description, "Fix the flaky settlement test");
     assert_eq!(episode.context.domain, "payments");
     assert_eq!(episode.steps.len(), 1);
