@@ -167,7 +167,8 @@ fn output_floods_are_truncated() {
     assert!(done.truncated, "{:?}", done.exit_code);
     assert_eq!(done.stdout.len(), limit);
     assert_eq!(done.exit_code, Some(0));
-    let done = run("for (;;) console.error('flood')");
+    // Lines of 5 KB, so the limit is reached in a few hundred calls however fast the machine is.
+    let done = run("const line = 'flood'.repeat(1000); for (;;) console.error(line)");
     assert!(done.truncated);
     assert_eq!(done.stderr.len(), sandbox().config().limits.stderr_bytes);
     assert!(done.out_of_fuel || done.timed_out, "{done:?}");

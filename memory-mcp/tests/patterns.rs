@@ -61,7 +61,18 @@ async fn completed_episodes_become_patterns_that_are_recommended_and_scored() {
     let top = first(&recommended);
     assert_eq!(top["pattern"]["kind"], "error_recovery");
     assert_eq!(top["pattern"]["support"], 3);
-    assert_eq!(top["pattern"]["action"], "`edit`, then `cargo test`");
+    assert_eq!(
+        top["pattern"]["action"],
+        "edit `settle.rs`, then `cargo test`"
+    );
+    assert!(
+        str_of(&top["pattern"], "lesson").ends_with("then `cargo test` (3 of 3 went well)"),
+        "{top}"
+    );
+    assert!(
+        str_of(&top["heuristic"], "rule").starts_with("When `cargo test`"),
+        "{top}"
+    );
     assert_eq!(top["heuristic"]["successes"], 3);
     assert!(
         str_of(top, "why").contains("3 episodes: 3 went well"),
@@ -98,7 +109,8 @@ async fn completed_episodes_become_patterns_that_are_recommended_and_scored() {
             "tool_sequence",
             "decision_point",
             "error_recovery",
-            "context_pattern"
+            "context_pattern",
+            "strategy"
         ]
     );
 
