@@ -287,8 +287,7 @@ fn last_part(command: &str) -> &str {
             .filter(|p| !p.is_empty())
     };
     parts()
-        .filter(|p| crate::capture::check(p).is_some())
-        .next_back()
+        .rfind(|p| crate::capture::check(p).is_some())
         .or_else(|| parts().next_back())
         .unwrap_or("")
 }
