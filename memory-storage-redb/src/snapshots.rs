@@ -181,10 +181,14 @@ fn map(
         // cache directory is this crate's.
         #[allow(unsafe_code)]
         let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(offset)
-                .len(len as usize)
-                .map(f)?
+            let mut options = memmap2::MmapOptions::new();
+            options.offset(offset).len(len as usize);
+            if sums.is_some() {
+                // Every byte is read for the checksum: the kernel maps them all at once (MAP_POPULATE) instead of
+                // taking a page fault per 4 KiB.
+                options.populate();
+            }
+            options.map(f)?
         };
         if let Some(sums) = sums {
             // Checked in place, read ahead in order; the advice for searching comes after.
