@@ -311,6 +311,42 @@ async fn memories_are_stored_deduplicated_searched_queried_and_counted() {
     assert_eq!(bm25["results"][0]["memory"]["memory_id"], ids[2]);
     assert!(bm25["results"][0]["score"]["cosine"].is_null());
 
+    // Structured recall: no query browses the newest; tags (any or all), a time range, importance and order.
+    let newest = ok(
+        &client,
+        "search_memories",
+        json!({"scope": scope, "limit": 10}),
+    )
+    .await;
+    let browsed: Vec<&str> = newest["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| str_of(&r["memory"], "memory_id"))
+        .collect();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.reverse();
+    assert_eq!(browsed, expected, "newest first");
+    let count = |value: &Value| value["results"].as_array().map_or(0, Vec::len);
+    let tagged = json!({"scope": scope, "tags": ["payments", "nowhere"]});
+    assert_eq!(
+        count(&ok(&client, "search_memories", tagged).await),
+        ids.len()
+    );
+    let every = json!({"scope": scope, "tags": ["payments", "nowhere"], "all_tags": true});
+    assert_eq!(count(&ok(&client, "search_memories", every).await), 0);
+    let important = json!({"scope": scope, "min_importance": 0.9});
+    assert_eq!(count(&ok(&client, "search_memories", important).await), 0);
+    let future = json!({"scope": scope, "since": "2999-01-01"});
+    assert_eq!(count(&ok(&client, "search_memories", future).await), 0);
+    let by_time = ok(
+        &client,
+        "query_memory",
+        json!({"scope": scope, "include_episodes": false, "sort": "newest", "tags": ["payments"]}),
+    )
+    .await;
+    assert_eq!(count(&by_time), ids.len(), "{by_time}");
+
     let budget = 150;
     let answer = ok(
         &client,
