@@ -263,6 +263,13 @@ const SHELL_WORDS: &[&str] = &[
     "do", "then", "else", "time", "sudo", "exec", "nice", "command", "env", "!", "{", "(",
 ];
 
+/// The words of one part of a shell line from the command it runs on: assignments and the shell's own words
+/// before it left out (`RUST_LOG=debug cargo test`, `do cargo test`, `time make`).
+pub(crate) fn command_words(part: &str) -> impl Iterator<Item = &str> {
+    part.split_whitespace()
+        .skip_while(|w| (w.contains('=') && !w.starts_with('-')) || SHELL_WORDS.contains(w))
+}
+
 /// Whether a command runs tests, a build or a linter: the kind of its last part that does (`cd x && cargo test`
 /// is a test; `cargo build && cargo test` too).
 pub fn check_kind(command: &str) -> Option<&'static str> {
@@ -353,12 +360,7 @@ pub fn check(command: &str) -> Option<(&'static str, &'static str)> {
     command
         .split(['&', ';', '|', '\n'])
         .filter_map(|part| {
-            // Assignments and the shell's own words before the command (`do cargo test`, `time make`).
-            let words: Vec<&str> = part
-                .split_whitespace()
-                .skip_while(|w| (w.contains('=') && !w.starts_with('-')) || SHELL_WORDS.contains(w))
-                .collect();
-            let part = words.join(" ");
+            let part = command_words(part).collect::<Vec<_>>().join(" ");
             KINDS.iter().find_map(|(kind, starts)| {
                 starts
                     .iter()

@@ -46,11 +46,19 @@ pub struct Tags {
 }
 
 impl Tags {
-    /// Results carrying `tag`.
-    pub fn one(tag: impl Into<String>) -> Self {
+    /// Results carrying any of `tags`.
+    pub fn any<T: Into<String>>(tags: impl IntoIterator<Item = T>) -> Self {
         Tags {
-            tags: vec![tag.into()],
+            tags: tags.into_iter().map(Into::into).collect(),
             all: false,
+        }
+    }
+
+    /// Results carrying every one of `tags`.
+    pub fn all<T: Into<String>>(tags: impl IntoIterator<Item = T>) -> Self {
+        Tags {
+            all: true,
+            ..Tags::any(tags)
         }
     }
 

@@ -236,22 +236,16 @@ async fn listing_filters_and_pages(store: &impl EpisodeStore) {
             ..Default::default()
         },
         EpisodeQuery {
-            tags: memory_core::Tags::one("async"),
+            tags: memory_core::Tags::any(["async"]),
             ..Default::default()
         },
         EpisodeQuery {
-            tags: memory_core::Tags {
-                tags: vec!["async".into(), "ci".into()],
-                all: false,
-            },
+            tags: memory_core::Tags::any(["async", "ci"]),
             limit: 100,
             ..Default::default()
         },
         EpisodeQuery {
-            tags: memory_core::Tags {
-                tags: vec!["async".into(), "ci".into()],
-                all: true,
-            },
+            tags: memory_core::Tags::all(["async", "ci"]),
             limit: 100,
             ..Default::default()
         },
@@ -338,7 +332,7 @@ async fn import_round_trips_and_replaces(store: &impl EpisodeStore) {
     );
     let tagged = store
         .list_episodes(&EpisodeQuery {
-            tags: memory_core::Tags::one("reimported"),
+            tags: memory_core::Tags::any(["reimported"]),
             ..Default::default()
         })
         .await

@@ -5,7 +5,7 @@ use std::future::Future;
 use memory_core::{
     Embedder, Embedding, EmbeddingModel, Error, Json, LexicalEmbedder, MemoryRecord, NewRecord,
     Ranking, RecordId, RecordKind, RecordQuery, RecordStore, RecordUpdate, Records, Scope, Search,
-    Stored,
+    Stored, Tags,
 };
 use serde_json::json;
 
@@ -123,7 +123,7 @@ async fn search(store: impl RecordStore) {
             .collect();
         assert_eq!(found, vec![backoff], "{ranking:?}: kind filter");
         let tagged = Search {
-            tags: memory_core::Tags::one("testing"),
+            tags: Tags::any(["testing"]),
             ..query("retries clock")
         };
         let found: Vec<_> = records
@@ -473,7 +473,7 @@ async fn updates_and_deletes(store: &impl RecordStore) {
         Some(updated)
     );
     let by_old_tag = RecordQuery {
-        tags: memory_core::Tags::one("review"),
+        tags: Tags::any(["review"]),
         ..RecordQuery::new(a.scope.clone())
     };
     assert!(
@@ -553,7 +553,7 @@ async fn listing_and_stats(store: &impl RecordStore) {
     assert_eq!(decisions.len(), 4);
     let page = store
         .list_records(&RecordQuery {
-            tags: memory_core::Tags::one("even"),
+            tags: Tags::any(["even"]),
             offset: 2,
             limit: 3,
             ..RecordQuery::new(scope.clone())
@@ -566,29 +566,20 @@ async fn listing_and_stats(store: &impl RecordStore) {
         .cloned()
         .collect();
     assert_eq!(page, even[2..5].to_vec(), "tag filter with paging");
-    let tagged = |tags: &[&str], all: bool| RecordQuery {
-        tags: memory_core::Tags {
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            all,
-        },
-        limit: 100,
-        ..RecordQuery::new(scope.clone())
-    };
-    let any = store
-        .list_records(&tagged(&["even", "nowhere"], false))
-        .await
-        .expect("list");
-    assert_eq!(any, even, "any of several tags");
-    let every = store
-        .list_records(&tagged(&["even", "nowhere"], true))
-        .await
-        .expect("list");
-    assert!(every.is_empty(), "all of several tags: {every:?}");
-    let both = store
-        .list_records(&tagged(&["even"], true))
-        .await
-        .expect("list");
-    assert_eq!(both, even, "all of one tag");
+    // Several tags: any of them, or all of them.
+    let tagged = [
+        (Tags::any(["even", "nowhere"]), &even[..]),
+        (Tags::all(["even", "nowhere"]), &[][..]),
+        (Tags::all(["even"]), &even[..]),
+    ];
+    for (tags, expected) in tagged {
+        let query = RecordQuery {
+            limit: 100,
+            ..RecordQuery::new(scope.clone())
+        };
+        let found = store.list_records(&RecordQuery { tags, ..query }).await;
+        assert_eq!(found.expect("list"), expected);
+    }
 
     let stats = store.record_stats(Some(&scope)).await.expect("stats");
     assert_eq!(stats.total, 12);

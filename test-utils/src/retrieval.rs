@@ -57,10 +57,6 @@ async fn structured<S: ChangeFeed + RecordStore>((a, _): (S, S)) {
         // Distinct times, oldest first.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let tags = |tags: &[&str], all: bool| memory_core::Tags {
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        all,
-    };
     let browse = |search: Search| Search {
         limit: 10,
         ..search
@@ -70,7 +66,7 @@ async fn structured<S: ChangeFeed + RecordStore>((a, _): (S, S)) {
     expected.reverse();
     assert_eq!(newest, expected, "no text: the newest first");
     let any = Search {
-        tags: tags(&["decision", "retries"], false),
+        tags: memory_core::Tags::any(["decision", "retries"]),
         ..browse(Search::new(s.clone(), ""))
     };
     assert_eq!(
@@ -78,7 +74,7 @@ async fn structured<S: ChangeFeed + RecordStore>((a, _): (S, S)) {
         vec![stored[2], stored[1], stored[0]]
     );
     let all = Search {
-        tags: tags(&["decision", "retries"], true),
+        tags: memory_core::Tags::all(["decision", "retries"]),
         ..any.clone()
     };
     assert_eq!(ids(&records, &all).await, vec![stored[0]]);
@@ -157,7 +153,7 @@ async fn follows_the_other_writer<S: ChangeFeed + RecordStore>((a, b): (S, S)) {
     };
     a.update(&s, first, &update).await.expect("update");
     let tagged = Search {
-        tags: memory_core::Tags::one("accounting"),
+        tags: memory_core::Tags::any(["accounting"]),
         ..search("ledger")
     };
     assert_eq!(ids(&b, &tagged).await, vec![first], "b sees a's update");

@@ -117,7 +117,7 @@ async fn a_new_process_loads_the_saved_index_and_catches_up() {
     );
     assert_eq!(origin(&second).await, Origin::Snapshot);
     let tagged = Search {
-        tags: memory_core::Tags::one("ledger"),
+        tags: memory_core::Tags::any(["ledger"]),
         ..Search::new(s.clone(), "note")
     };
     assert_eq!(

@@ -12,7 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Evidence, PatternContext, PatternKind, lesson};
+use super::{
+    Evidence, PatternContext, PatternKind,
+    lesson::{self, Role},
+};
 use crate::{Episode, ExecutionStep, Scope, StepResult, TaskContext, TaskType};
 
 /// Most candidates of one kind per episode.
@@ -78,6 +81,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         .collect();
     let steps = &episode.steps;
     let labels: Vec<String> = steps.iter().map(step_label).collect();
+    let roles = lesson::roles(steps);
     let approach = approach(steps, &labels);
     let candidate = |kind, condition: String, action: String, description, signature| Candidate {
         kind,
@@ -114,7 +118,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         .collect();
     for &i in failures.iter().take(MAX_PER_KIND) {
         // What the agent did next, looking around aside.
-        let Some(j) = (i + 1..steps.len()).find(|&j| !lesson::looks(&steps[j])) else {
+        let Some(j) = (i + 1..steps.len()).find(|&j| roles[j] != Role::Look) else {
             continue;
         };
         let next = &labels[j];
@@ -122,7 +126,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         signature.insert(0, format!("after:{}", labels[i]));
         signature.push(format!("next:{next}"));
         // A change says what it did; clustering compares the steps by their labels.
-        let action = match lesson::changes(&steps[j]) {
+        let action = match roles[j] == Role::Change {
             true => lesson::change_text(&steps[j]),
             false => format!("`{next}`"),
         };
@@ -135,14 +139,14 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
         ));
     }
 
-    for (i, fixed) in recoveries(steps).into_iter().take(MAX_PER_KIND) {
+    for (i, fixed) in recoveries(steps, &roles).into_iter().take(MAX_PER_KIND) {
         let (condition, mut signature) = failure(&steps[i], &labels[i]);
         signature.insert(0, format!("fail:{}", labels[i]));
         let mut fix: Vec<usize> = Vec::new();
         for j in i + 1..fixed {
             let label = |k: &usize| &labels[*k];
             if steps[j].result.is_success()
-                && lesson::changes(&steps[j])
+                && roles[j] == Role::Change
                 && fix.last().map(label) != Some(&labels[j])
             {
                 fix.push(j);
@@ -189,7 +193,7 @@ pub fn extract(episode: &Episode) -> Vec<Candidate> {
     ));
 
     let counts = super::outcome_counts(outcome.kind()).is_some();
-    if let Some(decisive) = lesson::decisive(steps).filter(|_| counts) {
+    if let Some(decisive) = lesson::decisive(steps, &roles).filter(|_| counts) {
         let task = lesson::normalise(&episode.task_description);
         let mut condition = format!(
             "a task like \"{}\"",
@@ -316,7 +320,7 @@ fn error_class(text: &str) -> String {
 
 /// Each failed step (by index) that was recovered, with the index of the step that recovered it: the next
 /// successful step of the same tool, or else the next successful step (looking around is no recovery).
-fn recoveries(steps: &[ExecutionStep]) -> Vec<(usize, usize)> {
+fn recoveries(steps: &[ExecutionStep], roles: &[Role]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < steps.len() {
@@ -325,7 +329,7 @@ fn recoveries(steps: &[ExecutionStep]) -> Vec<(usize, usize)> {
             continue;
         }
         let after = i + 1;
-        let done = |j: &usize| steps[*j].result.is_success() && !lesson::looks(&steps[*j]);
+        let done = |j: &usize| steps[*j].result.is_success() && roles[*j] != Role::Look;
         let same_tool = (after..steps.len())
             .filter(done)
             .find(|&j| steps[j].tool == steps[i].tool);

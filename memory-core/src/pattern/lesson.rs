@@ -62,9 +62,12 @@ impl Decisive {
 
 /// What a step does for a lesson.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
+    /// It read, searched or listed.
     Look,
+    /// It ran tests, a build or a linter.
     Check,
+    /// Anything else.
     Change,
 }
 
@@ -142,11 +145,10 @@ const LOOK_COMMANDS: &[&str] = &[
 
 /// The command a step ran: a shell tool's action, else the tool and its action (`cargo` + `test x`).
 fn command(step: &ExecutionStep) -> String {
-    let tool = step.tool.trim();
-    if SHELL_TOOLS.contains(&tool.to_ascii_lowercase().as_str()) {
+    if is_shell(step) {
         step.action.trim().to_string()
     } else {
-        format!("{tool} {}", step.action.trim())
+        format!("{} {}", step.tool.trim(), step.action.trim())
     }
 }
 
@@ -154,14 +156,9 @@ fn is_shell(step: &ExecutionStep) -> bool {
     SHELL_TOOLS.contains(&step.tool.trim().to_ascii_lowercase().as_str())
 }
 
-/// Whether a step only looked (read, searched, listed).
-pub(crate) fn looks(step: &ExecutionStep) -> bool {
-    role(step) == Role::Look
-}
-
-/// Whether a step changed something (neither looked nor checked).
-pub(crate) fn changes(step: &ExecutionStep) -> bool {
-    role(step) == Role::Change
+/// What each step does, in order.
+pub(crate) fn roles(steps: &[ExecutionStep]) -> Vec<Role> {
+    steps.iter().map(role).collect()
 }
 
 fn role(step: &ExecutionStep) -> Role {
@@ -186,8 +183,7 @@ fn role(step: &ExecutionStep) -> Role {
 
 /// The decisive steps of an episode: the changes after the last failure before its last check (or, when nothing
 /// failed or nothing changed since, all its changes), the last two; `None` when it changed and checked nothing.
-pub(crate) fn decisive(steps: &[ExecutionStep]) -> Option<Decisive> {
-    let roles: Vec<Role> = steps.iter().map(role).collect();
+pub(crate) fn decisive(steps: &[ExecutionStep], roles: &[Role]) -> Option<Decisive> {
     let check = (0..steps.len()).rev().find(|&i| roles[i] == Role::Check);
     let end = check.unwrap_or(steps.len());
     let changed = |from: usize| -> Vec<usize> {
@@ -298,9 +294,7 @@ fn command_label(part: &str) -> String {
     if let Some((_, known)) = crate::capture::check(part) {
         return known.to_string();
     }
-    let mut words = part
-        .split_whitespace()
-        .skip_while(|w| (w.contains('=') && !w.starts_with('-')) || *w == "do" || *w == "then");
+    let mut words = crate::capture::command_words(part);
     let first = words.next().unwrap_or("");
     match words.next() {
         Some(sub) if is_subcommand(sub) => format!("{first} {sub}"),
