@@ -223,6 +223,19 @@ fn bad_memory_input_is_refused_and_changes_nothing() {
             "invalid min_importance",
         ),
         (
+            vec![
+                "memory",
+                "search",
+                "--scope",
+                "s1",
+                "--since",
+                "2026-12-09",
+                "--until",
+                "2026-12-01",
+            ],
+            "invalid since: must be before `until`",
+        ),
+        (
             vec!["memory", "search", "--scope", "s1", "x", "--limit", "101"],
             "limit",
         ),

@@ -187,9 +187,10 @@ impl Search {
         if let (Some(after), Some(before)) = (self.after, self.before)
             && after >= before
         {
+            // Named as the CLI and the MCP tools name the range.
             return Err(Error::validation(
-                "after",
-                format!("must be before `before` ({after} is not before {before})"),
+                "since",
+                format!("must be before `until` ({after} is not before {before})"),
             ));
         }
         if !(0.0..=1.0).contains(&self.diversity) {
