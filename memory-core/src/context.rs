@@ -1,7 +1,8 @@
 //! Token-budgeted context: ranked items rendered as one delimited text block that never exceeds its budget.
 //!
-//! Tokens are counted with cl100k (the BPE of GPT-4-class models, via tiktoken-rs, which carries its ranks, so
-//! counting works offline). Other models' tokenizers differ by a few percent; cl100k is the common yardstick.
+//! Tokens are counted with cl100k (the BPE of GPT-4-class models; its vocabulary is built into the binary, so
+//! counting works offline and costs nothing to start). Other models' tokenizers differ by a few percent; cl100k
+//! is the common yardstick.
 
 use serde::Serialize;
 
@@ -38,19 +39,9 @@ pub struct Context {
     pub omitted: Vec<String>,
 }
 
-/// Loads the tokenizer on another thread (it takes ~15 ms), so that a short-lived process that will count tokens
-/// does other work meanwhile instead of waiting for it then.
-pub fn load_tokenizer_in_background() {
-    std::thread::spawn(|| {
-        tiktoken_rs::cl100k_base_singleton();
-    });
-}
-
 /// The number of cl100k tokens in `text`.
 pub fn count_tokens(text: &str) -> usize {
-    tiktoken_rs::cl100k_base_singleton()
-        .encode_ordinary(text)
-        .len()
+    crate::tokens::count(text)
 }
 
 fn escape(value: &str) -> String {

@@ -68,6 +68,7 @@ pub mod sandbox;
 mod search;
 pub mod sessions;
 mod storage;
+mod tokens;
 pub mod validate;
 
 pub use blocking::run_blocking;

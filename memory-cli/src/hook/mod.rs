@@ -144,10 +144,6 @@ async fn handle(args: HookArgs, store: &StoreArgs, dir: Option<&Path>) -> anyhow
     }
     let recall = agents::takes_context(agent, &name);
     let session_id = field(&event, "session_id").context("the event has no `session_id`")?;
-    if recall {
-        // What is given back is measured in tokens; the store and its index load meanwhile.
-        memory_core::context::load_tokenizer_in_background();
-    }
     let mut locked = Locked::open(dir, session_id)?;
     let config = open::db_config(store)?;
     let (said, output) = match name.as_str() {
