@@ -5,7 +5,7 @@ use std::{io::Read as _, path::PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use memory_cli::sandbox::{INSTALL_HINT, SandboxArgs};
+use memory_cli::sandbox::SandboxArgs;
 use memory_core::sandbox::{Execution, Language, Overrides, Request, Sandbox};
 use serde::Serialize;
 
@@ -81,16 +81,7 @@ pub async fn run(args: CodeArgs, format: Format) -> anyhow::Result<()> {
             memory_mb: args.memory_mb,
         },
     };
-    let Some(module) = args.sandbox.module() else {
-        bail!("no JavaScript engine is installed: {INSTALL_HINT}");
-    };
-    if !module.is_file() {
-        bail!(
-            "the code sandbox's engine {} does not exist: {INSTALL_HINT}",
-            module.display()
-        );
-    }
-    let config = args.sandbox.config(module);
+    let config = args.sandbox.config(args.sandbox.module()?);
     let sandbox = tokio::task::spawn_blocking(move || Sandbox::new(config))
         .await
         .context("starting the code sandbox")??;

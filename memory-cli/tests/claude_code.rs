@@ -358,3 +358,30 @@ fn a_hook_that_cannot_open_its_store_leaves_the_session_working() {
     let log = machine.hooks_log();
     assert!(log.lines().any(|l| l.contains(" error ")), "{log}");
 }
+
+/// `claude mcp list` connects to the server added by hand and prints no warning: strict validators such as Claude Code's complain of every schema `format` outside JSON Schema (`uint32`, `int64`).
+#[test]
+fn claude_lists_the_server_connected_without_a_warning() {
+    let machine = Machine::new("empty");
+    succeeded_claude(machine.claude(&["mcp", "add", "memory-by-hand", "--", "memory-mcp"]));
+    let out = machine
+        .claude(&["mcp", "list"])
+        .output()
+        .expect("run claude");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    let connected = |name: &str| {
+        printed
+            .lines()
+            .any(|l| l.contains(name) && l.contains("Connected"))
+    };
+    assert!(connected("memory-by-hand"), "{printed}");
+    assert!(
+        !printed.contains("format") && !printed.to_lowercase().contains("warn"),
+        "{printed}"
+    );
+}

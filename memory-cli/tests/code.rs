@@ -3,7 +3,7 @@
 
 use std::{
     io::Write as _,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, Output, Stdio},
 };
 
@@ -146,14 +146,35 @@ fn bad_options_and_a_missing_engine_are_clear_errors() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2), "--file and - conflict");
 
-    // No engine named, none in the working directory or the (scratch) data directory.
-    let mut cmd = cli.command();
-    cmd.current_dir(cli.path());
-    let out = with_stdin(cmd, &["eval", "-"], "1");
-    failed(out, "install-sandbox.sh");
     let mut cmd = cli.command();
     cmd.env("MEMORY_SANDBOX_WASM", cli.path().join("gone.wasm"));
     failed(with_stdin(cmd, &["eval", "-"], "1"), "gone.wasm");
+}
+
+#[test]
+fn with_no_engine_named_or_installed_the_built_in_one_runs() {
+    let cli = Cli::new();
+    let mut cmd = cli.command();
+    cmd.current_dir(cli.path()).env(
+        "MEMORY_SANDBOX_CACHE",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandbox-cache"),
+    );
+    assert_eq!(
+        succeeded(with_stdin(cmd, &["eval", "-"], "console.log(6 * 7)")),
+        "42\n"
+    );
+}
+
+/// The engine the binaries carry is the one scripts/install-sandbox.sh builds from the pinned sources.
+#[test]
+fn the_built_in_engine_is_what_the_install_script_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = root.join(".tools/sandbox/quickjs.wasm");
+    assert!(
+        std::fs::read(root.join("sandbox/quickjs.wasm")).unwrap() == std::fs::read(&built).unwrap(),
+        "sandbox/quickjs.wasm differs from {}: copy the freshly built module over it",
+        built.display()
+    );
 }
 
 #[test]

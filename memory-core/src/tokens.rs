@@ -58,18 +58,17 @@ fn piece_tokens(piece: &[u8]) -> usize {
     let mut next: Vec<usize> = (1..=len).collect();
     let mut previous: Vec<Option<usize>> = (0..len).map(|i| i.checked_sub(1)).collect();
     // The rank of the merge of the part at `start` with the following one; `u32::MAX` when there is none.
-    let mut merge_rank = vec![u32::MAX; len];
-    let mut queue = BinaryHeap::new();
     let rank_after = |start: usize, next: &[usize]| match next[start] {
         middle if middle < len => rank(&piece[start..next[middle]]).unwrap_or(u32::MAX),
         _ => u32::MAX,
     };
-    for start in 0..len {
-        merge_rank[start] = rank_after(start, &next);
-        if merge_rank[start] != u32::MAX {
-            queue.push(Reverse((merge_rank[start], start)));
-        }
-    }
+    let mut merge_rank: Vec<u32> = (0..len).map(|start| rank_after(start, &next)).collect();
+    let mut queue: BinaryHeap<_> = merge_rank
+        .iter()
+        .enumerate()
+        .filter(|&(_, &rank)| rank != u32::MAX)
+        .map(|(start, &rank)| Reverse((rank, start)))
+        .collect();
     let mut parts = len;
     while let Some(Reverse((merged, start))) = queue.pop() {
         // A rank names one byte string, so an entry still current is the merge it was queued for.

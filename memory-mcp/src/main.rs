@@ -13,6 +13,7 @@ mod metrics;
 mod params;
 mod prompt;
 mod resources;
+mod schema;
 mod server;
 mod shutdown;
 mod stdio;
@@ -27,7 +28,7 @@ use memory_cli::{
     log::LogFormat,
     one_line,
     open::{self, StoreArgs},
-    sandbox::{INSTALL_HINT, SandboxArgs},
+    sandbox::SandboxArgs,
 };
 use memory_core::{PatternWorker, Scope};
 use memory_storage_turso::DbConfig;
@@ -85,19 +86,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let stop = shutdown::signal();
     let scope = Scope::new(args.scope.trim())?;
     let key = args.http.map(http::api_key).transpose()?.flatten();
-    let sandbox = match args.sandbox.module() {
-        Some(module) if module.is_file() => Some(args.sandbox.config(module)),
-        Some(module) => anyhow::bail!(
-            "the code sandbox's engine {} does not exist: {INSTALL_HINT}",
-            module.display()
-        ),
-        None => {
-            tracing::info!(
-                "execute_code is not offered: no JavaScript engine is installed ({INSTALL_HINT})"
-            );
-            None
-        }
-    };
+    let sandbox = Some(args.sandbox.config(args.sandbox.module()?));
     let config = open::db_config(&args.store)?;
     let backend = match config {
         DbConfig::Local { .. } => "local",

@@ -122,6 +122,9 @@ impl MemoryServer {
         if sandbox.is_some() {
             tools += Self::code_tools();
         }
+        for route in tools.map.values_mut() {
+            crate::schema::standardise(&mut route.attr);
+        }
         MemoryServer {
             state: Arc::new(State {
                 memory,
@@ -303,6 +306,11 @@ impl MemoryServer {
                 dimension: embedder.dimension(),
             },
             index,
+            sandbox_engine: self
+                .state
+                .sandbox
+                .as_ref()
+                .map(|slot| slot.config.module.to_string()),
             uptime_seconds: self.state.started.elapsed().as_secs(),
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Scratch, call, fails, ok, protocol_error, str_of};
+use crate::support::{Scratch, call, fails, ok, str_of};
 
 async fn run(client: &crate::support::Client, arguments: Value) -> Value {
     ok(client, "execute_code", arguments).await
@@ -272,16 +272,16 @@ async fn a_full_queue_is_refused_with_a_retry_message() {
 }
 
 #[tokio::test]
-async fn without_an_engine_execute_code_is_not_offered() {
+async fn with_no_module_named_or_installed_the_built_in_engine_runs_programs() {
     let scratch = Scratch::new();
     let mut cmd = scratch.command();
     cmd.env_remove("MEMORY_SANDBOX_WASM")
         .current_dir(scratch.path());
     let (client, _stderr) = scratch.connect_with(cmd).await;
-    let tools = client.list_all_tools().await.expect("tools/list");
-    assert!(tools.iter().all(|t| t.name != "execute_code"));
-    let error = protocol_error(call(&client, "execute_code", json!({"code": "1"})).await);
-    assert!(error.message.contains("unknown tool"), "{}", error.message);
+    let health = ok(&client, "health_check", json!({})).await;
+    assert_eq!(health["sandbox_engine"], "the built-in engine", "{health}");
+    let out = run(&client, json!({"code": "console.log(6 * 7)"})).await;
+    assert_eq!(out["stdout"], "42\n", "{out}");
 
     // A module that is named but missing is a configuration error at start.
     let mut cmd = scratch.command();

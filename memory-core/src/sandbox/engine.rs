@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-use super::run::RunState;
+use super::{EngineModule, run::RunState};
 use crate::{Error, Result};
 
 /// The period of the epoch ticker: timeouts are accurate to about this much.
@@ -64,15 +64,24 @@ pub(super) struct Loaded {
     pub cached: bool,
 }
 
-/// Compiles `wasm_path` for `engine`, or loads it from `cache_dir` when this process (or an earlier one) cached
+/// Compiles `source` for `engine`, or loads it from `cache_dir` when this process (or an earlier one) cached
 /// it there for the same module bytes, wasmtime version and engine settings.
-pub(super) fn load(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) -> Result<Loaded> {
-    let wasm = fs::read(wasm_path).map_err(|e| {
-        sandbox_error(format!(
-            "cannot read the JavaScript engine module {}: {e}",
-            wasm_path.display()
-        ))
-    })?;
+pub(super) fn load(
+    engine: &Engine,
+    source: &EngineModule,
+    cache_dir: Option<&Path>,
+) -> Result<Loaded> {
+    let wasm: std::borrow::Cow<'_, [u8]> = match source {
+        EngineModule::File(path) => fs::read(path)
+            .map_err(|e| {
+                sandbox_error(format!(
+                    "cannot read the JavaScript engine module {}: {e}",
+                    path.display()
+                ))
+            })?
+            .into(),
+        EngineModule::BuiltIn(wasm) => (*wasm).into(),
+    };
     let key = cache_key(engine, &wasm);
     let cache_file = cache_dir.map(|dir| dir.join(format!("quickjs-{key}.cwasm")));
     let mut cached = false;
@@ -84,8 +93,7 @@ pub(super) fn load(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) 
         None => {
             let module = Module::new(engine, &wasm).map_err(|e| {
                 sandbox_error(format!(
-                    "{} is not a usable WebAssembly module: {e:#}",
-                    wasm_path.display()
+                    "{source} is not a usable WebAssembly module: {e:#}"
                 ))
             })?;
             if let (Some(dir), Some(file)) = (cache_dir, cache_file.as_deref())
@@ -99,11 +107,10 @@ pub(super) fn load(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) 
             module
         }
     };
-    check_imports(&module, wasm_path)?;
+    check_imports(&module, source)?;
     if module.get_export("_start").is_none() {
         return Err(sandbox_error(format!(
-            "{} is not a WASI command: it exports no _start",
-            wasm_path.display()
+            "{source} is not a WASI command: it exports no _start"
         )));
     }
     let mut linker: Linker<RunState> = Linker::new(engine);
@@ -113,19 +120,18 @@ pub(super) fn load(engine: &Engine, wasm_path: &Path, cache_dir: Option<&Path>) 
     .map_err(|e| sandbox_error(format!("cannot link WASI: {e:#}")))?;
     let pre = linker
         .instantiate_pre(&module)
-        .map_err(|e| sandbox_error(format!("{} cannot be linked: {e:#}", wasm_path.display())))?;
+        .map_err(|e| sandbox_error(format!("{source} cannot be linked: {e:#}")))?;
     Ok(Loaded { pre, cached })
 }
 
-fn check_imports(module: &Module, path: &Path) -> Result<()> {
+fn check_imports(module: &Module, source: &EngineModule) -> Result<()> {
     for import in module.imports() {
         let allowed = import.module() == "wasi_snapshot_preview1"
             && ALLOWED_IMPORTS.contains(&import.name())
             && matches!(import.ty(), ExternType::Func(_));
         if !allowed {
             return Err(sandbox_error(format!(
-                "{} imports {}::{}, which the sandbox does not provide",
-                path.display(),
+                "{source} imports {}::{}, which the sandbox does not provide",
                 import.module(),
                 import.name()
             )));

@@ -110,11 +110,38 @@ pub struct Execution {
     pub fuel_used: u64,
 }
 
+/// Where the JavaScript engine, a WASI preview 1 command module, comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EngineModule {
+    /// A file (`scripts/install-sandbox.sh` builds one).
+    File(PathBuf),
+    /// Bytes the program carries.
+    BuiltIn(&'static [u8]),
+}
+
+impl std::fmt::Display for EngineModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineModule::File(path) => write!(f, "{}", path.display()),
+            EngineModule::BuiltIn(_) => f.write_str("the built-in engine"),
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineModule::File(path) => f.debug_tuple("File").field(path).finish(),
+            EngineModule::BuiltIn(wasm) => write!(f, "BuiltIn({} bytes)", wasm.len()),
+        }
+    }
+}
+
 /// How a [`Sandbox`] is set up.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// The JavaScript engine: a WASI preview 1 command module (`scripts/install-sandbox.sh` builds it).
-    pub module: PathBuf,
+    /// The JavaScript engine.
+    pub module: EngineModule,
     /// Where to keep the compiled module between processes; `None` compiles in every process.
     pub cache_dir: Option<PathBuf>,
     /// Limits of a request that sets none.
@@ -130,10 +157,15 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The defaults for the engine module at `module`: no cache directory, 20 executions at once, 200 waiting.
-    pub fn new(module: impl Into<PathBuf>) -> Self {
+    /// The defaults for the engine module at `path`: no cache directory, 20 executions at once, 200 waiting.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SandboxConfig::with_module(EngineModule::File(path.into()))
+    }
+
+    /// The defaults for `module`, as [`SandboxConfig::new`] has them.
+    pub fn with_module(module: EngineModule) -> Self {
         SandboxConfig {
-            module: module.into(),
+            module,
             cache_dir: None,
             limits: Limits::default(),
             ceilings: Ceilings::default(),
@@ -189,7 +221,7 @@ impl Sandbox {
         }
         let engine = engine::engine(config.max_wasm_stack)?;
         let loaded = engine::load(&engine, &config.module, config.cache_dir.as_deref())?;
-        tracing::debug!(module = %config.module.display(), cached = loaded.cached, "sandbox ready");
+        tracing::debug!(module = %config.module, cached = loaded.cached, "sandbox ready");
         let ticker = engine::Ticker::start(engine)?;
         Ok(Sandbox {
             inner: Arc::new(Inner {

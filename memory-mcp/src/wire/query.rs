@@ -434,6 +434,10 @@ pub struct HealthOut {
     pub embedder: EmbedderHealth,
     /// The search index of the server's scope and the episodes.
     pub index: IndexStatus,
+    /// The engine `execute_code` runs programs in: `the built-in engine` or a module's path; absent when the
+    /// server offers no `execute_code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_engine: Option<String>,
     /// Seconds since the server started.
     pub uptime_seconds: u64,
 }

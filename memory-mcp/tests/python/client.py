@@ -1,7 +1,8 @@
 """Drives memory-mcp over stdio with the official MCP Python SDK.
 
 Usage: client.py BINARY DATABASE. Exits 0 when every check passed; an AssertionError (or any other exception)
-fails it. The SDK checks each successful tool result against the tool's output schema as it arrives.
+fails it. The SDK checks each successful tool result against the tool's output schema as it arrives; every
+schema is also checked against the JSON Schema 2020-12 meta-schema, with no format outside its vocabulary.
 """
 
 import asyncio
@@ -9,16 +10,41 @@ import json
 import os
 import sys
 
+from jsonschema import Draft202012Validator
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
 TOOLS = {
     "add_episode_step", "analyze_patterns", "complete_episode", "create_episode", "delete_episode",
-    "delete_memory", "get_episode", "get_memory", "get_statistics", "health_check", "list_episodes",
+    "delete_memory", "execute_code", "get_episode", "get_memory", "get_statistics", "health_check", "list_episodes",
     "query_memory", "record_pattern_feedback", "recommend_patterns", "search_memories", "search_patterns",
     "store_memory",
 }
+
+STANDARD_FORMATS = {
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
+    "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer",
+    "relative-json-pointer", "regex",
+}
+
+
+def formats(schema):
+    """Every `format` value in a schema, however deep."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("format"), str):
+            yield schema["format"]
+        for value in schema.values():
+            yield from formats(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from formats(value)
+
+
+def check_schema(tool, schema):
+    Draft202012Validator.check_schema(schema)
+    unknown = set(formats(schema)) - STANDARD_FORMATS
+    assert not unknown, f"{tool}: formats outside JSON Schema: {sorted(unknown)}"
 
 
 async def ok(session, tool, arguments):
@@ -48,6 +74,9 @@ async def main(binary, database):
                 tools = await session.list_tools()
                 assert {tool.name for tool in tools.tools} == TOOLS, [tool.name for tool in tools.tools]
                 assert all(tool.output_schema for tool in tools.tools)
+                for tool in tools.tools:
+                    check_schema(tool.name, tool.input_schema)
+                    check_schema(tool.name, tool.output_schema)
 
                 created = await ok(session, "create_episode", {
                     "task_description": "Add retries to the webhook sender", "domain": "notifications",
