@@ -11,14 +11,10 @@ const MODULE: &str = "quickjs.wasm";
 
 /// The engine this program carries: `sandbox/quickjs.wasm`, QuickJS-NG around `sandbox/runner.c`, as
 /// scripts/install-sandbox.sh builds it (a test checks that the two are the same bytes).
-pub const BUILT_IN: &[u8] = include_bytes!(concat!(
+const BUILT_IN: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../sandbox/quickjs.wasm"
 ));
-
-/// How to name an engine, for messages that say a named one is missing.
-pub const INSTALL_HINT: &str = "name an existing module with --sandbox-wasm / MEMORY_SANDBOX_WASM, or none for the \
-built-in engine (scripts/install-sandbox.sh builds it into .tools/sandbox/quickjs.wasm)";
 
 /// The options of the code sandbox.
 #[derive(Debug, Clone, Args)]
@@ -44,7 +40,9 @@ impl SandboxArgs {
             let path = PathBuf::from(path);
             anyhow::ensure!(
                 path.is_file(),
-                "the code sandbox's engine {} does not exist: {INSTALL_HINT}",
+                "the code sandbox's engine {} does not exist: name an existing module with --sandbox-wasm / \
+                 MEMORY_SANDBOX_WASM, or none for the built-in engine (scripts/install-sandbox.sh builds it into \
+                 .tools/sandbox/quickjs.wasm)",
                 path.display()
             );
             return Ok(EngineModule::File(path));
